@@ -1,0 +1,321 @@
+//! The outcome of one read, decided exactly.
+//!
+//! Definitions (see DESIGN.md): a read is
+//! - `ok` when its bytes equal a whole version that was current when the read
+//!   began or was being written during it (version ≥ committed-before-read);
+//! - `stale` when they equal a whole version older than one already committed
+//!   (its write had returned) before the read began;
+//! - `empty` when it returned zero bytes; `missing` when open failed with ENOENT;
+//! - `torn` when the bytes equal no whole version, split by whether the
+//!   client's parser accepts them (`torn-parseable`: the client would run with
+//!   wrong data) or not (`torn-unparseable`);
+//! - `error` for any other I/O error.
+//!
+//! Only reads that are not byte-identical to a whole version are parsed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::{ClientView, Template};
+use crate::token::TokenCodec;
+
+/// Exactly one of these describes every read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Ok,
+    Stale,
+    Empty,
+    Missing,
+    TornUnparseable,
+    TornParseable,
+    Error,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Ok,
+        Outcome::Stale,
+        Outcome::Empty,
+        Outcome::Missing,
+        Outcome::TornUnparseable,
+        Outcome::TornParseable,
+        Outcome::Error,
+    ];
+    /// Number of outcomes; counters are arrays indexed by [`Outcome::index`].
+    pub const COUNT: usize = 7;
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Stale => "stale",
+            Outcome::Empty => "empty",
+            Outcome::Missing => "missing",
+            Outcome::TornUnparseable => "torn-unparseable",
+            Outcome::TornParseable => "torn-parseable",
+            Outcome::Error => "error",
+        }
+    }
+
+    /// Every outcome but `ok` is an anomaly.
+    pub fn is_anomaly(self) -> bool {
+        self != Outcome::Ok
+    }
+}
+
+/// What a read returned, before classification.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadResult<'a> {
+    /// The bytes read up to EOF.
+    Bytes(&'a [u8]),
+    /// The file did not exist.
+    Missing,
+    /// Any other I/O error, with its errno.
+    Error(i32),
+}
+
+/// The classification of one read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    pub outcome: Outcome,
+    /// The whole version read, for `ok` and `stale`.
+    pub version: Option<u64>,
+    /// Whether the client would have been refused (HTTP 403): the token it
+    /// would send is absent, not whole, or revoked at the moment of use.
+    pub would_403: bool,
+    /// For torn reads, what the client's parser said (anomalies only).
+    pub detail: Option<String>,
+}
+
+/// Classifies reads of one template's versions.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    pub template: Template,
+    pub codec: TokenCodec,
+    /// A token stays valid until `grace + 1` newer versions are committed
+    /// (rotators keep the previous token alive for a while).
+    pub grace: u64,
+}
+
+impl Classifier {
+    pub fn new(template: Template, codec: TokenCodec, grace: u64) -> Self {
+        Self {
+            template,
+            codec,
+            grace,
+        }
+    }
+
+    fn revoked(&self, version: u64, committed_at_use: u64) -> bool {
+        committed_at_use > version.saturating_add(self.grace)
+    }
+
+    /// Classifies a read that began when `committed_before` was the newest
+    /// committed version, and whose token is used when `committed_at_use` is.
+    #[inline]
+    pub fn classify(
+        &self,
+        read: ReadResult<'_>,
+        committed_before: u64,
+        committed_at_use: u64,
+    ) -> Classified {
+        let bytes = match read {
+            ReadResult::Missing => return self.no_token(Outcome::Missing),
+            ReadResult::Error(errno) => {
+                let mut c = self.no_token(Outcome::Error);
+                c.detail = Some(std::io::Error::from_raw_os_error(errno).to_string());
+                return c;
+            }
+            ReadResult::Bytes(b) if b.is_empty() => return self.no_token(Outcome::Empty),
+            ReadResult::Bytes(b) => b,
+        };
+        if let Some(v) = self.template.whole_version(&self.codec, bytes) {
+            let outcome = if v < committed_before {
+                Outcome::Stale
+            } else {
+                Outcome::Ok
+            };
+            return Classified {
+                outcome,
+                version: Some(v),
+                would_403: self.revoked(v, committed_at_use),
+                detail: None,
+            };
+        }
+        self.classify_torn(bytes, committed_at_use)
+    }
+
+    #[cold]
+    fn classify_torn(&self, bytes: &[u8], committed_at_use: u64) -> Classified {
+        let view = self
+            .template
+            .format
+            .client_view(bytes, &self.template.client_key);
+        let sent = view.token().and_then(|t| self.codec.decode(t.as_bytes()));
+        let (outcome, detail) = match &view {
+            ClientView::Rejected(why) => (
+                Outcome::TornUnparseable,
+                format!("parser rejected it: {why}"),
+            ),
+            ClientView::NoToken(why) => (Outcome::TornParseable, format!("parsed, but {why}")),
+            ClientView::Token(t) => (
+                Outcome::TornParseable,
+                format!("parsed; client would send {:?}", truncate(t, 48)),
+            ),
+        };
+        Classified {
+            outcome,
+            version: None,
+            would_403: sent.is_none_or(|v| self.revoked(v, committed_at_use)),
+            detail: Some(detail),
+        }
+    }
+
+    fn no_token(&self, outcome: Outcome) -> Classified {
+        Classified {
+            outcome,
+            version: None,
+            would_403: true,
+            detail: None,
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{BUILTINS, Template};
+    use proptest::prelude::*;
+
+    fn classifiers() -> Vec<Classifier> {
+        BUILTINS
+            .iter()
+            .map(|b| Classifier::new(Template::builtin(b.name).unwrap(), TokenCodec::new(11), 1))
+            .collect()
+    }
+
+    fn is_whole(c: &Classifier, bytes: &[u8], versions: &[u64]) -> bool {
+        versions
+            .iter()
+            .any(|&v| c.template.render_vec(&c.codec, v) == bytes)
+    }
+
+    #[test]
+    fn stale_and_ok_follow_the_committed_version() {
+        for c in classifiers() {
+            let v3 = c.template.render_vec(&c.codec, 3);
+            assert_eq!(
+                c.classify(ReadResult::Bytes(&v3), 3, 3).outcome,
+                Outcome::Ok
+            );
+            assert_eq!(
+                c.classify(ReadResult::Bytes(&v3), 2, 3).outcome,
+                Outcome::Ok
+            );
+            let stale = c.classify(ReadResult::Bytes(&v3), 4, 4);
+            assert_eq!(stale.outcome, Outcome::Stale);
+            assert!(!stale.would_403, "previous token still within grace");
+            assert!(
+                c.classify(ReadResult::Bytes(&v3), 9, 9).would_403,
+                "revoked token"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_missing_error() {
+        let c = &classifiers()[0];
+        assert_eq!(
+            c.classify(ReadResult::Bytes(b""), 0, 0).outcome,
+            Outcome::Empty
+        );
+        assert_eq!(
+            c.classify(ReadResult::Missing, 0, 0).outcome,
+            Outcome::Missing
+        );
+        let e = c.classify(ReadResult::Error(libc_eacces()), 0, 0);
+        assert_eq!(e.outcome, Outcome::Error);
+        assert!(e.would_403 && e.detail.is_some());
+    }
+
+    fn libc_eacces() -> i32 {
+        nix::errno::Errno::EACCES as i32
+    }
+
+    #[test]
+    fn torn_in_fallback_only_does_not_403_the_hermes_client() {
+        // Version 5 in the client's slot, version 4 in the fallback slot: torn
+        // and parseable, but the client still sends a valid token.
+        let c = &classifiers()[0];
+        let v5 = c.template.render_vec(&c.codec, 5);
+        let v4 = c.template.render_vec(&c.codec, 4);
+        let text = String::from_utf8(v5.clone()).unwrap();
+        let split = text.rfind("  api_key: ").unwrap() + "  api_key: ".len() + 10;
+        let mixed = [&v5[..split], &v4[split..]].concat();
+        let r = c.classify(ReadResult::Bytes(&mixed), 5, 5);
+        assert_eq!(r.outcome, Outcome::TornParseable);
+        assert!(!r.would_403);
+    }
+
+    proptest! {
+        #[test]
+        fn whole_versions_are_ok(v in 0u64..u64::MAX / 2, idx in 0usize..4) {
+            let c = &classifiers()[idx];
+            let bytes = c.template.render_vec(&c.codec, v);
+            let r = c.classify(ReadResult::Bytes(&bytes), v, v);
+            prop_assert_eq!(r.outcome, Outcome::Ok);
+            prop_assert_eq!(r.version, Some(v));
+            prop_assert!(!r.would_403);
+        }
+
+        #[test]
+        fn strict_prefixes_are_never_ok(v in 0u64..1000, idx in 0usize..4, cut in 1usize..4096) {
+            let c = &classifiers()[idx];
+            let bytes = c.template.render_vec(&c.codec, v);
+            let cut = cut % bytes.len();
+            prop_assume!(cut > 0);
+            let r = c.classify(ReadResult::Bytes(&bytes[..cut]), 0, v);
+            prop_assert!(matches!(r.outcome, Outcome::TornParseable | Outcome::TornUnparseable));
+        }
+
+        /// A mix of two versions at any split point is `ok` exactly when its
+        /// bytes equal one of the two versions (the split fell outside every
+        /// token that differs), and torn otherwise.
+        #[test]
+        fn two_version_mixes_are_ok_only_when_whole(a in 0u64..1000, b in 0u64..1000, idx in 0usize..4, split in 0usize..4096) {
+            prop_assume!(a != b);
+            let c = &classifiers()[idx];
+            let (va, vb) = (c.template.render_vec(&c.codec, a), c.template.render_vec(&c.codec, b));
+            let split = split % (va.len() + 1);
+            let mixed = [&va[..split], &vb[split..]].concat();
+            let r = c.classify(ReadResult::Bytes(&mixed), 0, a.max(b));
+            if is_whole(c, &mixed, &[a, b]) {
+                prop_assert_eq!(r.outcome, Outcome::Ok);
+            } else {
+                prop_assert!(matches!(r.outcome, Outcome::TornParseable | Outcome::TornUnparseable), "{:?}", r);
+            }
+        }
+
+        #[test]
+        fn zeroed_ranges_are_never_ok(v in 0u64..1000, idx in 0usize..4, start in 0usize..4096, len in 1usize..512) {
+            let c = &classifiers()[idx];
+            let mut bytes = c.template.render_vec(&c.codec, v);
+            let start = start % bytes.len();
+            let end = (start + len).min(bytes.len());
+            bytes[start..end].fill(0);
+            let r = c.classify(ReadResult::Bytes(&bytes), 0, v);
+            prop_assert!(matches!(r.outcome, Outcome::TornParseable | Outcome::TornUnparseable), "{:?}", r);
+            prop_assert!(r.would_403 || bytes[..].windows(36).any(|w| c.codec.decode(w) == Some(v)));
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The run engine: W writer threads and R reader threads on one target,
+//! released together by a barrier, for a duration or a read budget.
+//!
+//! The engine knows nothing about particular strategies or formats: it takes
+//! a [`Strategy`] and a [`Classifier`] and returns raw tallies.
+
+pub mod reader;
+pub mod shared;
+pub mod tally;
+pub mod writer;
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+
+pub use reader::ReaderOptions;
+pub use shared::{Live, Shared};
+pub use tally::{Evidence, FirstSeen, ReadTally, WriteTally};
+pub use writer::WriteRate;
+
+use crate::classify::Classifier;
+use crate::strategy::Strategy;
+
+/// One case: a strategy under a given load.
+pub struct CaseSpec {
+    pub strategy: Box<dyn Strategy>,
+    pub writers: usize,
+    pub write_rate: WriteRate,
+    pub readers: usize,
+    /// Readers take `flock(LOCK_SH)` before reading.
+    pub reader_lock: bool,
+    /// How long to run (an upper bound when `reads` is set).
+    pub duration: Duration,
+    /// Total read budget shared evenly among the readers.
+    pub reads: Option<u64>,
+    /// Anomalous reads kept as evidence, per outcome.
+    pub evidence_per_class: usize,
+    /// Mode the target is created with (credentials files are 0600).
+    pub target_mode: u32,
+}
+
+/// A progress snapshot, sent to the caller about ten times a second.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub elapsed: Duration,
+    pub reads: u64,
+    pub anomalies: u64,
+}
+
+/// What a case produced.
+#[derive(Debug, Clone)]
+pub struct CaseRaw {
+    /// Time from the start barrier to the last thread joining.
+    pub elapsed: Duration,
+    pub reads: ReadTally,
+    pub writes: WriteTally,
+    /// The classification of the target as left after the run, against the
+    /// newest committed version (a correct strategy leaves it whole).
+    pub final_state: crate::classify::Outcome,
+    /// Whether the run was cut short by an interrupt.
+    pub interrupted: bool,
+}
+
+/// Runs one case on `target` (whose directory must exist and be torn's own).
+pub fn run_case(
+    spec: &CaseSpec,
+    classifier: &Classifier,
+    target: &Path,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> io::Result<CaseRaw> {
+    let seed_bytes = classifier.template.render_vec(&classifier.codec, 0);
+    std::fs::write(target, &seed_bytes)?;
+    std::fs::set_permissions(target, std::fs::Permissions::from_mode(spec.target_mode))?;
+
+    let shared = Shared::new(1);
+    let live: Vec<CachePadded<Live>> = (0..spec.readers.max(1))
+        .map(|_| CachePadded::new(Live::default()))
+        .collect();
+    let readers = spec.readers.max(1);
+    let per_reader = spec.reads.map(|r| r.div_ceil(readers as u64));
+    let barrier = Arc::new(Barrier::new(readers + spec.writers + 1));
+    let opts = ReaderOptions {
+        lock: spec.reader_lock,
+        reads: per_reader,
+        evidence_per_class: spec.evidence_per_class,
+    };
+
+    let start_cell = std::sync::OnceLock::<Instant>::new();
+    let start_ref = &start_cell;
+    let (elapsed, reads, writes, interrupted) = std::thread::scope(|s| {
+        let mut reader_handles = Vec::new();
+        for (id, live) in live.iter().enumerate() {
+            let (barrier, shared) = (barrier.clone(), &shared);
+            reader_handles.push(s.spawn(move || {
+                barrier.wait();
+                let start = *start_ref.get_or_init(Instant::now);
+                reader::run_reader(id, target, classifier, shared, live, start, opts)
+            }));
+        }
+        let mut writer_handles = Vec::new();
+        for _ in 0..spec.writers {
+            let (barrier, shared, strategy) = (barrier.clone(), &shared, spec.strategy.as_ref());
+            writer_handles.push(s.spawn(move || {
+                barrier.wait();
+                start_ref.get_or_init(Instant::now);
+                writer::run_writer(target, strategy, classifier, shared, spec.write_rate)
+            }));
+        }
+        barrier.wait();
+        let start = *start_cell.get_or_init(Instant::now);
+        let interrupted = loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let reads: u64 = live.iter().map(|l| l.reads.load(Ordering::Relaxed)).sum();
+            let anomalies: u64 = live
+                .iter()
+                .map(|l| l.anomalies.load(Ordering::Relaxed))
+                .sum();
+            let elapsed = start.elapsed();
+            progress(Progress {
+                elapsed,
+                reads,
+                anomalies,
+            });
+            let interrupted = cancel.load(Ordering::Relaxed);
+            let all_done = shared.readers_done.load(Ordering::Acquire) >= readers as u64;
+            if interrupted || all_done || elapsed >= spec.duration {
+                break interrupted;
+            }
+        };
+        shared.stop.store(true, Ordering::Relaxed);
+        let mut reads = ReadTally::new(spec.evidence_per_class);
+        for h in reader_handles {
+            reads.merge(h.join().expect("reader thread panicked"));
+        }
+        let mut writes = WriteTally::new();
+        for h in writer_handles {
+            writes.merge(h.join().expect("writer thread panicked"));
+        }
+        (start.elapsed(), reads, writes, interrupted)
+    });
+
+    let final_state = final_state(target, classifier, shared.committed.load(Ordering::Acquire));
+    Ok(CaseRaw {
+        elapsed,
+        reads,
+        writes,
+        final_state,
+        interrupted,
+    })
+}
+
+fn final_state(target: &Path, classifier: &Classifier, committed: u64) -> crate::classify::Outcome {
+    let mut buf = vec![0u8; reader::buffer_len(classifier.template.len())];
+    let res = reader::read_once(target, &mut buf, false);
+    classifier
+        .classify(reader::as_read_result(&res, &buf), committed, committed)
+        .outcome
+}

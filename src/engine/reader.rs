@@ -1,0 +1,114 @@
+//! The reader hot path: open, read to EOF, close, classify, count.
+//!
+//! Per read: three atomic loads before, two after, the system calls, a length
+//! check, a few `memcmp`s and a hex decode. No allocation (the buffer is
+//! reused; short paths are turned into C strings on the stack by std), no
+//! lock shared with writers, no parse unless the bytes are not a whole version.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::shared::{Live, Shared};
+use super::tally::{FirstSeen, ReadTally};
+use crate::classify::{Classifier, ReadResult};
+
+/// How a reader thread reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderOptions {
+    /// Take `flock(LOCK_SH)` after open, as a cooperating client would.
+    pub lock: bool,
+    /// Stop after this many reads (else run until told to stop).
+    pub reads: Option<u64>,
+    pub evidence_per_class: usize,
+}
+
+/// Reads `path` to EOF into `buf`, returning the number of bytes read. A file
+/// longer than `buf` fills it completely (and is then not a whole version).
+#[inline]
+pub fn read_once(path: &Path, buf: &mut [u8], lock: bool) -> io::Result<usize> {
+    let file = File::open(path)?;
+    if lock {
+        let mut guard = crate::strategy::lock_shared(file)?;
+        read_to_end(&mut *guard, buf)
+    } else {
+        let mut file = file;
+        read_to_end(&mut file, buf)
+    }
+}
+
+#[inline]
+fn read_to_end(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// What [`read_once`] returned, as the classifier takes it.
+#[inline]
+pub fn as_read_result<'a>(res: &io::Result<usize>, buf: &'a [u8]) -> ReadResult<'a> {
+    match res {
+        Ok(n) => ReadResult::Bytes(&buf[..*n]),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => ReadResult::Missing,
+        Err(e) => ReadResult::Error(e.raw_os_error().unwrap_or(0)),
+    }
+}
+
+/// Buffer size for reading a target whose whole versions are `len` bytes:
+/// room to notice a file that grew past a whole version.
+pub fn buffer_len(len: usize) -> usize {
+    len + 4096
+}
+
+/// Runs one reader thread until `shared.stop` or its read budget.
+pub fn run_reader(
+    id: usize,
+    path: &Path,
+    classifier: &Classifier,
+    shared: &Shared,
+    live: &Live,
+    start: Instant,
+    opts: ReaderOptions,
+) -> ReadTally {
+    let mut tally = ReadTally::new(opts.evidence_per_class);
+    let mut buf = vec![0u8; buffer_len(classifier.template.len())];
+    let budget = opts.reads.unwrap_or(u64::MAX);
+    let mut i = 0u64;
+    while i < budget && !shared.stop.load(Ordering::Relaxed) {
+        let committed_before = shared.committed.load(Ordering::Acquire);
+        let exposure = shared.before_read();
+        let res = read_once(path, &mut buf, opts.lock);
+        let exposed = shared.exposed(exposure);
+        let committed_at_use = shared.committed.load(Ordering::Acquire);
+        let read = as_read_result(&res, &buf);
+        let bytes = match read {
+            ReadResult::Bytes(b) => b,
+            _ => &[],
+        };
+        let c = classifier.classify(read, committed_before, committed_at_use);
+        let seen = || FirstSeen {
+            at_ns: start.elapsed().as_nanos() as u64,
+            reader: id,
+            read_index: i,
+        };
+        tally.record(&c, exposed, seen, bytes, committed_before);
+        i += 1;
+        if i % 256 == 0 || c.outcome.is_anomaly() {
+            live.reads.store(tally.reads, Ordering::Relaxed);
+            live.anomalies.store(tally.anomalies(), Ordering::Relaxed);
+        }
+    }
+    live.reads.store(tally.reads, Ordering::Relaxed);
+    live.anomalies.store(tally.anomalies(), Ordering::Relaxed);
+    shared.readers_done.fetch_add(1, Ordering::AcqRel);
+    tally
+}

@@ -1,0 +1,224 @@
+//! Per-thread counters and bounded evidence, merged after the run.
+//!
+//! Memory is flat however long a run lasts: fixed-size counters, one
+//! first-seen record per outcome, at most `evidence_per_class` saved reads
+//! per outcome, and a fixed-size latency histogram.
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{Classified, Outcome};
+
+/// When and where an outcome was first seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstSeen {
+    /// Nanoseconds since the start barrier released the threads.
+    pub at_ns: u64,
+    /// Reader thread index.
+    pub reader: usize,
+    /// That reader's read index (0-based).
+    pub read_index: u64,
+}
+
+/// One anomalous read, kept as evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    pub outcome: Outcome,
+    pub seen: FirstSeen,
+    /// Newest committed version when the read began.
+    pub committed_before: u64,
+    /// The parser's or the OS's words, when there are any.
+    pub detail: Option<String>,
+    /// The bytes read (empty for `missing` and `error`).
+    pub bytes: Vec<u8>,
+}
+
+/// What one or more reader threads saw.
+#[derive(Debug, Clone)]
+pub struct ReadTally {
+    pub reads: u64,
+    /// Reads that overlapped a write in flight.
+    pub exposed: u64,
+    pub counts: [u64; Outcome::COUNT],
+    pub would_403: u64,
+    pub first: [Option<FirstSeen>; Outcome::COUNT],
+    pub evidence: Vec<Evidence>,
+    evidence_per_class: usize,
+}
+
+impl ReadTally {
+    pub fn new(evidence_per_class: usize) -> Self {
+        Self {
+            reads: 0,
+            exposed: 0,
+            counts: [0; Outcome::COUNT],
+            would_403: 0,
+            first: [None; Outcome::COUNT],
+            evidence: Vec::new(),
+            evidence_per_class,
+        }
+    }
+
+    /// Anomalous reads (every outcome but `ok`).
+    pub fn anomalies(&self) -> u64 {
+        self.reads - self.counts[Outcome::Ok.index()]
+    }
+
+    /// Counts a read. `bytes` is only looked at for anomalies.
+    #[inline]
+    pub fn record(
+        &mut self,
+        c: &Classified,
+        exposed: bool,
+        seen: impl FnOnce() -> FirstSeen,
+        bytes: &[u8],
+        committed_before: u64,
+    ) {
+        self.reads += 1;
+        self.exposed += u64::from(exposed);
+        self.counts[c.outcome.index()] += 1;
+        self.would_403 += u64::from(c.would_403);
+        if c.outcome.is_anomaly() {
+            self.record_anomaly(c, seen(), bytes, committed_before);
+        }
+    }
+
+    #[cold]
+    fn record_anomaly(
+        &mut self,
+        c: &Classified,
+        seen: FirstSeen,
+        bytes: &[u8],
+        committed_before: u64,
+    ) {
+        let i = c.outcome.index();
+        if self.first[i].is_none() {
+            self.first[i] = Some(seen);
+        }
+        let kept = self
+            .evidence
+            .iter()
+            .filter(|e| e.outcome == c.outcome)
+            .count();
+        if kept < self.evidence_per_class {
+            self.evidence.push(Evidence {
+                outcome: c.outcome,
+                seen,
+                committed_before,
+                detail: c.detail.clone(),
+                bytes: bytes.to_vec(),
+            });
+        }
+    }
+
+    /// Folds another thread's tally into this one, keeping the earliest
+    /// first-seen records and the earliest evidence.
+    pub fn merge(&mut self, other: ReadTally) {
+        self.reads += other.reads;
+        self.exposed += other.exposed;
+        self.would_403 += other.would_403;
+        for i in 0..Outcome::COUNT {
+            self.counts[i] += other.counts[i];
+            self.first[i] = match (self.first[i], other.first[i]) {
+                (Some(a), Some(b)) => Some(if b.at_ns < a.at_ns { b } else { a }),
+                (a, b) => a.or(b),
+            };
+        }
+        self.evidence.extend(other.evidence);
+        self.evidence.sort_by_key(|e| (e.outcome, e.seen.at_ns));
+        let mut kept = [0usize; Outcome::COUNT];
+        let cap = self.evidence_per_class;
+        self.evidence.retain(|e| {
+            kept[e.outcome.index()] += 1;
+            kept[e.outcome.index()] <= cap
+        });
+    }
+}
+
+/// What the writer threads did.
+#[derive(Debug, Clone)]
+pub struct WriteTally {
+    /// Writes that returned success (committed versions).
+    pub writes: u64,
+    /// Writes that returned an error.
+    pub errors: u64,
+    /// The first error, with the version it was writing.
+    pub first_error: Option<String>,
+    /// Latency of every write attempt, in nanoseconds.
+    pub latency_ns: Histogram<u64>,
+    /// Highest version any writer committed.
+    pub newest_version: u64,
+}
+
+impl WriteTally {
+    pub fn new() -> Self {
+        Self {
+            writes: 0,
+            errors: 0,
+            first_error: None,
+            latency_ns: Histogram::new_with_bounds(1, 3_600_000_000_000, 2)
+                .expect("valid histogram bounds"),
+            newest_version: 0,
+        }
+    }
+
+    pub fn merge(&mut self, other: WriteTally) {
+        self.writes += other.writes;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.latency_ns
+            .add(&other.latency_ns)
+            .expect("same histogram bounds");
+        self.newest_version = self.newest_version.max(other.newest_version);
+    }
+}
+
+impl Default for WriteTally {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn anomaly(o: Outcome) -> Classified {
+        Classified {
+            outcome: o,
+            version: None,
+            would_403: true,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn evidence_is_bounded_and_merge_keeps_the_earliest() {
+        let mut a = ReadTally::new(2);
+        let mut b = ReadTally::new(2);
+        for i in 0..10u64 {
+            let seen = FirstSeen {
+                at_ns: 100 + i,
+                reader: 0,
+                read_index: i,
+            };
+            a.record(&anomaly(Outcome::Empty), true, || seen, b"", 0);
+            let seen = FirstSeen {
+                at_ns: 50 + i,
+                reader: 1,
+                read_index: i,
+            };
+            b.record(&anomaly(Outcome::Empty), false, || seen, b"", 0);
+        }
+        assert_eq!(a.evidence.len(), 2);
+        a.merge(b);
+        assert_eq!(a.reads, 20);
+        assert_eq!(a.exposed, 10);
+        assert_eq!(a.counts[Outcome::Empty.index()], 20);
+        assert_eq!(a.first[Outcome::Empty.index()].unwrap().at_ns, 50);
+        assert_eq!(a.evidence.len(), 2);
+        assert!(a.evidence.iter().all(|e| e.seen.reader == 1));
+    }
+}

@@ -1,0 +1,74 @@
+//! A writer thread: take the next version, write it with the strategy,
+//! publish it as committed.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::shared::Shared;
+use super::tally::WriteTally;
+use crate::classify::Classifier;
+use crate::strategy::Strategy;
+
+/// How fast each writer writes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WriteRate {
+    /// Back to back.
+    Max,
+    /// This many writes per second per writer.
+    Hz(f64),
+}
+
+pub fn run_writer(
+    path: &Path,
+    strategy: &dyn Strategy,
+    classifier: &Classifier,
+    shared: &Shared,
+    rate: WriteRate,
+) -> WriteTally {
+    let mut tally = WriteTally::new();
+    let mut bytes = Vec::with_capacity(classifier.template.len());
+    let period = match rate {
+        WriteRate::Max => None,
+        WriteRate::Hz(hz) => Some(Duration::from_secs_f64(1.0 / hz)),
+    };
+    let begin = Instant::now();
+    let mut n = 0u32;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let version = shared.next_version.fetch_add(1, Ordering::AcqRel);
+        classifier
+            .template
+            .render(&classifier.codec, version, &mut bytes);
+        shared.started.fetch_add(1, Ordering::AcqRel);
+        let t0 = Instant::now();
+        let result = strategy.write(path, &bytes);
+        let took = t0.elapsed();
+        shared.finished.fetch_add(1, Ordering::AcqRel);
+        let _ = tally.latency_ns.record((took.as_nanos() as u64).max(1));
+        match result {
+            Ok(()) => {
+                shared.committed.fetch_max(version, Ordering::AcqRel);
+                tally.writes += 1;
+                tally.newest_version = tally.newest_version.max(version);
+            }
+            Err(e) => {
+                tally.errors += 1;
+                if tally.first_error.is_none() {
+                    tally.first_error = Some(format!("writing version {version}: {e}"));
+                }
+            }
+        }
+        if let Some(period) = period {
+            n += 1;
+            let due = begin + period * n;
+            while !shared.stop.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if now >= due {
+                    break;
+                }
+                std::thread::sleep((due - now).min(Duration::from_millis(20)));
+            }
+        }
+    }
+    tally
+}

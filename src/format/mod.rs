@@ -1,0 +1,360 @@
+//! Document formats, their realistic templates, and the client-side parse.
+//!
+//! A [`Template`] is a whole config document with token slots (`{{TOKEN}}`).
+//! Every version of a template has the same length and the same bytes outside
+//! the slots, because every token has the same length: that is what lets the
+//! classifier decide "whole version or not" with a few `memcmp`s.
+//!
+//! Each [`Format`] also carries the parse a real client would do, used only on
+//! anomalous reads: to split torn reads into parseable / unparseable and to see
+//! which token the client would send.
+
+mod client;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::token::{TOKEN_LEN, TokenCodec};
+
+pub use client::ClientView;
+
+/// The placeholder that marks a token slot in a template.
+pub const SLOT: &str = "{{TOKEN}}";
+
+/// A config file format with its client-side parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// YAML, parsed as PyYAML's `safe_load` would (here with serde-saphyr).
+    Yaml,
+    /// JSON, parsed with serde_json.
+    Json,
+    /// dotenv (`KEY=value` lines), parsed with dotenvy.
+    Dotenv,
+    /// INI with sections, parsed with rust-ini.
+    Ini,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Yaml, Format::Json, Format::Dotenv, Format::Ini];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+            Format::Dotenv => "dotenv",
+            Format::Ini => "ini",
+        }
+    }
+
+    pub fn summary(self) -> &'static str {
+        match self {
+            Format::Yaml => "YAML; client parse with serde-saphyr (stands in for PyYAML safe_load)",
+            Format::Json => "JSON; client parse with serde_json (stands in for JSON.parse)",
+            Format::Dotenv => "dotenv KEY=value lines; client parse with dotenvy",
+            Format::Ini => "INI sections; client parse with rust-ini (like configparser)",
+        }
+    }
+
+    /// The built-in template used when a scenario names only a format.
+    pub fn default_template(self) -> &'static str {
+        match self {
+            Format::Yaml => "hermes",
+            Format::Json => "claude-settings",
+            Format::Dotenv => "codex-env",
+            Format::Ini => "databrickscfg",
+        }
+    }
+
+    /// Parses `bytes` as the client would and extracts the token at `key`
+    /// (a dotted path: `model.api_key`, `env.ANTHROPIC_AUTH_TOKEN`,
+    /// `OPENAI_API_KEY`, `DEFAULT.token`).
+    pub fn client_view(self, bytes: &[u8], key: &str) -> ClientView {
+        client::view(self, bytes, key)
+    }
+}
+
+/// A built-in template: a realistic document and where its client finds the token.
+pub struct Builtin {
+    pub name: &'static str,
+    pub format: Format,
+    /// Where the real file lives, relative to `HOME`.
+    pub default_target: &'static str,
+    /// The key the client reads the token from.
+    pub client_key: &'static str,
+    pub summary: &'static str,
+    pub text: &'static str,
+}
+
+/// The built-in templates, one per format.
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "hermes",
+        format: Format::Yaml,
+        default_target: ".hermes/config.yaml",
+        client_key: "model.api_key",
+        summary: "Hermes agent config.yaml; token under model: and fallback_providers:",
+        text: include_str!("templates/hermes.yaml"),
+    },
+    Builtin {
+        name: "claude-settings",
+        format: Format::Json,
+        default_target: ".claude/settings.json",
+        client_key: "env.ANTHROPIC_AUTH_TOKEN",
+        summary: "Claude Code settings.json; token in env.ANTHROPIC_AUTH_TOKEN",
+        text: include_str!("templates/claude-settings.json"),
+    },
+    Builtin {
+        name: "codex-env",
+        format: Format::Dotenv,
+        default_target: ".codex/.env",
+        client_key: "OPENAI_API_KEY",
+        summary: "Codex CLI .env; token in OPENAI_API_KEY",
+        text: include_str!("templates/codex.env"),
+    },
+    Builtin {
+        name: "databrickscfg",
+        format: Format::Ini,
+        default_target: ".databrickscfg",
+        client_key: "DEFAULT.token",
+        summary: "Databricks CLI .databrickscfg; token in [DEFAULT] token",
+        text: include_str!("templates/databrickscfg.ini"),
+    },
+];
+
+/// Looks up a built-in template by name.
+pub fn builtin(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name == name)
+}
+
+/// Why a template could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template {origin} has no {SLOT} slot: torn needs at least one place to put the token")]
+    NoSlot { origin: String },
+    #[error("template {origin}: version 0 does not parse as {format}: {reason}")]
+    DoesNotParse {
+        origin: String,
+        format: &'static str,
+        reason: String,
+    },
+    #[error("template {origin}: the client key `{key}` does not yield the token ({reason})")]
+    KeyNotFound {
+        origin: String,
+        key: String,
+        reason: String,
+    },
+    #[error("cannot read template file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// A document with token slots, ready to render any version.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Where the text came from: a built-in name or a file path.
+    pub origin: String,
+    pub format: Format,
+    /// Dotted key the client reads the token from.
+    pub client_key: String,
+    /// The bytes between slots: `segments.len() == slots + 1`.
+    segments: Vec<Vec<u8>>,
+    /// Byte offset of each slot in a rendered version.
+    slot_offsets: Vec<usize>,
+    len: usize,
+}
+
+impl Template {
+    /// Builds a template from text containing [`SLOT`] markers and checks
+    /// that a rendered version parses and yields its token at `client_key`.
+    pub fn new(
+        origin: &str,
+        format: Format,
+        client_key: &str,
+        text: &str,
+    ) -> Result<Self, TemplateError> {
+        let segments: Vec<Vec<u8>> = text.split(SLOT).map(|s| s.as_bytes().to_vec()).collect();
+        if segments.len() < 2 {
+            return Err(TemplateError::NoSlot {
+                origin: origin.to_string(),
+            });
+        }
+        let mut slot_offsets = Vec::with_capacity(segments.len() - 1);
+        let mut off = 0;
+        for seg in &segments[..segments.len() - 1] {
+            off += seg.len();
+            slot_offsets.push(off);
+            off += TOKEN_LEN;
+        }
+        let len = off + segments.last().map_or(0, Vec::len);
+        let t = Template {
+            origin: origin.to_string(),
+            format,
+            client_key: client_key.to_string(),
+            segments,
+            slot_offsets,
+            len,
+        };
+        t.validate()?;
+        Ok(t)
+    }
+
+    /// A built-in template by name.
+    pub fn builtin(name: &str) -> Option<Self> {
+        let b = builtin(name)?;
+        Some(
+            Self::new(b.name, b.format, b.client_key, b.text)
+                .expect("built-in templates are valid"),
+        )
+    }
+
+    /// A template read from a file.
+    pub fn from_file(path: &Path, format: Format, client_key: &str) -> Result<Self, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::new(&path.display().to_string(), format, client_key, &text)
+    }
+
+    fn validate(&self) -> Result<(), TemplateError> {
+        let codec = TokenCodec::new(0);
+        let bytes = self.render_vec(&codec, 0);
+        match self.format.client_view(&bytes, &self.client_key) {
+            ClientView::Token(t) if t == codec.token(0) => Ok(()),
+            ClientView::Token(t) => Err(TemplateError::KeyNotFound {
+                origin: self.origin.clone(),
+                key: self.client_key.clone(),
+                reason: format!("it holds {t:?}"),
+            }),
+            ClientView::NoToken(reason) => Err(TemplateError::KeyNotFound {
+                origin: self.origin.clone(),
+                key: self.client_key.clone(),
+                reason,
+            }),
+            ClientView::Rejected(reason) => Err(TemplateError::DoesNotParse {
+                origin: self.origin.clone(),
+                format: self.format.name(),
+                reason,
+            }),
+        }
+    }
+
+    /// Length in bytes of every rendered version.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a template holds at least one token.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Number of token slots.
+    pub fn slots(&self) -> usize {
+        self.slot_offsets.len()
+    }
+
+    /// Renders `version` into `out` (cleared first); reuses its allocation.
+    pub fn render(&self, codec: &TokenCodec, version: u64, out: &mut Vec<u8>) {
+        let mut token = [0u8; TOKEN_LEN];
+        codec.encode_into(version, &mut token);
+        out.clear();
+        out.reserve(self.len);
+        for (i, seg) in self.segments.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(&token);
+            }
+            out.extend_from_slice(seg);
+        }
+    }
+
+    /// Renders `version` into a new buffer.
+    pub fn render_vec(&self, codec: &TokenCodec, version: u64) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.render(codec, version, &mut v);
+        v
+    }
+
+    /// The version `bytes` is a whole copy of, or `None`.
+    ///
+    /// This is the classifier's hot path: a length check, one `memcmp` per
+    /// static segment, and a hex decode per slot. No allocation, no parse.
+    #[inline]
+    pub fn whole_version(&self, codec: &TokenCodec, bytes: &[u8]) -> Option<u64> {
+        if bytes.len() != self.len {
+            return None;
+        }
+        let mut off = 0;
+        for (i, seg) in self.segments.iter().enumerate() {
+            if i > 0 {
+                off += TOKEN_LEN;
+            }
+            if &bytes[off..off + seg.len()] != seg.as_slice() {
+                return None;
+            }
+            off += seg.len();
+        }
+        let mut version = None;
+        for &at in &self.slot_offsets {
+            let v = codec.decode(&bytes[at..at + TOKEN_LEN])?;
+            match version {
+                None => version = Some(v),
+                Some(prev) if prev != v => return None,
+                Some(_) => {}
+            }
+        }
+        version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_is_valid_and_versions_have_equal_length() {
+        let codec = TokenCodec::new(3);
+        for b in BUILTINS {
+            let t = Template::builtin(b.name).unwrap();
+            assert_eq!(
+                t.render_vec(&codec, 0).len(),
+                t.render_vec(&codec, u64::MAX).len()
+            );
+            assert_eq!(t.whole_version(&codec, &t.render_vec(&codec, 99)), Some(99));
+        }
+    }
+
+    #[test]
+    fn hermes_keeps_the_rotator_regex_shape() {
+        let t = Template::builtin("hermes").unwrap();
+        let text = String::from_utf8(t.render_vec(&TokenCodec::new(1), 5)).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  api_key: "))
+            .collect();
+        assert_eq!(lines.len(), 2, "token under model: and fallback_providers:");
+        assert_eq!(t.slots(), 2);
+    }
+
+    #[test]
+    fn template_without_slot_is_rejected() {
+        let e = Template::new("x.yaml", Format::Yaml, "a", "a: 1\n").unwrap_err();
+        assert!(e.to_string().contains("no {{TOKEN}} slot"), "{e}");
+    }
+
+    #[test]
+    fn template_with_wrong_key_is_rejected() {
+        let e = Template::new(
+            "x.yaml",
+            Format::Yaml,
+            "model.key",
+            "model:\n  api_key: {{TOKEN}}\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("model.key"), "{e}");
+    }
+}

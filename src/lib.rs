@@ -1,0 +1,26 @@
+//! torn: proves, with numbers, whether a way of rewriting a file is safe for
+//! the programs reading it at the same time.
+//!
+//! The pieces, in the order data flows through a run:
+//! - [`token`]: fixed-length tokens that encode their version and a check value;
+//! - [`format`]: realistic templates with token slots and the client-side parse;
+//! - [`classify`]: the outcome of one read (`ok`, `stale`, `empty`, `torn`, ...);
+//! - [`strategy`]: the built-in ways of rewriting a file, one file each;
+//! - [`engine`]: writer and reader threads, exposure, counters, evidence;
+//! - [`stats`]: rates and exact Clopper–Pearson bounds;
+//! - [`scenario`]: scenario files (YAML) describing a run;
+//! - [`report`]: the run's result as JSON, Markdown and a terminal table.
+
+pub mod bench;
+pub mod classify;
+pub mod engine;
+pub mod envinfo;
+pub mod exit;
+pub mod format;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod scratch;
+pub mod stats;
+pub mod strategy;
+pub mod token;

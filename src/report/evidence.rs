@@ -1,0 +1,112 @@
+//! Anomalous reads saved beside the report, and how they differ from the
+//! version that should have been read.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{Classifier, Outcome};
+use crate::engine::Evidence;
+
+/// One saved anomalous read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvidenceRef {
+    pub outcome: Outcome,
+    /// File holding the exact bytes read, relative to the report directory
+    /// (absent when no report directory was written).
+    pub file: Option<String>,
+    pub at_ms: f64,
+    pub reader: usize,
+    pub read_index: u64,
+    /// Newest committed version when the read began.
+    pub committed_before: u64,
+    /// Bytes read, and the length of every whole version.
+    pub len: usize,
+    pub whole_len: usize,
+    /// First offset where the bytes differ from the version committed
+    /// before the read (absent when they are a prefix of it or equal).
+    pub first_diff: Option<usize>,
+    /// The bytes around the first difference (or the end of a prefix), escaped.
+    pub excerpt: String,
+    /// What the parser or the OS said.
+    pub detail: Option<String>,
+}
+
+/// Saves `evidence` under `<report_dir>/evidence/<case_slug>/` (if a report
+/// directory is given) and describes each read.
+pub fn save(
+    evidence: &[Evidence],
+    classifier: &Classifier,
+    report_dir: Option<&Path>,
+    case_slug: &str,
+) -> std::io::Result<Vec<EvidenceRef>> {
+    let mut out = Vec::with_capacity(evidence.len());
+    let mut per_class = [0usize; Outcome::COUNT];
+    for e in evidence {
+        let expected = classifier
+            .template
+            .render_vec(&classifier.codec, e.committed_before);
+        let first_diff = e.bytes.iter().zip(&expected).position(|(a, b)| a != b);
+        let focus = first_diff.unwrap_or(e.bytes.len());
+        let file = match report_dir {
+            Some(dir) => {
+                per_class[e.outcome.index()] += 1;
+                let rel = format!(
+                    "evidence/{case_slug}/{}-{}.bin",
+                    e.outcome.name(),
+                    per_class[e.outcome.index()]
+                );
+                let path = dir.join(&rel);
+                std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+                std::fs::write(&path, &e.bytes)?;
+                Some(rel)
+            }
+            None => None,
+        };
+        out.push(EvidenceRef {
+            outcome: e.outcome,
+            file,
+            at_ms: e.seen.at_ns as f64 / 1e6,
+            reader: e.seen.reader,
+            read_index: e.seen.read_index,
+            committed_before: e.committed_before,
+            len: e.bytes.len(),
+            whole_len: expected.len(),
+            first_diff,
+            excerpt: excerpt(&e.bytes, focus, 48),
+            detail: e.detail.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Up to `radius` bytes either side of `at`, with non-printing bytes escaped.
+pub fn excerpt(bytes: &[u8], at: usize, radius: usize) -> String {
+    let lo = at.saturating_sub(radius);
+    let hi = (at + radius).min(bytes.len());
+    let mut s = String::new();
+    if lo > 0 {
+        s.push('…');
+    }
+    s.extend(
+        bytes[lo..hi]
+            .iter()
+            .flat_map(|&b| std::ascii::escape_default(b))
+            .map(char::from),
+    );
+    if hi < bytes.len() {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_escapes_and_marks_cuts() {
+        assert_eq!(excerpt(b"ab\ncd\0", 3, 10), "ab\\ncd\\x00");
+        assert_eq!(excerpt(b"0123456789", 5, 2), "…3456…");
+    }
+}

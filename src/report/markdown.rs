@@ -1,0 +1,143 @@
+//! `report.md`: the table, the verdict, per-case details, evidence excerpts,
+//! and the environment needed to repeat the run.
+
+use std::fmt::Write;
+
+use super::verdict::thousands;
+use super::{Report, Reporter, table};
+
+pub struct Markdown;
+
+impl Reporter for Markdown {
+    fn file_name(&self) -> &'static str {
+        "report.md"
+    }
+
+    fn render(&self, r: &Report) -> anyhow::Result<Vec<u8>> {
+        Ok(render(r).into_bytes())
+    }
+}
+
+fn render(r: &Report) -> String {
+    let mut s = String::new();
+    let e = &r.environment;
+    let _ = writeln!(s, "# torn report: {}\n", r.scenario.name);
+    let _ = writeln!(
+        s,
+        "{} · {} · target `~/{}` ({} bytes per version, {}) · seed {}\n",
+        r.created, e.fs_type, r.scenario.target, r.scenario.version_len, r.scenario.format, r.seed
+    );
+    let _ = writeln!(
+        s,
+        "## Verdict: {:?} (exit {})\n",
+        r.verdict.status, r.verdict.exit_code
+    );
+    for line in &r.verdict.lines {
+        let _ = writeln!(s, "- {line}");
+    }
+    let _ = writeln!(s, "\n## Results\n");
+    s.push_str(&table::markdown(r));
+    let _ = writeln!(
+        s,
+        "\nCounts are over all reads; *exposed* reads overlapped a write in flight. \
+         `0 ⇒ p ≤` is the exact one-sided 95% Clopper–Pearson upper bound on the per-read \
+         probability of any outcome counted 0 in that row. See `report.json` for two-sided \
+         intervals of the non-zero counts.\n"
+    );
+    let _ = writeln!(s, "## Cases\n");
+    for c in &r.cases {
+        let _ = writeln!(s, "### {}\n", c.label);
+        let _ = writeln!(
+            s,
+            "- strategy `{}`, {} writer(s) at {}, {} reader(s){}{}; expected: {:?}",
+            c.strategy,
+            c.writers,
+            c.write_rate,
+            c.readers,
+            if c.reader_lock {
+                " taking flock(LOCK_SH)"
+            } else {
+                ""
+            },
+            if c.strategy == "naive-chunked" {
+                format!(", {} chunks", c.chunks)
+            } else {
+                String::new()
+            },
+            c.expect
+        );
+        let _ = writeln!(s, "- status: **{:?}** — {}", c.status, c.reason);
+        let _ = writeln!(
+            s,
+            "- {:.2} s, {} reads ({:.0}/s), {} writes ({:.0}/s); write latency µs p50 {:.1}, p90 {:.1}, p99 {:.1}, max {:.1}",
+            c.elapsed_s,
+            thousands(c.reads),
+            c.reads_per_s,
+            thousands(c.writes.committed),
+            c.writes.per_s,
+            c.writes.latency_us.p50,
+            c.writes.latency_us.p90,
+            c.writes.latency_us.p99,
+            c.writes.latency_us.max
+        );
+        if let Some(err) = &c.writes.first_error {
+            let _ = writeln!(
+                s,
+                "- {} write errors; first: `{err}`",
+                thousands(c.writes.errors)
+            );
+        }
+        let _ = writeln!(s, "- file after the run: {}", c.final_state.name());
+        if !c.evidence.is_empty() {
+            let _ = writeln!(s, "\nEvidence (first reads of each kind):\n");
+            for ev in &c.evidence {
+                let _ = writeln!(
+                    s,
+                    "- `{}` at {:.3} ms (reader {}, read {}), {} of {} bytes{}{}{}",
+                    ev.outcome.name(),
+                    ev.at_ms,
+                    ev.reader,
+                    ev.read_index,
+                    ev.len,
+                    ev.whole_len,
+                    ev.first_diff
+                        .map(|d| format!(", differs from v{} at byte {d}", ev.committed_before))
+                        .unwrap_or_default(),
+                    ev.file
+                        .as_ref()
+                        .map(|f| format!(" — [{f}]({f})"))
+                        .unwrap_or_default(),
+                    ev.detail
+                        .as_ref()
+                        .map(|d| format!(" — {d}"))
+                        .unwrap_or_default(),
+                );
+                if !ev.excerpt.is_empty() {
+                    let _ = writeln!(s, "  `{}`", ev.excerpt.replace('`', "\\x60"));
+                }
+            }
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "## Environment\n");
+    let _ = writeln!(s, "- torn {}; `{}`", e.torn_version, r.command);
+    let _ = writeln!(s, "- kernel {}; {} CPUs", e.kernel, e.cpus);
+    let _ = writeln!(
+        s,
+        "- scratch {} on {} ({}, magic {}), mounted at {} from {} with `{}`",
+        e.scratch_dir,
+        e.fs_type,
+        e.fs_type,
+        e.fs_magic,
+        e.mount_point,
+        e.mount_source,
+        e.mount_options
+    );
+    let _ = writeln!(
+        s,
+        "\n## Repeat this run\n\nSave this scenario (source: {}) and run `torn run <file>`:\n",
+        r.scenario.source
+    );
+    let _ = writeln!(s, "```yaml\n{}```", r.scenario.effective);
+    s
+}

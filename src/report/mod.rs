@@ -1,0 +1,274 @@
+//! The result of a run: a versioned, self-describing structure, and the
+//! reporters that render it (JSON, Markdown, the terminal table).
+//!
+//! `report.json` is the source of truth; every field is documented here.
+
+pub mod evidence;
+pub mod json;
+pub mod markdown;
+pub mod table;
+pub mod verdict;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::Outcome;
+use crate::engine::{CaseRaw, FirstSeen};
+use crate::envinfo::Environment;
+use crate::scenario::Case;
+use crate::stats::Estimate;
+use crate::strategy::Expect;
+
+pub use verdict::{CaseStatus, RunStatus, Verdict};
+
+/// Identifies the schema of `report.json`; bumped on incompatible change.
+pub const SCHEMA: &str = "torn.report/1";
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// When the run started, RFC 3339 UTC.
+    pub created: String,
+    /// The command line that made this report.
+    pub command: String,
+    pub scenario: ScenarioInfo,
+    /// Seed of the run: it determines every token (and so every byte written).
+    pub seed: u64,
+    pub environment: Environment,
+    /// One entry per strategy entry of the scenario, in order.
+    pub cases: Vec<CaseReport>,
+    pub verdict: Verdict,
+}
+
+/// The scenario as run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    /// File it was loaded from, or `built-in:<name>`.
+    pub source: String,
+    /// Format of the target (`yaml`, `json`, `dotenv`, `ini`).
+    pub format: String,
+    /// Template the versions were rendered from.
+    pub template: String,
+    /// Target path relative to the scratch HOME.
+    pub target: String,
+    /// Length in bytes of every whole version.
+    pub version_len: usize,
+    /// The scenario with command-line overrides applied, as YAML: feed it to
+    /// `torn run` to repeat the run.
+    pub effective: String,
+}
+
+/// One strategy under one load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseReport {
+    /// Name shown in tables.
+    pub label: String,
+    pub strategy: String,
+    /// Writes per version (only meaningful for `naive-chunked`).
+    pub chunks: usize,
+    pub writers: usize,
+    pub readers: usize,
+    /// Readers took `flock(LOCK_SH)`.
+    pub reader_lock: bool,
+    /// `max` or `<n>hz` per writer.
+    pub write_rate: String,
+    /// What the strategy promises here.
+    pub expect: Expect,
+    /// Wall time from the start barrier to the end, seconds.
+    pub elapsed_s: f64,
+    /// Whether Ctrl-C cut the case short.
+    pub interrupted: bool,
+    pub writes: WriteStats,
+    /// Reads made by all readers.
+    pub reads: u64,
+    /// Reads per second, all readers together.
+    pub reads_per_s: f64,
+    /// Reads that overlapped a write in flight (the ones that could tear).
+    pub exposed_reads: u64,
+    /// Per-outcome counts, rates over all reads, and exact 95% bounds.
+    pub outcomes: Vec<OutcomeStat>,
+    /// Any anomaly, over all reads.
+    pub anomalies: Estimate,
+    /// Any anomaly, over exposed reads: the number to quote for "zero
+    /// anomalies in N exposed reads".
+    pub anomalies_per_exposed: Estimate,
+    /// Reads whose token the client would have been refused with (HTTP 403).
+    pub would_403: Estimate,
+    /// The earliest anomaly of any kind.
+    pub first_anomaly: Option<FirstAnomaly>,
+    /// The target as left after the run, judged against the newest committed version.
+    pub final_state: Outcome,
+    /// The first few anomalous reads of each outcome, saved beside the report.
+    pub evidence: Vec<evidence::EvidenceRef>,
+    pub status: CaseStatus,
+    /// Why the case got its status, in words.
+    pub reason: String,
+}
+
+/// What the writers did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriteStats {
+    /// Writes that returned success.
+    pub committed: u64,
+    /// Writes that returned an error (each one is an anomaly).
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub per_s: f64,
+    /// Write latency percentiles in microseconds.
+    pub latency_us: Latency,
+}
+
+/// Latency percentiles, microseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// One outcome's numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutcomeStat {
+    pub outcome: Outcome,
+    /// Count over all reads, rate, and exact 95% bound(s).
+    pub estimate: Estimate,
+    /// When it was first seen.
+    pub first: Option<FirstSeenMs>,
+}
+
+/// A first sighting, in milliseconds since the start.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct FirstSeenMs {
+    pub at_ms: f64,
+    pub reader: usize,
+    pub read_index: u64,
+}
+
+impl From<FirstSeen> for FirstSeenMs {
+    fn from(f: FirstSeen) -> Self {
+        Self {
+            at_ms: f.at_ns as f64 / 1e6,
+            reader: f.reader,
+            read_index: f.read_index,
+        }
+    }
+}
+
+/// The earliest anomaly of a case.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct FirstAnomaly {
+    pub outcome: Outcome,
+    #[serde(flatten)]
+    pub seen: FirstSeenMs,
+}
+
+impl CaseReport {
+    /// Builds the report of one case; `evidence` are the saved files.
+    pub fn new(case: &Case, raw: &CaseRaw, evidence: Vec<evidence::EvidenceRef>) -> Self {
+        let r = &raw.reads;
+        let secs = raw.elapsed.as_secs_f64().max(1e-9);
+        let outcomes = Outcome::ALL
+            .iter()
+            .map(|&o| OutcomeStat {
+                outcome: o,
+                estimate: Estimate::new(r.counts[o.index()], r.reads),
+                first: r.first[o.index()].map(Into::into),
+            })
+            .collect();
+        let first_anomaly = Outcome::ALL
+            .iter()
+            .filter(|o| o.is_anomaly())
+            .filter_map(|&o| r.first[o.index()].map(|f| (o, f)))
+            .min_by_key(|(_, f)| f.at_ns)
+            .map(|(outcome, f)| FirstAnomaly {
+                outcome,
+                seen: f.into(),
+            });
+        let h = &raw.writes.latency_ns;
+        let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
+        let anomalies = r.anomalies();
+        let mut report = CaseReport {
+            label: case.label.clone(),
+            strategy: case.strategy.clone(),
+            chunks: case.params.chunks,
+            writers: case.writers,
+            readers: case.readers,
+            reader_lock: case.reader_lock,
+            write_rate: case.write_rate.to_string(),
+            expect: case.expect,
+            elapsed_s: secs,
+            interrupted: raw.interrupted,
+            writes: WriteStats {
+                committed: raw.writes.writes,
+                errors: raw.writes.errors,
+                first_error: raw.writes.first_error.clone(),
+                per_s: raw.writes.writes as f64 / secs,
+                latency_us: Latency {
+                    p50: us(0.5),
+                    p90: us(0.9),
+                    p99: us(0.99),
+                    max: h.max() as f64 / 1e3,
+                },
+            },
+            reads: r.reads,
+            reads_per_s: r.reads as f64 / secs,
+            exposed_reads: r.exposed,
+            outcomes,
+            anomalies: Estimate::new(anomalies, r.reads),
+            // Anomalies can (rarely) happen outside exposure, e.g. a stale file
+            // left behind by a regressing writer: cap to keep the estimate defined.
+            anomalies_per_exposed: Estimate::new(anomalies.min(r.exposed), r.exposed),
+            would_403: Estimate::new(r.would_403, r.reads),
+            first_anomaly,
+            final_state: raw.final_state,
+            evidence,
+            status: CaseStatus::Pass,
+            reason: String::new(),
+        };
+        (report.status, report.reason) = verdict::judge_case(&report);
+        report
+    }
+
+    /// The estimate of one outcome.
+    pub fn outcome(&self, o: Outcome) -> &Estimate {
+        &self.outcomes[o.index()].estimate
+    }
+
+    /// Anomalous reads plus failed writes: everything that counts against a
+    /// strategy that claims safety.
+    pub fn findings(&self) -> u64 {
+        self.anomalies.count + self.writes.errors + u64::from(self.final_state.is_anomaly())
+    }
+}
+
+/// A reporter renders a finished (or partial) report into its directory.
+pub trait Reporter {
+    /// File name written inside the report directory.
+    fn file_name(&self) -> &'static str;
+    fn render(&self, report: &Report) -> anyhow::Result<Vec<u8>>;
+}
+
+/// Every file reporter, in the order they are written.
+pub fn reporters() -> Vec<Box<dyn Reporter>> {
+    vec![Box::new(json::Json), Box::new(markdown::Markdown)]
+}
+
+/// Writes every reporter's file into `dir` (created if needed).
+pub fn write_all(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating report directory {}", dir.display()))?;
+    let mut written = Vec::new();
+    for r in reporters() {
+        let path = dir.join(r.file_name());
+        let bytes = r.render(report)?;
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}

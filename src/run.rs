@@ -1,0 +1,263 @@
+//! Running a scenario: scratch directories, one engine run per case, live
+//! progress, reports rewritten after every case (so an interrupted or
+//! crashed run keeps what it measured).
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::classify::Classifier;
+use crate::engine::{self, CaseSpec, Progress};
+use crate::envinfo;
+use crate::report::verdict::{judge_run, thousands};
+use crate::report::{self, CaseReport, Report, ScenarioInfo, evidence};
+use crate::scenario::{Dur, Scenario};
+use crate::scratch::Scratch;
+use crate::strategy;
+use crate::token::TokenCodec;
+
+/// Command-line overrides of a scenario's settings; each replaces the
+/// scenario's value everywhere, per-strategy overrides included.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub duration: Option<Duration>,
+    pub reads: Option<u64>,
+    pub seed: Option<u64>,
+    pub readers: Option<NonZeroUsize>,
+    pub writers: Option<NonZeroUsize>,
+}
+
+impl Overrides {
+    pub fn apply(&self, s: &mut Scenario) {
+        if let Some(d) = self.duration {
+            s.duration = Dur(d);
+            s.strategies.iter_mut().for_each(|c| c.duration = None);
+        }
+        if let Some(r) = self.reads {
+            s.reads = Some(r);
+        }
+        if let Some(seed) = self.seed {
+            s.seed = seed;
+        }
+        if let Some(r) = self.readers {
+            s.readers = r;
+            s.strategies.iter_mut().for_each(|c| c.readers = None);
+        }
+        if let Some(w) = self.writers {
+            s.writers = w;
+            s.strategies.iter_mut().for_each(|c| c.writers = None);
+        }
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Scratch directory (`--dir`); default: a new one under the temp dir.
+    pub dir: Option<PathBuf>,
+    /// Keep the scratch files for inspection.
+    pub keep_scratch: bool,
+    /// Where report directories go; `None` writes no report files.
+    pub reports_dir: Option<PathBuf>,
+    /// Print progress and per-case lines on stderr.
+    pub verbose: bool,
+    /// The command line, recorded in the report.
+    pub command: String,
+}
+
+/// A finished (or interrupted) run.
+pub struct RunResult {
+    pub report: Report,
+    /// Where the report files were written.
+    pub report_dir: Option<PathBuf>,
+}
+
+/// Runs every case of `scenario`. `source` names it in errors and reports;
+/// `base` resolves a template path.
+pub fn run(
+    scenario: &Scenario,
+    source: &str,
+    base: &Path,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+) -> anyhow::Result<RunResult> {
+    scenario.validate(source)?;
+    let template = scenario.template(source, base)?;
+    let classifier = Classifier::new(
+        template,
+        TokenCodec::new(scenario.seed),
+        scenario.token_grace,
+    );
+    let scratch = Scratch::new(opts.dir.as_deref(), opts.keep_scratch)?;
+    let created = chrono::Utc::now();
+    let report_dir = opts.reports_dir.as_ref().map(|d| {
+        d.join(format!(
+            "{}-{}",
+            created.format("%Y%m%dT%H%M%SZ"),
+            slug(&scenario.name)
+        ))
+    });
+    let target_rel = scenario.target_rel();
+    let mut report = Report {
+        schema: report::SCHEMA.into(),
+        created: created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        command: opts.command.clone(),
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            source: source.into(),
+            format: scenario.format.name().into(),
+            template: classifier.template.origin.clone(),
+            target: target_rel.display().to_string(),
+            version_len: classifier.template.len(),
+            effective: serde_saphyr::to_string(scenario).context("serialising the scenario")?,
+        },
+        seed: scenario.seed,
+        environment: envinfo::probe(scratch.root()),
+        cases: Vec::new(),
+        verdict: judge_run_empty(),
+    };
+    let cases = scenario.cases();
+    for (i, case) in cases.iter().enumerate() {
+        let dir = scratch.case_dir(i, &case.label).with_context(|| {
+            format!("creating a case directory in {}", scratch.root().display())
+        })?;
+        let target = dir.home().join(&target_rel);
+        std::fs::create_dir_all(target.parent().expect("target has a parent"))?;
+        let spec = CaseSpec {
+            strategy: strategy::build(&case.strategy, &case.params)
+                .expect("validated strategy name"),
+            writers: case.writers,
+            write_rate: case.write_rate.to_engine(),
+            readers: case.readers,
+            reader_lock: case.reader_lock,
+            duration: case.duration,
+            reads: case.reads,
+            evidence_per_class: scenario.evidence,
+            target_mode: scenario.target_mode,
+        };
+        let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
+        let mut on_progress = |p: Progress| {
+            let rate = p.reads as f64 / p.elapsed.as_secs_f64().max(1e-3);
+            bar.set_message(format!(
+                "{} reads ({:.0}k/s) · {} anomalies",
+                thousands(p.reads),
+                rate / 1e3,
+                thousands(p.anomalies)
+            ));
+        };
+        let raw = engine::run_case(&spec, &classifier, &target, cancel, &mut on_progress)
+            .with_context(|| format!("running {} on {}", case.label, target.display()))?;
+        bar.finish_and_clear();
+        let slug = format!("{i:02}-{}", slug(&case.label));
+        let evidence = evidence::save(
+            &raw.reads.evidence,
+            &classifier,
+            report_dir.as_deref(),
+            &slug,
+        )
+        .context("saving evidence")?;
+        let case_report = CaseReport::new(case, &raw, evidence);
+        if opts.verbose {
+            eprintln!(
+                "[{}/{}] {:<30} {:>12} reads  {:>10} exposed  {:>9} anomalies  {}",
+                i + 1,
+                cases.len(),
+                case.label,
+                thousands(case_report.reads),
+                thousands(case_report.exposed_reads),
+                thousands(case_report.findings()),
+                format!("{:?}", case_report.status).to_lowercase()
+            );
+        }
+        report.cases.push(case_report);
+        report.verdict = judge_run(&report);
+        if let Some(dir) = &report_dir {
+            report::write_all(&report, dir)?;
+        }
+        if raw.interrupted {
+            break;
+        }
+    }
+    Ok(RunResult { report, report_dir })
+}
+
+fn judge_run_empty() -> report::Verdict {
+    report::Verdict {
+        status: report::RunStatus::Inconclusive,
+        exit_code: crate::exit::INCONCLUSIVE,
+        lines: vec![],
+    }
+}
+
+fn progress_bar(verbose: bool, i: usize, n: usize, label: &str) -> ProgressBar {
+    if !verbose {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} {spinner} {elapsed:>3} {msg}")
+            .expect("valid template"),
+    );
+    bar.set_prefix(format!("[{}/{}] {label:<30}", i + 1, n));
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+/// A name safe for a directory: letters, digits and dashes.
+pub fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The scenarios shipped with torn, embedded so `torn repro` works from anywhere.
+pub const BUILTIN_SCENARIOS: &[(&str, &str, &str)] = &[
+    (
+        "hermes",
+        "hermes-rotation.yaml",
+        include_str!("../scenarios/hermes-rotation.yaml"),
+    ),
+    (
+        "claude",
+        "claude-settings.yaml",
+        include_str!("../scenarios/claude-settings.yaml"),
+    ),
+    (
+        "codex",
+        "codex-dotenv.yaml",
+        include_str!("../scenarios/codex-dotenv.yaml"),
+    ),
+    (
+        "databricks",
+        "databrickscfg-ini.yaml",
+        include_str!("../scenarios/databrickscfg-ini.yaml"),
+    ),
+    (
+        "two-writers",
+        "two-writers-fixed-tmp.yaml",
+        include_str!("../scenarios/two-writers-fixed-tmp.yaml"),
+    ),
+];
+
+/// A built-in scenario by its short name.
+pub fn builtin_scenario(name: &str) -> Option<(&'static str, Scenario)> {
+    BUILTIN_SCENARIOS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, file, text)| {
+            (
+                *file,
+                Scenario::parse(text, file).expect("shipped scenarios parse"),
+            )
+        })
+}

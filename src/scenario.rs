@@ -1,0 +1,507 @@
+//! Scenario files: a YAML description of a run.
+//!
+//! ```yaml
+//! name: hermes-rotation
+//! format: yaml              # yaml | json | dotenv | ini
+//! template: hermes          # a built-in template, or a file path (relative to the scenario)
+//! duration: 3s              # per strategy; with `reads`, an upper bound
+//! seed: 42
+//! writers: 1
+//! readers: 2
+//! write_rate: max           # or e.g. 200hz (per writer)
+//! strategies:
+//!   - strategy: naive-truncate
+//!   - strategy: naive-chunked
+//!     chunks: 4
+//!   - strategy: flock-guarded
+//!     label: flock-guarded+locking-readers
+//!     reader_lock: true
+//! ```
+//!
+//! Unknown keys and bad values are errors that name the file, line and column.
+//! Every top-level default can be overridden per strategy entry.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::engine::WriteRate;
+use crate::format::{self, Format, Template};
+use crate::strategy::{self, Expect, Params, Setup};
+
+/// A scenario file, as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in report directory names.
+    pub name: String,
+    /// What this scenario reproduces, in a sentence or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub format: Format,
+    /// A built-in template name, or a path to a file with `{{TOKEN}}` slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Dotted key the client reads the token from (built-ins know theirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
+    /// Target path relative to the scratch HOME (built-ins know theirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Octal mode the target is created with, e.g. "0600".
+    #[serde(default = "default_mode", with = "octal")]
+    pub target_mode: u32,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default = "default_duration")]
+    pub duration: Dur,
+    /// Total reads per strategy; the run of a strategy ends at whichever of
+    /// `reads` and `duration` comes first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<u64>,
+    #[serde(default = "one")]
+    pub writers: NonZeroUsize,
+    #[serde(default = "two")]
+    pub readers: NonZeroUsize,
+    #[serde(default)]
+    pub reader_lock: bool,
+    #[serde(default)]
+    pub write_rate: Rate,
+    /// How many newer committed versions an old token survives before the
+    /// server revokes it (rotators keep old tokens valid for a while). At a
+    /// maximal write rate a small value makes "revoked at the moment of use"
+    /// depend on scheduler delays rather than on what was read.
+    #[serde(default = "default_grace")]
+    pub token_grace: u64,
+    /// Anomalous reads kept as evidence, per outcome and strategy.
+    #[serde(default = "default_evidence")]
+    pub evidence: usize,
+    pub strategies: Vec<CaseEntry>,
+}
+
+/// One entry of `strategies:`: a strategy and any overrides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseEntry {
+    pub strategy: StrategyName,
+    /// Name shown in tables (defaults to the strategy name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// `write` calls per version, for `naive-chunked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<NonZeroUsize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writers: Option<NonZeroUsize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readers: Option<NonZeroUsize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_lock: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_rate: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Dur>,
+    /// Override what the strategy promises (`clean`, `anomalies`, `any`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+fn default_mode() -> u32 {
+    0o600
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_duration() -> Dur {
+    Dur(Duration::from_secs(2))
+}
+fn one() -> NonZeroUsize {
+    NonZeroUsize::MIN
+}
+fn two() -> NonZeroUsize {
+    NonZeroUsize::new(2).expect("2 is non-zero")
+}
+fn default_grace() -> u64 {
+    100
+}
+fn default_evidence() -> usize {
+    3
+}
+
+/// A strategy name checked against the registry while parsing, so a typo
+/// is reported at its line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct StrategyName(pub String);
+
+impl<'de> Deserialize<'de> for StrategyName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if strategy::build(&s, &Params::default()).is_none() {
+            return Err(serde::de::Error::custom(format!(
+                "unknown strategy `{s}`; expected one of: {}",
+                strategy::names().join(", ")
+            )));
+        }
+        Ok(StrategyName(s))
+    }
+}
+
+/// A duration written like `3s`, `500ms`, `1m 30s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let parsed = humantime::parse_duration(&s).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "bad duration `{s}` ({e}); write e.g. 3s, 500ms, 1m"
+            ))
+        })?;
+        if parsed.is_zero() {
+            return Err(serde::de::Error::custom("duration must be more than zero"));
+        }
+        Ok(Dur(parsed))
+    }
+}
+
+/// A write rate: `max` (back to back) or `<number>hz` per writer.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Rate(pub Option<f64>);
+
+impl Rate {
+    pub fn to_engine(self) -> WriteRate {
+        match self.0 {
+            None => WriteRate::Max,
+            Some(hz) => WriteRate::Hz(hz),
+        }
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("max"),
+            Some(hz) => write!(f, "{hz}hz"),
+        }
+    }
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        if t == "max" {
+            return Ok(Rate(None));
+        }
+        let num = t
+            .strip_suffix("hz")
+            .or_else(|| t.strip_suffix("/s"))
+            .unwrap_or("");
+        match num.trim().parse::<f64>() {
+            Ok(hz) if hz > 0.0 && hz.is_finite() => Ok(Rate(Some(hz))),
+            _ => Err(format!(
+                "bad write rate `{s}`; write `max` or a positive rate like `200hz`"
+            )),
+        }
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+mod octal {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{mode:04o}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let s = String::deserialize(d)?;
+        match u32::from_str_radix(&s, 8) {
+            Ok(m) if m <= 0o7777 => Ok(m),
+            _ => Err(serde::de::Error::custom(format!(
+                "bad mode `{s}`; write an octal mode in quotes, like \"0600\""
+            ))),
+        }
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("scenario file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("scenario file {path}: field `{field}`: {message}")]
+    Invalid {
+        path: String,
+        field: &'static str,
+        message: String,
+    },
+    #[error("scenario file {path}: {source}")]
+    Template {
+        path: String,
+        source: format::TemplateError,
+    },
+}
+
+/// A case with every default applied: what the engine will run.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub label: String,
+    pub strategy: String,
+    pub params: Params,
+    pub writers: usize,
+    pub readers: usize,
+    pub reader_lock: bool,
+    pub write_rate: Rate,
+    pub duration: Duration,
+    pub reads: Option<u64>,
+    pub expect: Expect,
+}
+
+impl Scenario {
+    /// Parses scenario text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        serde_saphyr::from_str::<Scenario>(text).map_err(|e| ScenarioError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Loads a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The template this scenario writes. `base` is the scenario file's
+    /// directory, against which a template path is resolved.
+    pub fn template(&self, origin: &str, base: &Path) -> Result<Template, ScenarioError> {
+        let name = self
+            .template
+            .clone()
+            .unwrap_or_else(|| self.format.default_template().to_string());
+        let wrap = |source| ScenarioError::Template {
+            path: origin.to_string(),
+            source,
+        };
+        if let Some(b) = format::builtin(&name) {
+            if b.format != self.format {
+                return Err(ScenarioError::Invalid {
+                    path: origin.to_string(),
+                    field: "template",
+                    message: format!(
+                        "built-in template `{name}` is {}, but `format` is {}",
+                        b.format.name(),
+                        self.format.name()
+                    ),
+                });
+            }
+            let key = self.client_key.as_deref().unwrap_or(b.client_key);
+            return Template::new(b.name, b.format, key, b.text).map_err(wrap);
+        }
+        let Some(key) = self.client_key.as_deref() else {
+            return Err(ScenarioError::Invalid {
+                path: origin.to_string(),
+                field: "client_key",
+                message: format!(
+                    "`{name}` is not a built-in template ({}), so it is read as a file, and then `client_key` is required",
+                    format::BUILTINS
+                        .iter()
+                        .map(|b| b.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        };
+        Template::from_file(&base.join(&name), self.format, key).map_err(wrap)
+    }
+
+    /// The target path relative to the scratch HOME.
+    pub fn target_rel(&self) -> PathBuf {
+        let name = self
+            .template
+            .as_deref()
+            .unwrap_or(self.format.default_template());
+        let default = format::builtin(name).map_or("config", |b| b.default_target);
+        PathBuf::from(self.target.as_deref().unwrap_or(default))
+    }
+
+    /// Checks what parsing alone cannot (the target stays inside the scratch
+    /// directory; there is something to run).
+    pub fn validate(&self, origin: &str) -> Result<(), ScenarioError> {
+        let invalid = |field, message: String| ScenarioError::Invalid {
+            path: origin.to_string(),
+            field,
+            message,
+        };
+        let target = self.target_rel();
+        if target.is_absolute()
+            || target
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(invalid(
+                "target",
+                format!(
+                    "`{}` must be a relative path inside the scratch HOME, without `..`",
+                    target.display()
+                ),
+            ));
+        }
+        if self.strategies.is_empty() {
+            return Err(invalid("strategies", "list at least one strategy".into()));
+        }
+        Ok(())
+    }
+
+    /// Every entry with defaults applied.
+    pub fn cases(&self) -> Vec<Case> {
+        self.strategies
+            .iter()
+            .map(|e| {
+                let params = Params {
+                    chunks: e.chunks.map_or(Params::default().chunks, NonZeroUsize::get),
+                };
+                let writers = e.writers.unwrap_or(self.writers).get();
+                let reader_lock = e.reader_lock.unwrap_or(self.reader_lock);
+                let built = strategy::build(&e.strategy.0, &params).expect("checked while parsing");
+                let expect = e.expect.unwrap_or_else(|| {
+                    built.expect(&Setup {
+                        writers,
+                        readers_lock: reader_lock,
+                    })
+                });
+                Case {
+                    label: e.label.clone().unwrap_or_else(|| e.strategy.0.clone()),
+                    strategy: e.strategy.0.clone(),
+                    params,
+                    writers,
+                    readers: e.readers.unwrap_or(self.readers).get(),
+                    reader_lock,
+                    write_rate: e.write_rate.unwrap_or(self.write_rate),
+                    duration: e.duration.unwrap_or(self.duration).0,
+                    reads: self.reads,
+                    expect,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n";
+
+    #[test]
+    fn minimal_scenario_gets_defaults() {
+        let s = Scenario::parse(MINIMAL, "t.yaml").unwrap();
+        assert_eq!(s.readers.get(), 2);
+        assert_eq!(s.target_mode, 0o600);
+        assert_eq!(s.target_rel(), PathBuf::from(".hermes/config.yaml"));
+        let cases = s.cases();
+        assert_eq!(cases[0].expect, Expect::Anomalies);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let text =
+            "name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n    chunkz: 3\n";
+        let e = Scenario::parse(text, "bad.yaml").unwrap_err().to_string();
+        assert!(e.contains("bad.yaml"), "{e}");
+        assert!(e.contains("chunkz"), "{e}");
+        assert!(e.contains("line 5"), "{e}");
+    }
+
+    #[test]
+    fn unknown_strategy_lists_the_known_ones() {
+        let text = "name: t\nformat: yaml\nstrategies:\n  - strategy: rename-atomic\n";
+        let e = Scenario::parse(text, "bad.yaml").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown strategy `rename-atomic`") && e.contains("rename-durable"),
+            "{e}"
+        );
+        assert!(e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        for (text, want) in [
+            ("write_rate: fast", "bad write rate"),
+            ("duration: soon", "bad duration"),
+            ("writers: 0", "writers"),
+            ("target_mode: \"999\"", "bad mode"),
+            ("format: toml", "toml"),
+        ] {
+            let doc = format!(
+                "name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n{text}\n"
+            )
+            .replace(
+                "format: yaml\nstrategies:\n  - strategy: naive-truncate\nformat: toml",
+                "format: toml\nstrategies:\n  - strategy: naive-truncate",
+            );
+            let e = Scenario::parse(&doc, "bad.yaml").unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn target_outside_scratch_is_refused() {
+        let s = Scenario::parse(&format!("{MINIMAL}target: ../../etc/passwd\n"), "t.yaml").unwrap();
+        assert!(
+            s.validate("t.yaml")
+                .unwrap_err()
+                .to_string()
+                .contains("inside the scratch")
+        );
+    }
+
+    #[test]
+    fn every_shipped_scenario_loads_and_round_trips() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let s = Scenario::load(&path).unwrap();
+            s.validate("x").unwrap();
+            s.template(&path.display().to_string(), &dir).unwrap();
+            let again =
+                Scenario::parse(&serde_saphyr::to_string(&s).unwrap(), "round-trip").unwrap();
+            assert_eq!(again, s, "{}", path.display());
+            n += 1;
+        }
+        assert!(n >= 5, "expected the shipped scenarios, found {n}");
+    }
+}
