@@ -129,7 +129,7 @@ impl Classifier {
                 c.detail = Some(std::io::Error::from_raw_os_error(errno).to_string());
                 return c;
             }
-            ReadResult::Bytes(b) if b.is_empty() => return self.no_token(Outcome::Empty),
+            ReadResult::Bytes([]) => return self.no_token(Outcome::Empty),
             ReadResult::Bytes(b) => b,
         };
         if let Some(v) = self.template.whole_version(&self.codec, bytes) {

@@ -251,7 +251,7 @@ mod octal {
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {path}: {source}")]
+    #[error("cannot read scenario file {path}")]
     Read {
         path: String,
         source: std::io::Error,
@@ -264,7 +264,7 @@ pub enum ScenarioError {
         field: &'static str,
         message: String,
     },
-    #[error("scenario file {path}: {source}")]
+    #[error("scenario file {path}")]
     Template {
         path: String,
         source: format::TemplateError,

@@ -18,7 +18,7 @@ pub enum ScratchError {
          torn only writes into empty directories or its own, so nothing of yours is overwritten"
     )]
     NotOurs(PathBuf),
-    #[error("--dir {path}: {source}")]
+    #[error("--dir {path}")]
     Io { path: PathBuf, source: io::Error },
 }
 
@@ -96,10 +96,10 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if self.keep {
-            if let Some(t) = self.temp.take() {
-                let _ = t.keep();
-            }
+        if self.keep
+            && let Some(t) = self.temp.take()
+        {
+            let _ = t.keep();
         }
     }
 }

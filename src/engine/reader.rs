@@ -32,7 +32,7 @@ pub fn read_once(path: &Path, buf: &mut [u8], lock: bool) -> io::Result<usize> {
     let file = File::open(path)?;
     if lock {
         let mut guard = crate::strategy::lock_shared(file)?;
-        read_to_end(&mut *guard, buf)
+        read_to_end(&mut guard, buf)
     } else {
         let mut file = file;
         read_to_end(&mut file, buf)
@@ -102,7 +102,7 @@ pub fn run_reader(
         };
         tally.record(&c, exposed, seen, bytes, committed_before);
         i += 1;
-        if i % 256 == 0 || c.outcome.is_anomaly() {
+        if i.is_multiple_of(256) || c.outcome.is_anomaly() {
             live.reads.store(tally.reads, Ordering::Relaxed);
             live.anomalies.store(tally.anomalies(), Ordering::Relaxed);
         }

@@ -145,7 +145,7 @@ pub enum TemplateError {
         key: String,
         reason: String,
     },
-    #[error("cannot read template file {path}: {source}")]
+    #[error("cannot read template file {path}")]
     Read {
         path: String,
         source: std::io::Error,

@@ -1,0 +1,180 @@
+//! The `torn` binary: exit codes, error messages, reports.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn torn() -> Command {
+    let mut c = Command::cargo_bin("torn").unwrap();
+    c.env_remove("TORN_DURATION")
+        .env_remove("TORN_SEED")
+        .env_remove("TORN_DIR");
+    c
+}
+
+fn scenario_file(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join("s.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn unknown_key_names_file_line_and_column() {
+    let d = tempfile::tempdir().unwrap();
+    let f = scenario_file(
+        &d,
+        "name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n    chunkz: 4\n",
+    );
+    torn()
+        .args(["run", f.to_str().unwrap(), "--no-report"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("s.yaml"))
+        .stderr(predicate::str::contains("line 5 column 5"))
+        .stderr(predicate::str::contains("chunkz"))
+        .stderr(predicate::str::contains("chunks"));
+}
+
+#[test]
+fn bad_values_are_usage_errors_with_the_allowed_values() {
+    let d = tempfile::tempdir().unwrap();
+    let f = scenario_file(
+        &d,
+        "name: t\nformat: yaml\nwrite_rate: often\nstrategies:\n  - strategy: naive-truncate\n",
+    );
+    torn()
+        .args(["run", f.to_str().unwrap()])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("line 3"))
+        .stderr(predicate::str::contains(
+            "`max` or a positive rate like `200hz`",
+        ));
+    let f = scenario_file(
+        &d,
+        "name: t\nformat: xml\nstrategies:\n  - strategy: naive-truncate\n",
+    );
+    torn()
+        .args(["run", f.to_str().unwrap()])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("xml").and(predicate::str::contains("yaml")));
+}
+
+#[test]
+fn missing_scenario_file_is_named() {
+    torn()
+        .args(["run", "no/such/scenario.yaml"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains(
+            "cannot read scenario file no/such/scenario.yaml",
+        ));
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    torn()
+        .args(["run"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("<SCENARIO>"));
+    torn()
+        .args(["repro", "hermez"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("hermes"));
+    torn()
+        .args(["repro", "hermes", "--duration", "soon"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("--duration"));
+    torn().args(["frobnicate"]).assert().code(64);
+}
+
+#[test]
+fn foreign_dir_is_refused_and_left_alone() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("notes.txt"), b"mine").unwrap();
+    torn()
+        .args([
+            "repro",
+            "hermes",
+            "--no-report",
+            "--dir",
+            d.path().to_str().unwrap(),
+        ])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("not made by torn"));
+    assert_eq!(std::fs::read(d.path().join("notes.txt")).unwrap(), b"mine");
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn list_names_strategies_formats_and_scenarios() {
+    torn()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("rename-durable"))
+        .stdout(predicate::str::contains("dotenv"))
+        .stdout(predicate::str::contains("hermes-rotation.yaml"));
+}
+
+#[test]
+fn repro_writes_reports_and_json_and_cleans_scratch() {
+    let reports = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let out = torn()
+        .args(["repro", "hermes", "--json", "--duration", "150ms"])
+        .args(["--reports-dir", reports.path().to_str().unwrap()])
+        .args(["--dir", scratch.path().to_str().unwrap()])
+        .assert()
+        .code(predicate::in_iter([0, 2]))
+        .stderr(predicate::str::contains(
+            "race reproduced by: naive-truncate",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["schema"], "torn.report/1");
+    assert_eq!(json["cases"].as_array().unwrap().len(), 8);
+    assert!(
+        json["environment"]["kernel"]
+            .as_str()
+            .unwrap()
+            .starts_with("Linux")
+    );
+    let dirs: Vec<_> = std::fs::read_dir(reports.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1);
+    assert!(
+        dirs[0]
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-hermes-rotation")
+    );
+    let md = std::fs::read_to_string(dirs[0].join("report.md")).unwrap();
+    assert!(md.contains("| naive-truncate |") && md.contains("## Environment"));
+    let from_file: torn::report::Report =
+        serde_json::from_str(&std::fs::read_to_string(dirs[0].join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(from_file.cases.len(), 8);
+    let evidence = &from_file.cases[0].evidence;
+    assert!(!evidence.is_empty());
+    assert!(dirs[0].join(evidence[0].file.as_ref().unwrap()).exists());
+    let left: Vec<_> = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from(torn::scratch::MARKER)],
+        "case directories removed"
+    );
+}

@@ -1,0 +1,66 @@
+//! The reader hot path allocates nothing per read: the number of heap
+//! allocations a reader makes does not grow with the number of reads.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use torn::classify::Classifier;
+use torn::engine::reader::{ReaderOptions, run_reader};
+use torn::engine::{Live, Shared};
+use torn::format::Template;
+use torn::token::TokenCodec;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_for(reads: u64, classifier: &Classifier, path: &std::path::Path) -> u64 {
+    let shared = Shared::new(1);
+    let live = Live::default();
+    let _stop = AtomicBool::new(false);
+    let before = ALLOCS.with(Cell::get);
+    let opts = ReaderOptions {
+        lock: false,
+        reads: Some(reads),
+        evidence_per_class: 3,
+    };
+    let tally = run_reader(0, path, classifier, &shared, &live, Instant::now(), opts);
+    let after = ALLOCS.with(Cell::get);
+    assert_eq!(tally.reads, reads);
+    assert_eq!(tally.anomalies(), 0);
+    after - before
+}
+
+#[test]
+fn reader_allocations_do_not_grow_with_reads() {
+    for name in ["hermes", "claude-settings", "codex-env", "databrickscfg"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let classifier = Classifier::new(Template::builtin(name).unwrap(), TokenCodec::new(5), 1);
+        std::fs::write(&path, classifier.template.render_vec(&classifier.codec, 0)).unwrap();
+        let few = allocations_for(100, &classifier, &path);
+        let many = allocations_for(20_000, &classifier, &path);
+        assert!(few > 0, "the counter sees the reader's buffer allocation");
+        assert_eq!(
+            few, many,
+            "{name}: allocations grew with reads ({few} for 100 reads, {many} for 20,000)"
+        );
+    }
+}
