@@ -69,12 +69,12 @@ fn render(r: &Report) -> String {
         let _ = writeln!(s, "- status: **{:?}** — {}", c.status, c.reason);
         let _ = writeln!(
             s,
-            "- {:.2} s, {} reads ({:.0}/s), {} writes ({:.0}/s); write latency µs p50 {:.1}, p90 {:.1}, p99 {:.1}, max {:.1}",
+            "- {:.2} s, {} reads ({}/s), {} writes ({}/s); write latency µs p50 {:.1}, p90 {:.1}, p99 {:.1}, max {:.1}",
             c.elapsed_s,
             thousands(c.reads),
-            c.reads_per_s,
+            thousands(c.reads_per_s as u64),
             thousands(c.writes.committed),
-            c.writes.per_s,
+            thousands(c.writes.per_s as u64),
             c.writes.latency_us.p50,
             c.writes.latency_us.p90,
             c.writes.latency_us.p99,
