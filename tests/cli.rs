@@ -178,3 +178,48 @@ fn repro_writes_reports_and_json_and_cleans_scratch() {
         "case directories removed"
     );
 }
+
+#[test]
+fn ctrl_c_stops_cleans_scratch_and_exits_130() {
+    let scratch = tempfile::tempdir().unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("torn");
+    let mut child = std::process::Command::new(bin)
+        .args(["repro", "hermes", "--duration", "30s", "--quiet"])
+        .args(["--dir", scratch.path().to_str().unwrap()])
+        .args(["--reports-dir", reports.path().to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    // Wait until the first case directory exists, i.e. the run is under way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_dir(scratch.path()).unwrap().count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "run never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let left: Vec<_> = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from(torn::scratch::MARKER)],
+        "scratch cleaned after Ctrl-C"
+    );
+    let report_dir = std::fs::read_dir(reports.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["verdict"]["status"], "interrupted");
+}
