@@ -19,18 +19,11 @@ fn dirs() -> Vec<(String, PathBuf, Option<tempfile::TempDir>)> {
                     .prefix("torn-bench-")
                     .tempdir_in(d)
                     .expect("bench dir is writable");
-                (
-                    format!("{fs}:{d}"),
-                    scratch.path().to_path_buf(),
-                    Some(scratch),
-                )
+                (format!("{fs}:{d}"), scratch.path().to_path_buf(), Some(scratch))
             })
             .collect(),
         _ => {
-            let scratch = tempfile::Builder::new()
-                .prefix("torn-bench-")
-                .tempdir()
-                .unwrap();
+            let scratch = tempfile::Builder::new().prefix("torn-bench-").tempdir().unwrap();
             let fs = torn::envinfo::probe(scratch.path()).fs_type;
             vec![(fs, scratch.path().to_path_buf(), Some(scratch))]
         }

@@ -108,11 +108,7 @@ fn verified_loop(path: &Path, classifier: &Classifier, each: Duration) -> f64 {
         };
         reader::run_reader(0, path, classifier, &shared, &live, start, opts)
     });
-    assert_eq!(
-        tally.anomalies(),
-        0,
-        "no writer ran, so every read must be ok"
-    );
+    assert_eq!(tally.anomalies(), 0, "no writer ran, so every read must be ok");
     tally.reads as f64 / start.elapsed().as_secs_f64()
 }
 

@@ -116,12 +116,7 @@ impl Classifier {
     /// Classifies a read that began when `committed_before` was the newest
     /// committed version, and whose token is used when `committed_at_use` is.
     #[inline]
-    pub fn classify(
-        &self,
-        read: ReadResult<'_>,
-        committed_before: u64,
-        committed_at_use: u64,
-    ) -> Classified {
+    pub fn classify(&self, read: ReadResult<'_>, committed_before: u64, committed_at_use: u64) -> Classified {
         let bytes = match read {
             ReadResult::Missing => return self.no_token(Outcome::Missing),
             ReadResult::Error(errno) => {
@@ -150,16 +145,10 @@ impl Classifier {
 
     #[cold]
     fn classify_torn(&self, bytes: &[u8], committed_at_use: u64) -> Classified {
-        let view = self
-            .template
-            .format
-            .client_view(bytes, &self.template.client_key);
+        let view = self.template.format.client_view(bytes, &self.template.client_key);
         let sent = view.token().and_then(|t| self.codec.decode(t.as_bytes()));
         let (outcome, detail) = match &view {
-            ClientView::Rejected(why) => (
-                Outcome::TornUnparseable,
-                format!("parser rejected it: {why}"),
-            ),
+            ClientView::Rejected(why) => (Outcome::TornUnparseable, format!("parser rejected it: {why}")),
             ClientView::NoToken(why) => (Outcome::TornParseable, format!("parsed, but {why}")),
             ClientView::Token(t) => (
                 Outcome::TornParseable,
@@ -214,14 +203,8 @@ mod tests {
     fn stale_and_ok_follow_the_committed_version() {
         for c in classifiers() {
             let v3 = c.template.render_vec(&c.codec, 3);
-            assert_eq!(
-                c.classify(ReadResult::Bytes(&v3), 3, 3).outcome,
-                Outcome::Ok
-            );
-            assert_eq!(
-                c.classify(ReadResult::Bytes(&v3), 2, 3).outcome,
-                Outcome::Ok
-            );
+            assert_eq!(c.classify(ReadResult::Bytes(&v3), 3, 3).outcome, Outcome::Ok);
+            assert_eq!(c.classify(ReadResult::Bytes(&v3), 2, 3).outcome, Outcome::Ok);
             let stale = c.classify(ReadResult::Bytes(&v3), 4, 4);
             assert_eq!(stale.outcome, Outcome::Stale);
             assert!(!stale.would_403, "previous token still within grace");
@@ -235,14 +218,8 @@ mod tests {
     #[test]
     fn empty_missing_error() {
         let c = &classifiers()[0];
-        assert_eq!(
-            c.classify(ReadResult::Bytes(b""), 0, 0).outcome,
-            Outcome::Empty
-        );
-        assert_eq!(
-            c.classify(ReadResult::Missing, 0, 0).outcome,
-            Outcome::Missing
-        );
+        assert_eq!(c.classify(ReadResult::Bytes(b""), 0, 0).outcome, Outcome::Empty);
+        assert_eq!(c.classify(ReadResult::Missing, 0, 0).outcome, Outcome::Missing);
         let e = c.classify(ReadResult::Error(libc_eacces()), 0, 0);
         assert_eq!(e.outcome, Outcome::Error);
         assert!(e.would_403 && e.detail.is_some());

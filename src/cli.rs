@@ -11,10 +11,13 @@ use clap::{Args, Parser, Subcommand};
 
 use torn::exit;
 use torn::format::{BUILTINS, Format};
+use torn::gate::Gate;
 use torn::report::table;
+use torn::report::verdict::{ProofTarget, thousands};
 use torn::run::{self, Overrides, RunOptions};
 use torn::scenario::Scenario;
 use torn::strategy;
+use torn::subject::{ExternalSpec, SubjectSpec};
 
 /// Proves, with numbers, whether a way of rewriting a file is safe for the
 /// programs reading it at the same time.
@@ -59,6 +62,9 @@ pub enum Command {
         #[command(flatten)]
         args: RunArgs,
     },
+    /// CI gate: judge your own writer black-box against a positive control
+    /// in the same run, until a bound is proven or the budget runs out.
+    Gate(Box<GateArgs>),
     /// List strategies, formats, templates and scenarios.
     List,
     /// Measure verified reads/s against a bare open+read+close loop on the
@@ -96,8 +102,9 @@ impl From<FormatArg> for Format {
     }
 }
 
-/// Options shared by `run` and `repro`. Each can also come from the
-/// environment, so CI can turn a run up or down without editing files.
+/// Overrides of a scenario's settings, shared by `run` and `repro`. Each can
+/// also come from the environment, so CI can turn a run up or down without
+/// editing files.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Run each strategy this long (e.g. 500ms, 3s), overriding the scenario.
@@ -115,6 +122,13 @@ pub struct RunArgs {
     /// Writer threads per strategy.
     #[arg(long, env = "TORN_WRITERS")]
     pub writers: Option<NonZeroUsize>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where a run works and what it writes.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
     /// Scratch directory: must be empty or made by torn (default: a new
     /// directory under the system temp dir).
     #[arg(long, env = "TORN_DIR")]
@@ -128,6 +142,81 @@ pub struct RunArgs {
     /// Write no report files.
     #[arg(long)]
     pub no_report: bool,
+    /// Also write JUnit XML here (one test case per strategy, subject and control).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+/// `torn gate`: the user's own writer, judged black-box.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Format of the target.
+    #[arg(long, value_enum)]
+    pub format: FormatArg,
+    /// Template: a built-in name (see `torn list`) or a file with {{TOKEN}} slots
+    /// (default: the format's built-in).
+    #[arg(long)]
+    pub template: Option<String>,
+    /// Dotted key the client reads the token from (required for a template file).
+    #[arg(long)]
+    pub client_key: Option<String>,
+    /// Target path relative to the scratch HOME (default: the template's, e.g. .hermes/config.yaml).
+    #[arg(long)]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    /// Run the writer command through `sh -c` (default: split into words, no shell).
+    #[arg(long)]
+    pub shell: bool,
+    /// Longest one write may take before the writer counts as hung and is killed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+    /// Concurrent writer instances (two processes rotating the same file).
+    #[arg(long, default_value = "1")]
+    pub writers: NonZeroUsize,
+    /// Reader threads.
+    #[arg(long, default_value = "2", env = "TORN_READERS")]
+    pub readers: NonZeroUsize,
+    /// Readers take flock(LOCK_SH) before reading.
+    #[arg(long)]
+    pub reader_lock: bool,
+    /// Writes per second per writer, or `max`.
+    #[arg(long, default_value = "max")]
+    pub write_rate: torn::scenario::Rate,
+    /// Exposed reads the subject must survive with zero anomalies.
+    #[arg(long, default_value = "0", env = "TORN_MIN_EXPOSED")]
+    pub min_exposed: u64,
+    /// The 95% upper bound on the per-read anomaly probability to prove (0 for none).
+    #[arg(long, default_value = "1e-5", env = "TORN_MAX_RATE")]
+    pub max_rate: f64,
+    /// Longest the subject may run to reach the targets.
+    #[arg(long, default_value = "60s", env = "TORN_BUDGET", value_parser = parse_duration)]
+    pub budget: Duration,
+    /// How long the positive control (naive-truncate) runs.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub control: Duration,
+    /// Seed (determines every token written).
+    #[arg(long, env = "TORN_SEED", default_value = "1")]
+    pub seed: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// What the gate judges: exactly one of these.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SubjectArgs {
+    /// Run this command once per write; `{token}`, `{path}`, `{home}` are
+    /// substituted; committed when it exits 0.
+    #[arg(long)]
+    pub writer_cmd: Option<String>,
+    /// Start this command once per writer and send one token per line on its
+    /// stdin; it answers `ok` or `err <message>` per line.
+    #[arg(long)]
+    pub writer_stdio: Option<String>,
+    /// Judge a built-in strategy instead (to see what a pass or fail looks like).
+    #[arg(long)]
+    pub strategy: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -154,14 +243,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Repro { ref name, ref args } => {
             let (file, loaded) = run::builtin_scenario(name).expect("clap checked the name");
-            run_scenario(
-                &cli,
-                loaded,
-                &format!("built-in:{file}"),
-                Path::new("."),
-                args,
-            )
+            run_scenario(&cli, loaded, &format!("built-in:{file}"), Path::new("."), args)
         }
+        Command::Gate(ref args) => gate(&cli, args),
         Command::List => {
             list();
             Ok(exit::OK)
@@ -203,14 +287,96 @@ fn run_scenario(
         writers: args.writers,
     }
     .apply(&mut scenario);
-    let opts = RunOptions {
-        dir: args.dir.clone(),
-        keep_scratch: args.keep_scratch,
-        reports_dir: (!args.no_report).then(|| args.reports_dir.clone()),
-        verbose: !cli.quiet,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+    execute(cli, &scenario, source, base, &args.output, None)
+}
+
+fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
+    let external = |command: &String| ExternalSpec {
+        command: command.clone(),
+        shell: args.shell,
+        timeout: args.write_timeout,
+    };
+    let s = &args.subject;
+    let subject = match (&s.writer_cmd, &s.writer_stdio, &s.strategy) {
+        (Some(c), _, _) => SubjectSpec::Command(external(c)),
+        (_, Some(c), _) => SubjectSpec::Stdio(external(c)),
+        (_, _, Some(name)) => {
+            if strategy::build(name, &strategy::Params::default()).is_none() {
+                eprintln!(
+                    "error: unknown strategy `{name}` for --strategy; expected one of: {}",
+                    strategy::names().join(", ")
+                );
+                return Ok(exit::USAGE_ERROR);
+            }
+            SubjectSpec::Strategy {
+                name: name.clone(),
+                params: strategy::Params::default(),
+            }
+        }
+        _ => unreachable!("clap requires one subject"),
+    };
+    if !(0.0..1.0).contains(&args.max_rate) {
+        eprintln!(
+            "error: --max-rate must be a probability in [0, 1), got {}",
+            args.max_rate
+        );
+        return Ok(exit::USAGE_ERROR);
+    }
+    let proof = ProofTarget {
+        min_exposed: args.min_exposed,
+        max_rate: (args.max_rate > 0.0).then_some(args.max_rate),
+    };
+    let g = Gate {
+        format: args.format.into(),
+        template: args.template.clone(),
+        client_key: args.client_key.clone(),
+        target: args.target.clone(),
+        subject,
+        writers: args.writers,
+        readers: args.readers,
+        reader_lock: args.reader_lock,
+        write_rate: args.write_rate,
+        proof,
+        budget: args.budget,
+        control: args.control,
+        seed: args.seed,
     };
     if !cli.quiet {
+        eprintln!(
+            "torn gate: needs 0 anomalies in ≥ {} exposed reads within {}; control first ({})",
+            thousands(proof.exposed_needed()),
+            humantime::format_duration(args.budget),
+            humantime::format_duration(args.control)
+        );
+    }
+    execute(
+        cli,
+        &g.scenario(),
+        "gate",
+        Path::new("."),
+        &args.output,
+        Some(proof),
+    )
+}
+
+/// Runs a scenario and renders its report everywhere it is asked for.
+fn execute(
+    cli: &Cli,
+    scenario: &Scenario,
+    source: &str,
+    base: &Path,
+    output: &OutputArgs,
+    proof: Option<ProofTarget>,
+) -> anyhow::Result<i32> {
+    let opts = RunOptions {
+        dir: output.dir.clone(),
+        keep_scratch: output.keep_scratch,
+        reports_dir: (!output.no_report).then(|| output.reports_dir.clone()),
+        verbose: !cli.quiet,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        proof,
+    };
+    if !cli.quiet && proof.is_none() {
         eprintln!(
             "torn: {} — {} strategies × {} on {}, seed {}",
             scenario.name,
@@ -223,8 +389,19 @@ fn run_scenario(
             scenario.seed
         );
     }
-    let result = run::run(&scenario, source, base, &opts, &CANCEL)?;
+    let mut result = run::run(scenario, source, base, &opts, &CANCEL)?;
+    if let Some(proof) = &proof {
+        torn::gate::judge(&mut result.report, proof);
+        if let Some(dir) = &result.report_dir {
+            torn::report::write_all(&result.report, dir)?;
+        }
+    }
     let report = &result.report;
+    if let Some(path) = &output.junit {
+        std::fs::write(path, torn::report::junit::render(report)?)
+            .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
+    }
+    torn::report::github::publish(report)?;
     if cli.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, report).context("writing JSON to stdout")?;
@@ -232,6 +409,9 @@ fn run_scenario(
     }
     if !cli.quiet {
         eprintln!("\n{}", table::plain(report));
+        if proof.is_some() {
+            eprint!("{}", torn::report::evidence::explain_failures(report));
+        }
         for line in &report.verdict.lines {
             eprintln!("{line}");
         }

@@ -43,14 +43,7 @@ fn exit_code_for(e: &anyhow::Error) -> i32 {
     let config = e.chain().any(|c| {
         c.is::<torn::scenario::ScenarioError>()
             || c.is::<torn::format::TemplateError>()
-            || matches!(
-                c.downcast_ref(),
-                Some(torn::scratch::ScratchError::NotOurs(_))
-            )
+            || matches!(c.downcast_ref(), Some(torn::scratch::ScratchError::NotOurs(_)))
     });
-    if config {
-        exit::USAGE_ERROR
-    } else {
-        exit::IO_ERROR
-    }
+    if config { exit::USAGE_ERROR } else { exit::IO_ERROR }
 }

@@ -13,12 +13,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::classify::Classifier;
 use crate::engine::{self, CaseSpec, Progress};
 use crate::envinfo;
-use crate::report::verdict::{judge_run, thousands};
+use crate::report::verdict::{ProofTarget, judge_run, thousands};
 use crate::report::{self, CaseReport, Report, ScenarioInfo, evidence};
 use crate::scenario::{Dur, Scenario};
-use crate::scratch::Scratch;
-use crate::strategy;
+use crate::scratch::{Scratch, slug};
+use crate::strategy::Expect;
 use crate::token::TokenCodec;
+use std::ops::ControlFlow;
 
 /// Command-line overrides of a scenario's settings; each replaces the
 /// scenario's value everywhere, per-strategy overrides included.
@@ -67,6 +68,8 @@ pub struct RunOptions {
     pub verbose: bool,
     /// The command line, recorded in the report.
     pub command: String,
+    /// Stop each case that claims safety once this is proven (the gate).
+    pub proof: Option<ProofTarget>,
 }
 
 /// A finished (or interrupted) run.
@@ -87,11 +90,7 @@ pub fn run(
 ) -> anyhow::Result<RunResult> {
     scenario.validate(source)?;
     let template = scenario.template(source, base)?;
-    let classifier = Classifier::new(
-        template,
-        TokenCodec::new(scenario.seed),
-        scenario.token_grace,
-    );
+    let classifier = Classifier::new(template, TokenCodec::new(scenario.seed), scenario.token_grace);
     let scratch = Scratch::new(opts.dir.as_deref(), opts.keep_scratch)?;
     let created = chrono::Utc::now();
     let report_dir = opts.reports_dir.as_ref().map(|d| {
@@ -122,14 +121,13 @@ pub fn run(
     };
     let cases = scenario.cases();
     for (i, case) in cases.iter().enumerate() {
-        let dir = scratch.case_dir(i, &case.label).with_context(|| {
-            format!("creating a case directory in {}", scratch.root().display())
-        })?;
+        let dir = scratch
+            .case_dir(i, &case.label)
+            .with_context(|| format!("creating a case directory in {}", scratch.root().display()))?;
         let target = dir.home().join(&target_rel);
         std::fs::create_dir_all(target.parent().expect("target has a parent"))?;
         let spec = CaseSpec {
-            strategy: strategy::build(&case.strategy, &case.params)
-                .expect("validated strategy name"),
+            subject: case.subject.build(),
             writers: case.writers,
             write_rate: case.write_rate.to_engine(),
             readers: case.readers,
@@ -138,28 +136,28 @@ pub fn run(
             reads: case.reads,
             evidence_per_class: scenario.evidence,
             target_mode: scenario.target_mode,
+            home: dir.home(),
+            log_dir: dir.path().to_path_buf(),
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
+        let (proof, expect) = (opts.proof, case.expect);
         let mut on_progress = |p: Progress| {
-            let rate = p.reads as f64 / p.elapsed.as_secs_f64().max(1e-3);
-            bar.set_message(format!(
-                "{} reads ({:.0}k/s) · {} anomalies",
-                thousands(p.reads),
-                rate / 1e3,
-                thousands(p.anomalies)
-            ));
+            show_progress(&bar, &p);
+            // With a proof target, a case that claims safety stops as soon as
+            // it fails or has proven enough.
+            match proof {
+                Some(t) if expect == Expect::Clean && (p.anomalies > 0 || t.met(p.exposed)) => {
+                    ControlFlow::Break(())
+                }
+                _ => ControlFlow::Continue(()),
+            }
         };
         let raw = engine::run_case(&spec, &classifier, &target, cancel, &mut on_progress)
             .with_context(|| format!("running {} on {}", case.label, target.display()))?;
         bar.finish_and_clear();
         let slug = format!("{i:02}-{}", slug(&case.label));
-        let evidence = evidence::save(
-            &raw.reads.evidence,
-            &classifier,
-            report_dir.as_deref(),
-            &slug,
-        )
-        .context("saving evidence")?;
+        let evidence = evidence::save(&raw.reads.evidence, &classifier, report_dir.as_deref(), &slug)
+            .context("saving evidence")?;
         let case_report = CaseReport::new(case, &raw, evidence);
         if opts.verbose {
             eprintln!(
@@ -185,6 +183,18 @@ pub fn run(
     Ok(RunResult { report, report_dir })
 }
 
+/// Shows a progress snapshot on a bar.
+pub fn show_progress(bar: &ProgressBar, p: &Progress) {
+    let rate = p.reads as f64 / p.elapsed.as_secs_f64().max(1e-3);
+    bar.set_message(format!(
+        "{} reads ({:.0}k/s) · {} exposed · {} anomalies",
+        thousands(p.reads),
+        rate / 1e3,
+        thousands(p.exposed),
+        thousands(p.anomalies)
+    ));
+}
+
 fn judge_run_empty() -> report::Verdict {
     report::Verdict {
         status: report::RunStatus::Inconclusive,
@@ -199,25 +209,11 @@ fn progress_bar(verbose: bool, i: usize, n: usize, label: &str) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{prefix} {spinner} {elapsed:>3} {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template("{prefix} {spinner} {elapsed:>3} {msg}").expect("valid template"),
     );
     bar.set_prefix(format!("[{}/{}] {label:<30}", i + 1, n));
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
-}
-
-/// A name safe for a directory: letters, digits and dashes.
-pub fn slug(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// The scenarios shipped with torn, embedded so `torn repro` works from anywhere.

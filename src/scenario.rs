@@ -16,6 +16,7 @@
 //!   - strategy: flock-guarded
 //!     label: flock-guarded+locking-readers
 //!     reader_lock: true
+//!   - writer_stdio: python3 examples/writers/durable.py   # the user's own writer
 //! ```
 //!
 //! Unknown keys and bad values are errors that name the file, line and column.
@@ -31,6 +32,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::engine::WriteRate;
 use crate::format::{self, Format, Template};
 use crate::strategy::{self, Expect, Params, Setup};
+use crate::subject::{ExternalSpec, SubjectSpec};
 
 /// A scenario file, as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,7 +88,21 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseEntry {
-    pub strategy: StrategyName,
+    /// A built-in strategy; or else one of `writer_cmd` / `writer_stdio`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<StrategyName>,
+    /// An external writer run once per write, `{token}`, `{path}`, `{home}` substituted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_cmd: Option<String>,
+    /// An external writer speaking the line protocol (token in, `ok`/`err` out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_stdio: Option<String>,
+    /// Run the writer command through `sh -c`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<bool>,
+    /// Longest one external write may take before the writer counts as hung.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_timeout: Option<Dur>,
     /// Name shown in tables (defaults to the strategy name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
@@ -163,9 +179,7 @@ impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         let parsed = humantime::parse_duration(&s).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "bad duration `{s}` ({e}); write e.g. 3s, 500ms, 1m"
-            ))
+            serde::de::Error::custom(format!("bad duration `{s}` ({e}); write e.g. 3s, 500ms, 1m"))
         })?;
         if parsed.is_zero() {
             return Err(serde::de::Error::custom("duration must be more than zero"));
@@ -224,9 +238,7 @@ impl Serialize for Rate {
 
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -252,10 +264,7 @@ mod octal {
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("cannot read scenario file {path}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("scenario file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("scenario file {path}: field `{field}`: {message}")]
@@ -275,8 +284,7 @@ pub enum ScenarioError {
 #[derive(Debug, Clone)]
 pub struct Case {
     pub label: String,
-    pub strategy: String,
-    pub params: Params,
+    pub subject: SubjectSpec,
     pub writers: usize,
     pub readers: usize,
     pub reader_lock: bool,
@@ -349,10 +357,7 @@ impl Scenario {
 
     /// The target path relative to the scratch HOME.
     pub fn target_rel(&self) -> PathBuf {
-        let name = self
-            .template
-            .as_deref()
-            .unwrap_or(self.format.default_template());
+        let name = self.template.as_deref().unwrap_or(self.format.default_template());
         let default = format::builtin(name).map_or("config", |b| b.default_target);
         PathBuf::from(self.target.as_deref().unwrap_or(default))
     }
@@ -382,42 +387,72 @@ impl Scenario {
         if self.strategies.is_empty() {
             return Err(invalid("strategies", "list at least one strategy".into()));
         }
+        for (i, e) in self.strategies.iter().enumerate() {
+            let given = [
+                e.strategy.is_some(),
+                e.writer_cmd.is_some(),
+                e.writer_stdio.is_some(),
+            ];
+            if given.iter().filter(|g| **g).count() != 1 {
+                return Err(invalid(
+                    "strategies",
+                    format!(
+                        "entry {} must give exactly one of `strategy`, `writer_cmd`, `writer_stdio`",
+                        i + 1
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
-    /// Every entry with defaults applied.
+    /// Every entry with defaults applied (call [`Scenario::validate`] first).
     pub fn cases(&self) -> Vec<Case> {
-        self.strategies
-            .iter()
-            .map(|e| {
-                let params = Params {
-                    chunks: e.chunks.map_or(Params::default().chunks, NonZeroUsize::get),
-                };
-                let writers = e.writers.unwrap_or(self.writers).get();
-                let reader_lock = e.reader_lock.unwrap_or(self.reader_lock);
-                let built = strategy::build(&e.strategy.0, &params).expect("checked while parsing");
-                let expect = e.expect.unwrap_or_else(|| {
-                    built.expect(&Setup {
-                        writers,
-                        readers_lock: reader_lock,
-                    })
-                });
-                Case {
-                    label: e.label.clone().unwrap_or_else(|| e.strategy.0.clone()),
-                    strategy: e.strategy.0.clone(),
-                    params,
-                    writers,
-                    readers: e.readers.unwrap_or(self.readers).get(),
-                    reader_lock,
-                    write_rate: e.write_rate.unwrap_or(self.write_rate),
-                    duration: e.duration.unwrap_or(self.duration).0,
-                    reads: self.reads,
-                    expect,
-                }
+        self.strategies.iter().map(|e| self.case(e)).collect()
+    }
+
+    fn case(&self, e: &CaseEntry) -> Case {
+        let params = Params {
+            chunks: e.chunks.map_or(Params::default().chunks, NonZeroUsize::get),
+        };
+        let external = |command: &String| ExternalSpec {
+            command: command.clone(),
+            shell: e.shell.unwrap_or(false),
+            timeout: e.write_timeout.map_or(DEFAULT_WRITE_TIMEOUT, |d| d.0),
+        };
+        let subject = match (&e.strategy, &e.writer_cmd, &e.writer_stdio) {
+            (Some(name), _, _) => SubjectSpec::Strategy {
+                name: name.0.clone(),
+                params,
+            },
+            (None, Some(cmd), _) => SubjectSpec::Command(external(cmd)),
+            (None, None, Some(cmd)) => SubjectSpec::Stdio(external(cmd)),
+            (None, None, None) => unreachable!("validate() requires one subject per entry"),
+        };
+        let writers = e.writers.unwrap_or(self.writers).get();
+        let reader_lock = e.reader_lock.unwrap_or(self.reader_lock);
+        let expect = e.expect.unwrap_or_else(|| {
+            subject.build().expect(&Setup {
+                writers,
+                readers_lock: reader_lock,
             })
-            .collect()
+        });
+        Case {
+            label: e.label.clone().unwrap_or_else(|| subject.label()),
+            subject,
+            writers,
+            readers: e.readers.unwrap_or(self.readers).get(),
+            reader_lock,
+            write_rate: e.write_rate.unwrap_or(self.write_rate),
+            duration: e.duration.unwrap_or(self.duration).0,
+            reads: self.reads,
+            expect,
+        }
     }
 }
+
+/// Longest one external write may take unless a scenario or flag says otherwise.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {
@@ -437,8 +472,7 @@ mod tests {
 
     #[test]
     fn unknown_key_names_line_and_column() {
-        let text =
-            "name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n    chunkz: 3\n";
+        let text = "name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n    chunkz: 3\n";
         let e = Scenario::parse(text, "bad.yaml").unwrap_err().to_string();
         assert!(e.contains("bad.yaml"), "{e}");
         assert!(e.contains("chunkz"), "{e}");
@@ -465,13 +499,11 @@ mod tests {
             ("target_mode: \"999\"", "bad mode"),
             ("format: toml", "toml"),
         ] {
-            let doc = format!(
-                "name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n{text}\n"
-            )
-            .replace(
-                "format: yaml\nstrategies:\n  - strategy: naive-truncate\nformat: toml",
-                "format: toml\nstrategies:\n  - strategy: naive-truncate",
-            );
+            let doc = format!("name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n{text}\n")
+                .replace(
+                    "format: yaml\nstrategies:\n  - strategy: naive-truncate\nformat: toml",
+                    "format: toml\nstrategies:\n  - strategy: naive-truncate",
+                );
             let e = Scenario::parse(&doc, "bad.yaml").unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");
         }
@@ -497,8 +529,7 @@ mod tests {
             let s = Scenario::load(&path).unwrap();
             s.validate("x").unwrap();
             s.template(&path.display().to_string(), &dir).unwrap();
-            let again =
-                Scenario::parse(&serde_saphyr::to_string(&s).unwrap(), "round-trip").unwrap();
+            let again = Scenario::parse(&serde_saphyr::to_string(&s).unwrap(), "round-trip").unwrap();
             assert_eq!(again, s, "{}", path.display());
             n += 1;
         }

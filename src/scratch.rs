@@ -22,6 +22,20 @@ pub enum ScratchError {
     Io { path: PathBuf, source: io::Error },
 }
 
+/// A short name safe for a directory: letters, digits and dashes, at most 40 bytes.
+pub fn slug(s: &str) -> String {
+    s.chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// A scratch root for one run.
 pub struct Scratch {
     root: PathBuf,
@@ -72,25 +86,12 @@ impl Scratch {
 
     /// A fresh fake HOME for one case: `<root>/<NN>-<label>/home`.
     pub fn case_dir(&self, index: usize, label: &str) -> io::Result<CaseDir> {
-        let safe: String = label
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let dir = self.root.join(format!("{index:02}-{safe}"));
+        let dir = self.root.join(format!("{index:02}-{}", slug(label)));
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
         std::fs::create_dir_all(dir.join("home"))?;
-        Ok(CaseDir {
-            dir,
-            keep: self.keep,
-        })
+        Ok(CaseDir { dir, keep: self.keep })
     }
 }
 
@@ -111,6 +112,11 @@ pub struct CaseDir {
 }
 
 impl CaseDir {
+    /// The case directory (writer logs go here, outside HOME).
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
     /// The fake HOME inside the case directory.
     pub fn home(&self) -> PathBuf {
         self.dir.join("home")

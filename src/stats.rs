@@ -62,9 +62,7 @@ pub fn clopper_pearson(k: u64, n: u64) -> (f64, f64) {
 }
 
 fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
-    Beta::new(a, b)
-        .expect("positive shape parameters")
-        .inverse_cdf(p)
+    Beta::new(a, b).expect("positive shape parameters").inverse_cdf(p)
 }
 
 #[cfg(test)]

@@ -46,9 +46,7 @@ fn bad_values_are_usage_errors_with_the_allowed_values() {
         .assert()
         .code(64)
         .stderr(predicate::str::contains("line 3"))
-        .stderr(predicate::str::contains(
-            "`max` or a positive rate like `200hz`",
-        ));
+        .stderr(predicate::str::contains("`max` or a positive rate like `200hz`"));
     let f = scenario_file(
         &d,
         "name: t\nformat: xml\nstrategies:\n  - strategy: naive-truncate\n",
@@ -131,9 +129,7 @@ fn repro_writes_reports_and_json_and_cleans_scratch() {
         .args(["--dir", scratch.path().to_str().unwrap()])
         .assert()
         .code(predicate::in_iter([0, 2]))
-        .stderr(predicate::str::contains(
-            "race reproduced by: naive-truncate",
-        ))
+        .stderr(predicate::str::contains("race reproduced by: naive-truncate"))
         .get_output()
         .stdout
         .clone();
@@ -162,8 +158,7 @@ fn repro_writes_reports_and_json_and_cleans_scratch() {
     let md = std::fs::read_to_string(dirs[0].join("report.md")).unwrap();
     assert!(md.contains("| naive-truncate |") && md.contains("## Environment"));
     let from_file: torn::report::Report =
-        serde_json::from_str(&std::fs::read_to_string(dirs[0].join("report.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dirs[0].join("report.json")).unwrap()).unwrap();
     assert_eq!(from_file.cases.len(), 8);
     let evidence = &from_file.cases[0].evidence;
     assert!(!evidence.is_empty());

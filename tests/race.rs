@@ -16,10 +16,7 @@ fn naive_truncate_tears_and_rename_unique_tmp_does_not_in_the_same_run() {
     );
     let naive = case(&r, "naive-truncate");
     let fixed = case(&r, "rename-unique-tmp");
-    assert!(
-        naive.anomalies.count > 0,
-        "control showed nothing: {naive:?}"
-    );
+    assert!(naive.anomalies.count > 0, "control showed nothing: {naive:?}");
     assert!(
         count(naive, Outcome::Empty) > 0,
         "a small single write shows up as empty reads"

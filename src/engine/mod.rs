@@ -2,7 +2,7 @@
 //! released together by a barrier, for a duration or a read budget.
 //!
 //! The engine knows nothing about particular strategies or formats: it takes
-//! a [`Strategy`] and a [`Classifier`] and returns raw tallies.
+//! a [`Subject`] and a [`Classifier`] and returns raw tallies.
 
 pub mod reader;
 pub mod shared;
@@ -10,8 +10,9 @@ pub mod tally;
 pub mod writer;
 
 use std::io;
+use std::ops::ControlFlow;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -24,11 +25,11 @@ pub use tally::{Evidence, FirstSeen, ReadTally, WriteTally};
 pub use writer::WriteRate;
 
 use crate::classify::Classifier;
-use crate::strategy::Strategy;
+use crate::subject::{Subject, WriterCtx};
 
 /// One case: a strategy under a given load.
 pub struct CaseSpec {
-    pub strategy: Box<dyn Strategy>,
+    pub subject: Box<dyn Subject>,
     pub writers: usize,
     pub write_rate: WriteRate,
     pub readers: usize,
@@ -42,6 +43,10 @@ pub struct CaseSpec {
     pub evidence_per_class: usize,
     /// Mode the target is created with (credentials files are 0600).
     pub target_mode: u32,
+    /// The scratch HOME holding the target.
+    pub home: PathBuf,
+    /// Where external writers' logs go (outside HOME).
+    pub log_dir: PathBuf,
 }
 
 /// A progress snapshot, sent to the caller about ten times a second.
@@ -49,6 +54,7 @@ pub struct CaseSpec {
 pub struct Progress {
     pub elapsed: Duration,
     pub reads: u64,
+    pub exposed: u64,
     pub anomalies: u64,
 }
 
@@ -67,12 +73,14 @@ pub struct CaseRaw {
 }
 
 /// Runs one case on `target` (whose directory must exist and be torn's own).
+/// `progress` is called about twenty times a second and may end the case
+/// early by returning `Break` (a gate that has proven its bound).
 pub fn run_case(
     spec: &CaseSpec,
     classifier: &Classifier,
     target: &Path,
     cancel: &AtomicBool,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
 ) -> io::Result<CaseRaw> {
     let seed_bytes = classifier.template.render_vec(&classifier.codec, 0);
     std::fs::write(target, &seed_bytes)?;
@@ -104,32 +112,49 @@ pub fn run_case(
             }));
         }
         let mut writer_handles = Vec::new();
-        for _ in 0..spec.writers {
-            let (barrier, shared, strategy) = (barrier.clone(), &shared, spec.strategy.as_ref());
+        for index in 0..spec.writers {
+            let (barrier, shared, subject) = (barrier.clone(), &shared, spec.subject.as_ref());
+            let ctx = WriterCtx {
+                target: target.to_path_buf(),
+                home: spec.home.clone(),
+                log_dir: spec.log_dir.clone(),
+                index,
+            };
             writer_handles.push(s.spawn(move || {
+                // Start external processes before the barrier: their start-up is not a write.
+                let writer = subject.start(&ctx);
                 barrier.wait();
                 start_ref.get_or_init(Instant::now);
-                writer::run_writer(target, strategy, classifier, shared, spec.write_rate)
+                match writer {
+                    Ok(w) => writer::run_writer(w, classifier, shared, spec.write_rate),
+                    Err(e) => {
+                        shared.stop.store(true, Ordering::Relaxed);
+                        WriteTally {
+                            subject_error: Some(format!("starting the writer: {e}")),
+                            ..WriteTally::new()
+                        }
+                    }
+                }
             }));
         }
         barrier.wait();
         let start = *start_cell.get_or_init(Instant::now);
         let interrupted = loop {
             std::thread::sleep(Duration::from_millis(50));
-            let reads: u64 = live.iter().map(|l| l.reads.load(Ordering::Relaxed)).sum();
-            let anomalies: u64 = live
-                .iter()
-                .map(|l| l.anomalies.load(Ordering::Relaxed))
-                .sum();
+            let sum = |f: fn(&Live) -> &std::sync::atomic::AtomicU64| -> u64 {
+                live.iter().map(|l| f(l).load(Ordering::Relaxed)).sum()
+            };
             let elapsed = start.elapsed();
-            progress(Progress {
+            let flow = progress(Progress {
                 elapsed,
-                reads,
-                anomalies,
+                reads: sum(|l| &l.reads),
+                exposed: sum(|l| &l.exposed),
+                anomalies: sum(|l| &l.anomalies),
             });
             let interrupted = cancel.load(Ordering::Relaxed);
             let all_done = shared.readers_done.load(Ordering::Acquire) >= readers as u64;
-            if interrupted || all_done || elapsed >= spec.duration {
+            let stopped = shared.stop.load(Ordering::Relaxed);
+            if interrupted || all_done || stopped || flow.is_break() || elapsed >= spec.duration {
                 break interrupted;
             }
         };

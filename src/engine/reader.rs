@@ -103,12 +103,10 @@ pub fn run_reader(
         tally.record(&c, exposed, seen, bytes, committed_before);
         i += 1;
         if i.is_multiple_of(256) || c.outcome.is_anomaly() {
-            live.reads.store(tally.reads, Ordering::Relaxed);
-            live.anomalies.store(tally.anomalies(), Ordering::Relaxed);
+            live.publish(&tally);
         }
     }
-    live.reads.store(tally.reads, Ordering::Relaxed);
-    live.anomalies.store(tally.anomalies(), Ordering::Relaxed);
+    live.publish(&tally);
     shared.readers_done.fetch_add(1, Ordering::AcqRel);
     tally
 }

@@ -27,7 +27,18 @@ pub struct Shared {
 #[derive(Debug, Default)]
 pub struct Live {
     pub reads: AtomicU64,
+    pub exposed: AtomicU64,
     pub anomalies: AtomicU64,
+}
+
+impl Live {
+    /// Publishes a reader's running totals (relaxed stores to its own line).
+    #[inline]
+    pub fn publish(&self, t: &super::tally::ReadTally) {
+        self.reads.store(t.reads, Ordering::Relaxed);
+        self.exposed.store(t.exposed, Ordering::Relaxed);
+        self.anomalies.store(t.anomalies(), Ordering::Relaxed);
+    }
 }
 
 /// A snapshot of the write counters taken around a read, to tell whether the

@@ -84,22 +84,12 @@ impl ReadTally {
     }
 
     #[cold]
-    fn record_anomaly(
-        &mut self,
-        c: &Classified,
-        seen: FirstSeen,
-        bytes: &[u8],
-        committed_before: u64,
-    ) {
+    fn record_anomaly(&mut self, c: &Classified, seen: FirstSeen, bytes: &[u8], committed_before: u64) {
         let i = c.outcome.index();
         if self.first[i].is_none() {
             self.first[i] = Some(seen);
         }
-        let kept = self
-            .evidence
-            .iter()
-            .filter(|e| e.outcome == c.outcome)
-            .count();
+        let kept = self.evidence.iter().filter(|e| e.outcome == c.outcome).count();
         if kept < self.evidence_per_class {
             self.evidence.push(Evidence {
                 outcome: c.outcome,
@@ -148,6 +138,10 @@ pub struct WriteTally {
     pub latency_ns: Histogram<u64>,
     /// Highest version any writer committed.
     pub newest_version: u64,
+    /// Set when the subject broke (hung, crashed, answered garbage).
+    pub subject_error: Option<String>,
+    /// The end of an external writer's stderr.
+    pub stderr_tail: Option<String>,
 }
 
 impl WriteTally {
@@ -156,9 +150,10 @@ impl WriteTally {
             writes: 0,
             errors: 0,
             first_error: None,
-            latency_ns: Histogram::new_with_bounds(1, 3_600_000_000_000, 2)
-                .expect("valid histogram bounds"),
+            latency_ns: Histogram::new_with_bounds(1, 3_600_000_000_000, 2).expect("valid histogram bounds"),
             newest_version: 0,
+            subject_error: None,
+            stderr_tail: None,
         }
     }
 
@@ -172,6 +167,8 @@ impl WriteTally {
             .add(&other.latency_ns)
             .expect("same histogram bounds");
         self.newest_version = self.newest_version.max(other.newest_version);
+        self.subject_error = self.subject_error.take().or(other.subject_error);
+        self.stderr_tail = self.stderr_tail.take().or(other.stderr_tail);
     }
 }
 

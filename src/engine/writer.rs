@@ -1,14 +1,14 @@
 //! A writer thread: take the next version, write it with the strategy,
 //! publish it as committed.
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::shared::Shared;
 use super::tally::WriteTally;
 use crate::classify::Classifier;
-use crate::strategy::Strategy;
+use crate::subject::{SubjectWriter, WriteFailure};
+use crate::token::TOKEN_LEN;
 
 /// How fast each writer writes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,14 +19,15 @@ pub enum WriteRate {
     Hz(f64),
 }
 
+/// Runs one writer until `shared.stop`. A broken subject stops the whole case.
 pub fn run_writer(
-    path: &Path,
-    strategy: &dyn Strategy,
+    mut writer: Box<dyn SubjectWriter + '_>,
     classifier: &Classifier,
     shared: &Shared,
     rate: WriteRate,
 ) -> WriteTally {
     let mut tally = WriteTally::new();
+    let mut token = [0u8; TOKEN_LEN];
     let mut bytes = Vec::with_capacity(classifier.template.len());
     let period = match rate {
         WriteRate::Max => None,
@@ -36,12 +37,12 @@ pub fn run_writer(
     let mut n = 0u32;
     while !shared.stop.load(Ordering::Relaxed) {
         let version = shared.next_version.fetch_add(1, Ordering::AcqRel);
-        classifier
-            .template
-            .render(&classifier.codec, version, &mut bytes);
+        classifier.template.render(&classifier.codec, version, &mut bytes);
+        classifier.codec.encode_into(version, &mut token);
+        let token = std::str::from_utf8(&token).expect("tokens are ASCII");
         shared.started.fetch_add(1, Ordering::AcqRel);
         let t0 = Instant::now();
-        let result = strategy.write(path, &bytes);
+        let result = writer.write(token, &bytes);
         let took = t0.elapsed();
         shared.finished.fetch_add(1, Ordering::AcqRel);
         let _ = tally.latency_ns.record((took.as_nanos() as u64).max(1));
@@ -51,11 +52,16 @@ pub fn run_writer(
                 tally.writes += 1;
                 tally.newest_version = tally.newest_version.max(version);
             }
-            Err(e) => {
+            Err(WriteFailure::Reported(e)) => {
                 tally.errors += 1;
                 if tally.first_error.is_none() {
                     tally.first_error = Some(format!("writing version {version}: {e}"));
                 }
+            }
+            Err(WriteFailure::Broken(e)) => {
+                tally.subject_error = Some(format!("writing version {version}: {e}"));
+                shared.stop.store(true, Ordering::Relaxed);
+                break;
             }
         }
         if let Some(period) = period {
@@ -70,5 +76,6 @@ pub fn run_writer(
             }
         }
     }
+    tally.stderr_tail = writer.finish();
     tally
 }

@@ -146,10 +146,7 @@ pub enum TemplateError {
         reason: String,
     },
     #[error("cannot read template file {path}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
 }
 
 /// A document with token slots, ready to render any version.
@@ -170,12 +167,7 @@ pub struct Template {
 impl Template {
     /// Builds a template from text containing [`SLOT`] markers and checks
     /// that a rendered version parses and yields its token at `client_key`.
-    pub fn new(
-        origin: &str,
-        format: Format,
-        client_key: &str,
-        text: &str,
-    ) -> Result<Self, TemplateError> {
+    pub fn new(origin: &str, format: Format, client_key: &str, text: &str) -> Result<Self, TemplateError> {
         let segments: Vec<Vec<u8>> = text.split(SLOT).map(|s| s.as_bytes().to_vec()).collect();
         if segments.len() < 2 {
             return Err(TemplateError::NoSlot {
@@ -205,10 +197,7 @@ impl Template {
     /// A built-in template by name.
     pub fn builtin(name: &str) -> Option<Self> {
         let b = builtin(name)?;
-        Some(
-            Self::new(b.name, b.format, b.client_key, b.text)
-                .expect("built-in templates are valid"),
-        )
+        Some(Self::new(b.name, b.format, b.client_key, b.text).expect("built-in templates are valid"))
     }
 
     /// A template read from a file.
@@ -332,10 +321,7 @@ mod tests {
     fn hermes_keeps_the_rotator_regex_shape() {
         let t = Template::builtin("hermes").unwrap();
         let text = String::from_utf8(t.render_vec(&TokenCodec::new(1), 5)).unwrap();
-        let lines: Vec<&str> = text
-            .lines()
-            .filter(|l| l.starts_with("  api_key: "))
-            .collect();
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("  api_key: ")).collect();
         assert_eq!(lines.len(), 2, "token under model: and fallback_providers:");
         assert_eq!(t.slots(), 2);
     }

@@ -28,6 +28,10 @@ pub struct EvidenceRef {
     pub first_diff: Option<usize>,
     /// The bytes around the first difference (or the end of a prefix), escaped.
     pub excerpt: String,
+    /// The same stretch of the version that should have been read.
+    pub expected_excerpt: String,
+    /// Hexdump of the read around the first difference.
+    pub hexdump: Option<String>,
     /// What the parser or the OS said.
     pub detail: Option<String>,
 }
@@ -74,6 +78,8 @@ pub fn save(
             whole_len: expected.len(),
             first_diff,
             excerpt: excerpt(&e.bytes, focus, 48),
+            expected_excerpt: excerpt(&expected, focus, 48),
+            hexdump: (!e.bytes.is_empty()).then(|| hexdump(&e.bytes, focus.saturating_sub(16), 3)),
             detail: e.detail.clone(),
         });
     }
@@ -109,4 +115,87 @@ mod tests {
         assert_eq!(excerpt(b"ab\ncd\0", 3, 10), "ab\\ncd\\x00");
         assert_eq!(excerpt(b"0123456789", 5, 2), "…3456…");
     }
+}
+
+/// For every case that failed or broke: each kind of anomaly's first
+/// occurrence, its bytes against the version that should have been read
+/// (hexdump around the first difference), and the writer's stderr.
+pub fn explain_failures(report: &super::Report) -> String {
+    use super::CaseStatus;
+    let mut s = String::new();
+    for c in &report.cases {
+        if !matches!(c.status, CaseStatus::Fail | CaseStatus::SubjectError) {
+            continue;
+        }
+        s.push_str(&format!("── {} ({:?}): {}\n", c.label, c.status, c.reason));
+        let mut seen = Vec::new();
+        for e in &c.evidence {
+            if seen.contains(&e.outcome) {
+                continue;
+            }
+            seen.push(e.outcome);
+            s.push_str(&format!(
+                "  first {} at {:.3} ms (reader {}, read {}): {} of {} bytes{}\n",
+                e.outcome.name(),
+                e.at_ms,
+                e.reader,
+                e.read_index,
+                e.len,
+                e.whole_len,
+                e.detail.as_ref().map(|d| format!(" — {d}")).unwrap_or_default()
+            ));
+            if let Some(d) = e.first_diff {
+                s.push_str(&format!(
+                    "    differs from version {} at byte {d}\n",
+                    e.committed_before
+                ));
+            }
+            if let Some(dump) = &e.hexdump {
+                s.push_str(dump);
+            }
+            if !e.excerpt.is_empty() {
+                s.push_str(&format!("    read:     {}\n", e.excerpt));
+            }
+            if !e.expected_excerpt.is_empty() && e.outcome != Outcome::Empty {
+                s.push_str(&format!("    expected: {}\n", e.expected_excerpt));
+            }
+        }
+        if let Some(err) = &c.writes.first_error {
+            s.push_str(&format!("  {} write errors; first: {err}\n", c.writes.errors));
+        }
+        if let Some(tail) = &c.writer_stderr {
+            s.push_str("  writer stderr (tail):\n");
+            for line in tail.lines() {
+                s.push_str(&format!("    | {line}\n"));
+            }
+        }
+    }
+    s
+}
+
+/// A classic hexdump of up to `lines` 16-byte rows starting at the row
+/// holding `at`.
+pub fn hexdump(bytes: &[u8], at: usize, lines: usize) -> String {
+    let mut s = String::new();
+    let start = (at / 16) * 16;
+    for row in bytes[start.min(bytes.len())..].chunks(16).take(lines).enumerate() {
+        let (i, chunk) = row;
+        let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        s.push_str(&format!(
+            "    {:08x}  {:<47}  |{ascii}|\n",
+            start + i * 16,
+            hex.join(" ")
+        ));
+    }
+    s
 }

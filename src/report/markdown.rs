@@ -49,8 +49,9 @@ fn render(r: &Report) -> String {
         let _ = writeln!(s, "### {}\n", c.label);
         let _ = writeln!(
             s,
-            "- strategy `{}`, {} writer(s) at {}, {} reader(s){}{}; expected: {:?}",
-            c.strategy,
+            "- {} `{}`, {} writer(s) at {}, {} reader(s){}{}; expected: {:?}",
+            c.subject_kind,
+            c.subject,
             c.writers,
             c.write_rate,
             c.readers,
@@ -59,11 +60,7 @@ fn render(r: &Report) -> String {
             } else {
                 ""
             },
-            if c.strategy == "naive-chunked" {
-                format!(", {} chunks", c.chunks)
-            } else {
-                String::new()
-            },
+            c.chunks.map(|n| format!(", {n} chunks")).unwrap_or_default(),
             c.expect
         );
         let _ = writeln!(s, "- status: **{:?}** — {}", c.status, c.reason);
@@ -81,13 +78,15 @@ fn render(r: &Report) -> String {
             c.writes.latency_us.max
         );
         if let Some(err) = &c.writes.first_error {
-            let _ = writeln!(
-                s,
-                "- {} write errors; first: `{err}`",
-                thousands(c.writes.errors)
-            );
+            let _ = writeln!(s, "- {} write errors; first: `{err}`", thousands(c.writes.errors));
         }
         let _ = writeln!(s, "- file after the run: {}", c.final_state.name());
+        if let Some(e) = &c.subject_error {
+            let _ = writeln!(s, "- **subject error**: {e}");
+        }
+        if let Some(tail) = &c.writer_stderr {
+            let _ = writeln!(s, "\nWriter stderr (tail):\n\n```\n{tail}\n```");
+        }
         if !c.evidence.is_empty() {
             let _ = writeln!(s, "\nEvidence (first reads of each kind):\n");
             for ev in &c.evidence {
@@ -107,10 +106,7 @@ fn render(r: &Report) -> String {
                         .as_ref()
                         .map(|f| format!(" — [{f}]({f})"))
                         .unwrap_or_default(),
-                    ev.detail
-                        .as_ref()
-                        .map(|d| format!(" — {d}"))
-                        .unwrap_or_default(),
+                    ev.detail.as_ref().map(|d| format!(" — {d}")).unwrap_or_default(),
                 );
                 if !ev.excerpt.is_empty() {
                     let _ = writeln!(s, "  `{}`", ev.excerpt.replace('`', "\\x60"));
@@ -125,13 +121,7 @@ fn render(r: &Report) -> String {
     let _ = writeln!(
         s,
         "- scratch {} on {} ({}, magic {}), mounted at {} from {} with `{}`",
-        e.scratch_dir,
-        e.fs_type,
-        e.fs_type,
-        e.fs_magic,
-        e.mount_point,
-        e.mount_source,
-        e.mount_options
+        e.scratch_dir, e.fs_type, e.fs_type, e.fs_magic, e.mount_point, e.mount_source, e.mount_options
     );
     let _ = writeln!(
         s,

@@ -4,7 +4,9 @@
 //! `report.json` is the source of truth; every field is documented here.
 
 pub mod evidence;
+pub mod github;
 pub mod json;
+pub mod junit;
 pub mod markdown;
 pub mod table;
 pub mod verdict;
@@ -19,6 +21,7 @@ use crate::envinfo::Environment;
 use crate::scenario::Case;
 use crate::stats::Estimate;
 use crate::strategy::Expect;
+use crate::subject::SubjectSpec;
 
 pub use verdict::{CaseStatus, RunStatus, Verdict};
 
@@ -67,9 +70,12 @@ pub struct ScenarioInfo {
 pub struct CaseReport {
     /// Name shown in tables.
     pub label: String,
-    pub strategy: String,
-    /// Writes per version (only meaningful for `naive-chunked`).
-    pub chunks: usize,
+    /// The built-in strategy, or the external writer's command.
+    pub subject: String,
+    /// `strategy`, `writer-cmd` or `writer-stdio`.
+    pub subject_kind: String,
+    /// Writes per version, for `naive-chunked`.
+    pub chunks: Option<usize>,
     pub writers: usize,
     pub readers: usize,
     /// Readers took `flock(LOCK_SH)`.
@@ -104,6 +110,10 @@ pub struct CaseReport {
     pub final_state: Outcome,
     /// The first few anomalous reads of each outcome, saved beside the report.
     pub evidence: Vec<evidence::EvidenceRef>,
+    /// Set when the subject broke (hung, crashed, answered garbage, exited).
+    pub subject_error: Option<String>,
+    /// The end of an external writer's stderr.
+    pub writer_stderr: Option<String>,
     pub status: CaseStatus,
     /// Why the case got its status, in words.
     pub reason: String,
@@ -194,8 +204,20 @@ impl CaseReport {
         let anomalies = r.anomalies();
         let mut report = CaseReport {
             label: case.label.clone(),
-            strategy: case.strategy.clone(),
-            chunks: case.params.chunks,
+            subject: match &case.subject {
+                SubjectSpec::Strategy { name, .. } => name.clone(),
+                SubjectSpec::Command(s) | SubjectSpec::Stdio(s) => s.command.clone(),
+            },
+            subject_kind: match &case.subject {
+                SubjectSpec::Strategy { .. } => "strategy",
+                SubjectSpec::Command(_) => "writer-cmd",
+                SubjectSpec::Stdio(_) => "writer-stdio",
+            }
+            .into(),
+            chunks: match &case.subject {
+                SubjectSpec::Strategy { name, params } if name == "naive-chunked" => Some(params.chunks),
+                _ => None,
+            },
             writers: case.writers,
             readers: case.readers,
             reader_lock: case.reader_lock,
@@ -227,6 +249,8 @@ impl CaseReport {
             first_anomaly,
             final_state: raw.final_state,
             evidence,
+            subject_error: raw.writes.subject_error.clone(),
+            writer_stderr: raw.writes.stderr_tail.clone(),
             status: CaseStatus::Pass,
             reason: String::new(),
         };
@@ -261,8 +285,7 @@ pub fn reporters() -> Vec<Box<dyn Reporter>> {
 /// Writes every reporter's file into `dir` (created if needed).
 pub fn write_all(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     use anyhow::Context;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating report directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating report directory {}", dir.display()))?;
     let mut written = Vec::new();
     for r in reporters() {
         let path = dir.join(r.file_name());

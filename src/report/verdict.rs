@@ -26,6 +26,8 @@ pub enum CaseStatus {
     Inconclusive,
     /// No claim either way; numbers for information.
     Info,
+    /// The subject broke (hung, crashed, answered garbage): nothing was judged.
+    SubjectError,
 }
 
 /// How the run came out.
@@ -35,7 +37,36 @@ pub enum RunStatus {
     Pass,
     AnomaliesFound,
     Inconclusive,
+    SubjectError,
     Interrupted,
+}
+
+/// What a gate must prove about a subject: at least `min_exposed` exposed
+/// reads, and a 95% upper bound on the per-exposed-read anomaly probability of
+/// at most `max_rate`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProofTarget {
+    pub min_exposed: u64,
+    pub max_rate: Option<f64>,
+}
+
+impl ProofTarget {
+    /// Whether zero anomalies in `exposed` exposed reads meets the target.
+    pub fn met(&self, exposed: u64) -> bool {
+        exposed >= self.min_exposed
+            && self
+                .max_rate
+                .is_none_or(|p| crate::stats::clopper_pearson(0, exposed).1 <= p)
+    }
+
+    /// Exposed reads needed, with zero anomalies, to meet the target.
+    pub fn exposed_needed(&self) -> u64 {
+        let by_rate = self.max_rate.map_or(0, |p| {
+            // (1 - p)^n <= 0.05  <=>  n >= ln(0.05) / ln(1 - p)
+            ((1.0 - crate::stats::CONFIDENCE).ln() / (-p).ln_1p()).ceil() as u64
+        });
+        self.min_exposed.max(by_rate)
+    }
 }
 
 /// The run's verdict.
@@ -50,6 +81,9 @@ pub struct Verdict {
 
 pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
     let found = c.findings();
+    if let Some(e) = &c.subject_error {
+        return (CaseStatus::SubjectError, e.clone());
+    }
     match c.expect {
         Expect::Clean if found > 0 => (
             CaseStatus::Fail,
@@ -138,12 +172,17 @@ pub fn judge_run(report: &Report) -> Verdict {
     for c in with(CaseStatus::Info) {
         lines.push(format!("for information: {} — {}", c.label, c.reason));
     }
+    for c in with(CaseStatus::SubjectError) {
+        lines.push(format!("SUBJECT ERROR: {} — {}", c.label, c.reason));
+    }
     let interrupted = cases.iter().any(|c| c.interrupted);
     let failed = with(CaseStatus::Fail).next().is_some();
     let inconclusive = with(CaseStatus::Inconclusive).next().is_some();
     let (status, exit_code) = if interrupted {
         lines.push("interrupted: the numbers above cover only part of the run".into());
         (RunStatus::Interrupted, exit::INTERRUPTED)
+    } else if with(CaseStatus::SubjectError).next().is_some() {
+        (RunStatus::SubjectError, exit::SUBJECT_ERROR)
     } else if failed {
         (RunStatus::AnomaliesFound, exit::ANOMALIES_FOUND)
     } else if reproduced.is_empty() {

@@ -113,9 +113,7 @@ pub const ALL: &[Info] = &[
 
 /// Builds the strategy called `name`.
 pub fn build(name: &str, params: &Params) -> Option<Box<dyn Strategy>> {
-    ALL.iter()
-        .find(|i| i.name == name)
-        .map(|i| (i.build)(params))
+    ALL.iter().find(|i| i.name == name).map(|i| (i.build)(params))
 }
 
 /// Takes `flock(LOCK_SH)` on `file`, as a cooperating reader does.

@@ -13,15 +13,9 @@ use torn::scenario::Scenario;
 pub fn run_text(text: &str) -> Report {
     let scenario = Scenario::parse(text, "test").expect("test scenario parses");
     let cancel = AtomicBool::new(false);
-    run::run(
-        &scenario,
-        "test",
-        Path::new("."),
-        &RunOptions::default(),
-        &cancel,
-    )
-    .expect("run completes")
-    .report
+    run::run(&scenario, "test", Path::new("."), &RunOptions::default(), &cancel)
+        .expect("run completes")
+        .report
 }
 
 pub fn case<'a>(r: &'a Report, label: &str) -> &'a CaseReport {

@@ -1,0 +1,54 @@
+//! GitHub Actions integration: an `::error` annotation when a run does not
+//! pass, and the Markdown summary appended to `$GITHUB_STEP_SUMMARY`.
+//! Active only when `GITHUB_ACTIONS=true`.
+
+use std::io::Write;
+
+use super::{Report, RunStatus, table};
+
+/// Emits the annotation (on stderr, keeping stdout for `--json`) and appends
+/// the step summary. Does nothing outside GitHub Actions.
+pub fn publish(report: &Report) -> anyhow::Result<()> {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return Ok(());
+    }
+    if report.verdict.status != RunStatus::Pass {
+        let message = report.verdict.lines.join("\n");
+        eprintln!(
+            "::error title=torn {:?}::{}",
+            report.verdict.status,
+            escape(&message)
+        );
+    }
+    if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") {
+        use anyhow::Context;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("appending to GITHUB_STEP_SUMMARY {path}"))?;
+        writeln!(
+            f,
+            "### torn: {} — {:?}\n",
+            report.scenario.name, report.verdict.status
+        )?;
+        for line in &report.verdict.lines {
+            writeln!(f, "- {line}")?;
+        }
+        writeln!(f, "\n{}", table::markdown(report))?;
+    }
+    Ok(())
+}
+
+/// Escapes a workflow-command message.
+fn escape(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_are_escaped() {
+        assert_eq!(super::escape("a%b\nc"), "a%25b%0Ac");
+    }
+}
