@@ -106,17 +106,6 @@ pub fn excerpt(bytes: &[u8], at: usize, radius: usize) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn excerpt_escapes_and_marks_cuts() {
-        assert_eq!(excerpt(b"ab\ncd\0", 3, 10), "ab\\ncd\\x00");
-        assert_eq!(excerpt(b"0123456789", 5, 2), "…3456…");
-    }
-}
-
 /// For every case that failed or broke: each kind of anomaly's first
 /// occurrence, its bytes against the version that should have been read
 /// (hexdump around the first difference), and the writer's stderr.
@@ -198,4 +187,15 @@ pub fn hexdump(bytes: &[u8], at: usize, lines: usize) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_escapes_and_marks_cuts() {
+        assert_eq!(excerpt(b"ab\ncd\0", 3, 10), "ab\\ncd\\x00");
+        assert_eq!(excerpt(b"0123456789", 5, 2), "…3456…");
+    }
 }

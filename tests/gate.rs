@@ -1,0 +1,233 @@
+//! `torn gate` on the example writers and on broken writers: the verdicts,
+//! the exit codes, and that no process is left behind.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn example(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/writers")
+        .join(name);
+    format!("python3 {} {{path}}", p.display())
+}
+
+/// A gate with the default bound (1e-5 per exposed read), a short control,
+/// and no report files.
+fn gate() -> Command {
+    let mut c = Command::cargo_bin("torn").unwrap();
+    for var in [
+        "TORN_SEED",
+        "TORN_BUDGET",
+        "TORN_MAX_RATE",
+        "TORN_MIN_EXPOSED",
+        "GITHUB_ACTIONS",
+    ] {
+        c.env_remove(var);
+    }
+    c.args(["gate", "--format", "yaml", "--no-report", "--control", "300ms"]);
+    c
+}
+
+/// Processes whose command line mentions `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(marker) && !cmd.contains("torn") {
+                found.push(cmd);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn naive_example_fails_with_evidence() {
+    gate()
+        .args(["--writer-stdio", &example("naive.py")])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("fail: "))
+        .stderr(predicate::str::contains("first empty at").or(predicate::str::contains("first torn")))
+        .stderr(predicate::str::contains("control naive-truncate").not());
+}
+
+#[test]
+fn durable_example_passes_with_a_bound_and_a_control() {
+    gate()
+        .args(["--writer-stdio", &example("durable.py")])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::is_match(r"pass: 0 anomalies in [\d,]+ exposed reads \(95% bound ≤ [\d.e-]+ per exposed read\); control naive-truncate tore [\d,]+ times").unwrap());
+}
+
+#[test]
+fn durable_example_passes_as_a_per_write_command_too() {
+    let cmd = example("durable.py") + " {token}";
+    gate().args(["--writer-cmd", &cmd]).assert().code(0);
+}
+
+#[test]
+fn fixed_tmp_passes_alone_and_fails_with_four_writers() {
+    gate()
+        .args(["--writer-stdio", &example("fixed_tmp.py")])
+        .assert()
+        .code(0);
+    gate()
+        .args(["--writer-stdio", &example("fixed_tmp.py"), "--writers", "4"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("fail: "));
+}
+
+fn assert_subject_error(args: &[&str], marker: &str, message: &str) {
+    let start = Instant::now();
+    gate()
+        .args(args)
+        .args(["--write-timeout", "700ms"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(message));
+    assert!(start.elapsed() < Duration::from_secs(15), "the gate did not hang");
+    assert!(
+        processes_with(marker).is_empty(),
+        "left behind: {:?}",
+        processes_with(marker)
+    );
+}
+
+#[test]
+fn hanging_writers_are_killed_and_reported() {
+    let hang = "python3 -c 'import time; time.sleep(600)' torn-test-hang-stdio";
+    assert_subject_error(
+        &["--writer-stdio", hang],
+        "torn-test-hang-stdio",
+        "the writer hung and was killed",
+    );
+    // A per-write command whose helper hangs: the whole process group goes.
+    let hang = "sh -c 'sleep 600 & wait' torn-test-hang-cmd";
+    assert_subject_error(
+        &["--writer-cmd", hang],
+        "torn-test-hang-cmd",
+        "the writer hung and was killed",
+    );
+}
+
+#[test]
+fn crashing_writers_are_reported() {
+    let crash = "sh -c 'read t; kill -9 $$' torn-test-crash";
+    assert_subject_error(
+        &["--writer-stdio", crash],
+        "torn-test-crash",
+        "exited early (killed by signal 9)",
+    );
+    let crash = "sh -c 'kill -9 $$' torn-test-crash-cmd";
+    assert_subject_error(
+        &["--writer-cmd", crash],
+        "torn-test-crash-cmd",
+        "crashed: killed by signal 9",
+    );
+    let early = "python3 -c 'import sys; sys.stdin.readline()' torn-test-early";
+    assert_subject_error(
+        &["--writer-stdio", early],
+        "torn-test-early",
+        "exited early (exit code 0)",
+    );
+}
+
+#[test]
+fn garbage_answers_are_reported() {
+    let garbage = "sh -c 'while read t; do echo done; done' torn-test-garbage";
+    assert_subject_error(
+        &["--writer-stdio", garbage],
+        "torn-test-garbage",
+        "answered \"done\"",
+    );
+}
+
+#[test]
+fn unmet_bound_is_inconclusive() {
+    gate()
+        .args([
+            "--strategy",
+            "rename-unique-tmp",
+            "--min-exposed",
+            "1000000000",
+            "--budget",
+            "500ms",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the target needs 1,000,000,000"));
+}
+
+#[test]
+fn junit_has_a_case_for_the_control_and_the_subject() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("torn.xml");
+    gate()
+        .args([
+            "--writer-stdio",
+            &example("naive.py"),
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit output is well-formed XML");
+    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(cases.len(), 2, "{xml}");
+    assert_eq!(cases[0].attribute("name"), Some("control: naive-truncate"));
+    assert!(
+        cases[0].children().all(|c| !c.has_tag_name("failure")),
+        "control passed"
+    );
+    let failure = cases[1]
+        .children()
+        .find(|c| c.has_tag_name("failure"))
+        .expect("subject failed");
+    assert_eq!(failure.attribute("type"), Some("anomalies-found"));
+}
+
+#[test]
+fn github_actions_get_an_annotation_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    gate()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["--writer-stdio", &example("naive.py")])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "::error title=torn AnomaliesFound::fail: ",
+        ));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("| control: naive-truncate |"), "{md}");
+}
+
+#[test]
+fn scenario_files_take_external_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name: own-writer\nformat: yaml\nduration: 700ms\nstrategies:\n  - strategy: naive-truncate\n  \
+             - writer_stdio: {}\n    write_timeout: 5s\n",
+            example("durable.py")
+        ),
+    )
+    .unwrap();
+    Command::cargo_bin("torn")
+        .unwrap()
+        .args(["run", scenario.to_str().unwrap(), "--no-report"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("zero anomalies: writer-stdio: python3"));
+}
