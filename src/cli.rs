@@ -67,6 +67,9 @@ pub enum Command {
     Gate(Box<GateArgs>),
     /// List strategies, formats, templates and scenarios.
     List,
+    /// Internal: one reader process of a run with `--reader-procs`.
+    #[command(name = "__reader", hide = true)]
+    Reader(Box<ReaderArgs>),
     /// Measure verified reads/s against a bare open+read+close loop on the
     /// same file, and print the ratio.
     Bench {
@@ -122,6 +125,9 @@ pub struct RunArgs {
     /// Writer threads per strategy.
     #[arg(long, env = "TORN_WRITERS")]
     pub writers: Option<NonZeroUsize>,
+    /// Run readers as separate processes instead of threads.
+    #[arg(long)]
+    pub reader_procs: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -180,6 +186,9 @@ pub struct GateArgs {
     /// Readers take flock(LOCK_SH) before reading.
     #[arg(long)]
     pub reader_lock: bool,
+    /// Run readers as separate processes (as real clients are) instead of threads.
+    #[arg(long)]
+    pub reader_procs: bool,
     /// Writes per second per writer, or `max`.
     #[arg(long, default_value = "max")]
     pub write_rate: torn::scenario::Rate,
@@ -200,6 +209,33 @@ pub struct GateArgs {
     pub seed: u64,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Arguments of a reader process (set by the run that starts it).
+#[derive(Debug, Args)]
+pub struct ReaderArgs {
+    #[arg(long)]
+    board: PathBuf,
+    #[arg(long)]
+    id: usize,
+    #[arg(long)]
+    target: PathBuf,
+    #[arg(long)]
+    template: PathBuf,
+    #[arg(long, value_enum)]
+    format: FormatArg,
+    #[arg(long)]
+    client_key: String,
+    #[arg(long)]
+    seed: u64,
+    #[arg(long)]
+    grace: u64,
+    #[arg(long)]
+    lock: bool,
+    #[arg(long)]
+    reads: Option<u64>,
+    #[arg(long)]
+    evidence: usize,
 }
 
 /// What the gate judges: exactly one of these.
@@ -246,6 +282,24 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             run_scenario(&cli, loaded, &format!("built-in:{file}"), Path::new("."), args)
         }
         Command::Gate(ref args) => gate(&cli, args),
+        Command::Reader(ref a) => {
+            let tally = torn::engine::procs::ReaderProc {
+                board: a.board.clone(),
+                id: a.id,
+                target: a.target.clone(),
+                template: a.template.clone(),
+                format: a.format.into(),
+                client_key: a.client_key.clone(),
+                seed: a.seed,
+                grace: a.grace,
+                lock: a.lock,
+                reads: a.reads,
+                evidence: a.evidence,
+            }
+            .run()?;
+            serde_json::to_writer(std::io::stdout().lock(), &tally)?;
+            Ok(exit::OK)
+        }
         Command::List => {
             list();
             Ok(exit::OK)
@@ -285,6 +339,7 @@ fn run_scenario(
         seed: args.seed,
         readers: args.readers,
         writers: args.writers,
+        reader_procs: args.reader_procs,
     }
     .apply(&mut scenario);
     execute(cli, &scenario, source, base, &args.output, None)
@@ -335,6 +390,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         writers: args.writers,
         readers: args.readers,
         reader_lock: args.reader_lock,
+        reader_procs: args.reader_procs,
         write_rate: args.write_rate,
         proof,
         budget: args.budget,
@@ -375,6 +431,7 @@ fn execute(
         verbose: !cli.quiet,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         proof,
+        reader_exe: None,
     };
     if !cli.quiet && proof.is_none() {
         eprintln!(

@@ -29,6 +29,7 @@ pub struct Gate {
     pub writers: NonZeroUsize,
     pub readers: NonZeroUsize,
     pub reader_lock: bool,
+    pub reader_procs: bool,
     pub write_rate: Rate,
     pub proof: ProofTarget,
     /// Longest the subject may run to meet the target.
@@ -55,6 +56,7 @@ impl Gate {
             writers: None,
             readers: None,
             reader_lock: None,
+            reader_procs: None,
             write_rate: None,
             duration: None,
             expect: None,
@@ -96,6 +98,7 @@ impl Gate {
             writers: self.writers,
             readers: self.readers,
             reader_lock: self.reader_lock,
+            reader_procs: self.reader_procs,
             write_rate: self.write_rate,
             token_grace: 100,
             evidence: 3,

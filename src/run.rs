@@ -30,6 +30,8 @@ pub struct Overrides {
     pub seed: Option<u64>,
     pub readers: Option<NonZeroUsize>,
     pub writers: Option<NonZeroUsize>,
+    /// Readers as processes, everywhere.
+    pub reader_procs: bool,
 }
 
 impl Overrides {
@@ -47,6 +49,10 @@ impl Overrides {
         if let Some(r) = self.readers {
             s.readers = r;
             s.strategies.iter_mut().for_each(|c| c.readers = None);
+        }
+        if self.reader_procs {
+            s.reader_procs = true;
+            s.strategies.iter_mut().for_each(|c| c.reader_procs = None);
         }
         if let Some(w) = self.writers {
             s.writers = w;
@@ -70,6 +76,8 @@ pub struct RunOptions {
     pub command: String,
     /// Stop each case that claims safety once this is proven (the gate).
     pub proof: Option<ProofTarget>,
+    /// The `torn` executable that reader processes run (default: this one).
+    pub reader_exe: Option<PathBuf>,
 }
 
 /// A finished (or interrupted) run.
@@ -138,6 +146,15 @@ pub fn run(
             target_mode: scenario.target_mode,
             home: dir.home(),
             log_dir: dir.path().to_path_buf(),
+            reader_procs: if case.reader_procs {
+                Some(match &opts.reader_exe {
+                    Some(exe) => exe.clone(),
+                    None => std::env::current_exe()
+                        .context("locating the torn executable for reader processes")?,
+                })
+            } else {
+                None
+            },
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
         let (proof, expect) = (opts.proof, case.expect);

@@ -70,6 +70,10 @@ pub struct Scenario {
     pub readers: NonZeroUsize,
     #[serde(default)]
     pub reader_lock: bool,
+    /// Run readers as separate processes (real clients are processes;
+    /// POSIX locks are per process) instead of threads.
+    #[serde(default)]
+    pub reader_procs: bool,
     #[serde(default)]
     pub write_rate: Rate,
     /// How many newer committed versions an old token survives before the
@@ -115,6 +119,8 @@ pub struct CaseEntry {
     pub readers: Option<NonZeroUsize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader_lock: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_procs: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_rate: Option<Rate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -288,6 +294,7 @@ pub struct Case {
     pub writers: usize,
     pub readers: usize,
     pub reader_lock: bool,
+    pub reader_procs: bool,
     pub write_rate: Rate,
     pub duration: Duration,
     pub reads: Option<u64>,
@@ -443,6 +450,7 @@ impl Scenario {
             writers,
             readers: e.readers.unwrap_or(self.readers).get(),
             reader_lock,
+            reader_procs: e.reader_procs.unwrap_or(self.reader_procs),
             write_rate: e.write_rate.unwrap_or(self.write_rate),
             duration: e.duration.unwrap_or(self.duration).0,
             reads: self.reads,

@@ -18,6 +18,7 @@ pub const TOKEN_LEN: usize = 36;
 /// issue different tokens for the same version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenCodec {
+    seed: u64,
     key: u64,
 }
 
@@ -53,8 +54,14 @@ impl TokenCodec {
     /// A codec whose tokens are derived from `seed` (the run's seed).
     pub fn new(seed: u64) -> Self {
         Self {
+            seed,
             key: mix(seed ^ 0x746F_726E_746F_6B6E),
         }
+    }
+
+    /// The seed this codec was made from.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     fn check(&self, version: u64) -> u64 {

@@ -37,7 +37,7 @@ fn processes_with(marker: &str) -> Vec<String> {
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(marker) && !cmd.contains("torn") {
+            if cmd.contains(marker) && !cmd.contains("torn gate") && !cmd.contains("cargo") {
                 found.push(cmd);
             }
         }
@@ -230,4 +230,21 @@ fn scenario_files_take_external_writers() {
         .assert()
         .code(0)
         .stderr(predicate::str::contains("zero anomalies: writer-stdio: python3"));
+}
+
+#[test]
+fn reader_processes_give_the_same_verdicts_and_leave_nothing() {
+    gate()
+        .args(["--writer-stdio", &example("naive.py"), "--reader-procs"])
+        .assert()
+        .code(1);
+    gate()
+        .args(["--writer-stdio", &example("durable.py"), "--reader-procs"])
+        .assert()
+        .code(0);
+    assert!(
+        processes_with("__reader").is_empty(),
+        "{:?}",
+        processes_with("__reader")
+    );
 }

@@ -4,6 +4,8 @@
 //! The engine knows nothing about particular strategies or formats: it takes
 //! a [`Subject`] and a [`Classifier`] and returns raw tallies.
 
+pub mod board;
+pub mod procs;
 pub mod reader;
 pub mod shared;
 pub mod tally;
@@ -16,8 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
-
-use crossbeam_utils::CachePadded;
 
 pub use reader::ReaderOptions;
 pub use shared::{Live, Shared};
@@ -47,6 +47,8 @@ pub struct CaseSpec {
     pub home: PathBuf,
     /// Where external writers' logs go (outside HOME).
     pub log_dir: PathBuf,
+    /// Run readers as `torn __reader` processes of this executable instead of threads.
+    pub reader_procs: Option<PathBuf>,
 }
 
 /// A progress snapshot, sent to the caller about ten times a second.
@@ -86,25 +88,41 @@ pub fn run_case(
     std::fs::write(target, &seed_bytes)?;
     std::fs::set_permissions(target, std::fs::Permissions::from_mode(spec.target_mode))?;
 
-    let shared = Shared::new(1);
-    let live: Vec<CachePadded<Live>> = (0..spec.readers.max(1))
-        .map(|_| CachePadded::new(Live::default()))
-        .collect();
-    let readers = spec.readers.max(1);
+    let board = match spec.reader_procs {
+        Some(_) => board::BoardMem::create(&spec.log_dir.join("board"))?,
+        None => board::BoardMem::heap(),
+    };
+    let shared = &board.shared;
+    shared.next_version.store(1, Ordering::Relaxed);
+    let readers = spec.readers.clamp(1, board::MAX_READERS);
+    let live = &board.live[..readers];
     let per_reader = spec.reads.map(|r| r.div_ceil(readers as u64));
-    let barrier = Arc::new(Barrier::new(readers + spec.writers + 1));
     let opts = ReaderOptions {
         lock: spec.reader_lock,
         reads: per_reader,
         evidence_per_class: spec.evidence_per_class,
     };
+    let procs = match &spec.reader_procs {
+        Some(exe) => Some(procs::spawn(
+            exe,
+            readers,
+            &board,
+            target,
+            classifier,
+            opts,
+            &spec.log_dir,
+        )?),
+        None => None,
+    };
+    let reader_threads = if procs.is_some() { 0 } else { readers };
+    let barrier = Arc::new(Barrier::new(reader_threads + spec.writers + 1));
 
     let start_cell = std::sync::OnceLock::<Instant>::new();
     let start_ref = &start_cell;
-    let (elapsed, reads, writes, interrupted) = std::thread::scope(|s| {
+    let (elapsed, thread_reads, writes, interrupted) = std::thread::scope(|s| {
         let mut reader_handles = Vec::new();
-        for (id, live) in live.iter().enumerate() {
-            let (barrier, shared) = (barrier.clone(), &shared);
+        for (id, live) in live.iter().enumerate().take(reader_threads) {
+            let barrier = barrier.clone();
             reader_handles.push(s.spawn(move || {
                 barrier.wait();
                 let start = *start_ref.get_or_init(Instant::now);
@@ -113,7 +131,7 @@ pub fn run_case(
         }
         let mut writer_handles = Vec::new();
         for index in 0..spec.writers {
-            let (barrier, shared, subject) = (barrier.clone(), &shared, spec.subject.as_ref());
+            let (barrier, subject) = (barrier.clone(), spec.subject.as_ref());
             let ctx = WriterCtx {
                 target: target.to_path_buf(),
                 home: spec.home.clone(),
@@ -139,6 +157,7 @@ pub fn run_case(
         }
         barrier.wait();
         let start = *start_cell.get_or_init(Instant::now);
+        board.go.store(true, Ordering::Release);
         let interrupted = loop {
             std::thread::sleep(Duration::from_millis(50));
             let sum = |f: fn(&Live) -> &std::sync::atomic::AtomicU64| -> u64 {
@@ -169,8 +188,13 @@ pub fn run_case(
         }
         (start.elapsed(), reads, writes, interrupted)
     });
+    let reads = match procs {
+        Some(children) => procs::collect(children, spec.evidence_per_class)?,
+        None => thread_reads,
+    };
 
     let final_state = final_state(target, classifier, shared.committed.load(Ordering::Acquire));
+    drop(board);
     Ok(CaseRaw {
         elapsed,
         reads,

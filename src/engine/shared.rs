@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 
 /// Shared between the writers, the readers and the run's main thread.
+/// Every field is an atomic that is valid when zeroed, so it can live in
+/// shared memory mapped by reader processes.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct Shared {
     /// Next version to hand to a writer.
     pub next_version: AtomicU64,
@@ -25,6 +28,7 @@ pub struct Shared {
 
 /// Live per-thread counters for progress display, each on its own cache line.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct Live {
     pub reads: AtomicU64,
     pub exposed: AtomicU64,

@@ -21,7 +21,7 @@ pub struct FirstSeen {
 }
 
 /// One anomalous read, kept as evidence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     pub outcome: Outcome,
     pub seen: FirstSeen,
@@ -33,8 +33,8 @@ pub struct Evidence {
     pub bytes: Vec<u8>,
 }
 
-/// What one or more reader threads saw.
-#[derive(Debug, Clone)]
+/// What one or more reader threads saw (sent as JSON by reader processes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReadTally {
     pub reads: u64,
     /// Reads that overlapped a write in flight.

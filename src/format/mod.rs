@@ -232,6 +232,16 @@ impl Template {
         }
     }
 
+    /// The template text, with [`SLOT`] markers.
+    pub fn text(&self) -> String {
+        let parts: Vec<String> = self
+            .segments
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        parts.join(SLOT)
+    }
+
     /// Length in bytes of every rendered version.
     pub fn len(&self) -> usize {
         self.len
