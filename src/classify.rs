@@ -143,6 +143,44 @@ impl Classifier {
         self.classify_torn(bytes, committed_at_use)
     }
 
+    /// Classifies the answer of an external reader (`--reader-stdio`): the
+    /// token the real client would use, or `err <reason>`. torn does not see
+    /// the bytes, so: a whole current token is `ok`, a whole older one
+    /// `stale`, any other token `torn-parseable` (the client parsed the file
+    /// and got wrong data), and `err` is `torn-unparseable` (the client got no
+    /// token: its parser rejected the file, or it was empty or missing).
+    pub fn classify_answer(&self, answer: &str, committed_before: u64, committed_at_use: u64) -> Classified {
+        if answer == "err" || answer.starts_with("err ") {
+            return Classified {
+                outcome: Outcome::TornUnparseable,
+                version: None,
+                would_403: true,
+                detail: Some(format!(
+                    "the client said: {}",
+                    answer.trim_start_matches("err").trim()
+                )),
+            };
+        }
+        match self.codec.decode(answer.as_bytes()) {
+            Some(v) => Classified {
+                outcome: if v < committed_before {
+                    Outcome::Stale
+                } else {
+                    Outcome::Ok
+                },
+                version: Some(v),
+                would_403: self.revoked(v, committed_at_use),
+                detail: None,
+            },
+            None => Classified {
+                outcome: Outcome::TornParseable,
+                version: None,
+                would_403: true,
+                detail: Some(format!("the client would send {:?}", truncate(answer, 48))),
+            },
+        }
+    }
+
     #[cold]
     fn classify_torn(&self, bytes: &[u8], committed_at_use: u64) -> Classified {
         let view = self.template.format.client_view(bytes, &self.template.client_key);

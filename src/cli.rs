@@ -174,7 +174,8 @@ pub struct GateArgs {
     /// Run the writer command through `sh -c` (default: split into words, no shell).
     #[arg(long)]
     pub shell: bool,
-    /// Longest one write may take before the writer counts as hung and is killed.
+    /// Longest one write (or external read) may take before the program counts
+    /// as hung and is killed.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub write_timeout: Duration,
     /// Concurrent writer instances (two processes rotating the same file).
@@ -189,6 +190,10 @@ pub struct GateArgs {
     /// Run readers as separate processes (as real clients are) instead of threads.
     #[arg(long)]
     pub reader_procs: bool,
+    /// Also read with the real client: a program that answers each `read`
+    /// line on stdin with the token it would use, or `err <reason>`.
+    #[arg(long)]
+    pub reader_stdio: Option<String>,
     /// Writes per second per writer, or `max`.
     #[arg(long, default_value = "max")]
     pub write_rate: torn::scenario::Rate,
@@ -391,6 +396,8 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         readers: args.readers,
         reader_lock: args.reader_lock,
         reader_procs: args.reader_procs,
+        reader_stdio: args.reader_stdio.clone(),
+        reader_timeout: args.write_timeout,
         write_rate: args.write_rate,
         proof,
         budget: args.budget,

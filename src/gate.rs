@@ -30,6 +30,11 @@ pub struct Gate {
     pub readers: NonZeroUsize,
     pub reader_lock: bool,
     pub reader_procs: bool,
+    /// The real client as an extra reader (`--reader-stdio`).
+    pub reader_stdio: Option<String>,
+    /// Longest one external read may take when the subject is a built-in
+    /// strategy (otherwise the subject's write timeout is used).
+    pub reader_timeout: Duration,
     pub write_rate: Rate,
     pub proof: ProofTarget,
     /// Longest the subject may run to meet the target.
@@ -99,6 +104,11 @@ impl Gate {
             readers: self.readers,
             reader_lock: self.reader_lock,
             reader_procs: self.reader_procs,
+            reader_stdio: self.reader_stdio.clone(),
+            write_timeout: match &self.subject {
+                SubjectSpec::Command(s) | SubjectSpec::Stdio(s) => Some(Dur(s.timeout)),
+                SubjectSpec::Strategy { .. } => Some(Dur(self.reader_timeout)),
+            },
             write_rate: self.write_rate,
             token_grace: 100,
             evidence: 3,

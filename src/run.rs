@@ -155,6 +155,7 @@ pub fn run(
             } else {
                 None
             },
+            external_reader: case.external_reader.clone(),
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
         let (proof, expect) = (opts.proof, case.expect);
@@ -193,7 +194,8 @@ pub fn run(
         if let Some(dir) = &report_dir {
             report::write_all(&report, dir)?;
         }
-        if raw.interrupted {
+        // A broken external reader would break every following case too.
+        if raw.interrupted || raw.external.as_ref().is_some_and(|e| e.error.is_some()) {
             break;
         }
     }

@@ -74,6 +74,13 @@ pub struct Scenario {
     /// POSIX locks are per process) instead of threads.
     #[serde(default)]
     pub reader_procs: bool,
+    /// The real client as an extra reader: a program that answers each `read`
+    /// line with the token it would use, or `err <reason>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_stdio: Option<String>,
+    /// Longest one external write or read may take (default 10s); entries may override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_timeout: Option<Dur>,
     #[serde(default)]
     pub write_rate: Rate,
     /// How many newer committed versions an old token survives before the
@@ -295,6 +302,7 @@ pub struct Case {
     pub readers: usize,
     pub reader_lock: bool,
     pub reader_procs: bool,
+    pub external_reader: Option<ExternalSpec>,
     pub write_rate: Rate,
     pub duration: Duration,
     pub reads: Option<u64>,
@@ -425,7 +433,10 @@ impl Scenario {
         let external = |command: &String| ExternalSpec {
             command: command.clone(),
             shell: e.shell.unwrap_or(false),
-            timeout: e.write_timeout.map_or(DEFAULT_WRITE_TIMEOUT, |d| d.0),
+            timeout: e
+                .write_timeout
+                .or(self.write_timeout)
+                .map_or(DEFAULT_WRITE_TIMEOUT, |d| d.0),
         };
         let subject = match (&e.strategy, &e.writer_cmd, &e.writer_stdio) {
             (Some(name), _, _) => SubjectSpec::Strategy {
@@ -451,6 +462,11 @@ impl Scenario {
             readers: e.readers.unwrap_or(self.readers).get(),
             reader_lock,
             reader_procs: e.reader_procs.unwrap_or(self.reader_procs),
+            external_reader: self.reader_stdio.as_ref().map(|c| ExternalSpec {
+                command: c.clone(),
+                shell: false,
+                timeout: self.write_timeout.map_or(DEFAULT_WRITE_TIMEOUT, |d| d.0),
+            }),
             write_rate: e.write_rate.unwrap_or(self.write_rate),
             duration: e.duration.unwrap_or(self.duration).0,
             reads: self.reads,

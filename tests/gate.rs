@@ -106,7 +106,7 @@ fn hanging_writers_are_killed_and_reported() {
     assert_subject_error(
         &["--writer-stdio", hang],
         "torn-test-hang-stdio",
-        "the writer hung and was killed",
+        "no answer within 700ms: the program hung and was killed",
     );
     // A per-write command whose helper hangs: the whole process group goes.
     let hang = "sh -c 'sleep 600 & wait' torn-test-hang-cmd";
@@ -247,4 +247,66 @@ fn reader_processes_give_the_same_verdicts_and_leave_nothing() {
         "{:?}",
         processes_with("__reader")
     );
+}
+
+#[test]
+fn the_real_clients_parser_reads_alongside() {
+    let reader = format!(
+        "python3 {}/examples/readers/hermes_client.py {{path}}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = gate()
+        .args([
+            "--writer-stdio",
+            &example("durable.py"),
+            "--reader-stdio",
+            &reader,
+            "--json",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let control = &report["cases"][0]["external_reader"];
+    let subject = &report["cases"][1]["external_reader"];
+    let count = |x: &serde_json::Value, outcome: &str| -> u64 {
+        x["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p[0] == outcome)
+            .unwrap()[1]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(control["reads"].as_u64().unwrap() > 0);
+    assert!(
+        control["would_403"].as_u64().unwrap() > 0,
+        "the client saw the control's race: {control}"
+    );
+    assert!(subject["reads"].as_u64().unwrap() > 0);
+    assert_eq!(
+        count(subject, "ok"),
+        subject["reads"].as_u64().unwrap(),
+        "{subject}"
+    );
+
+    let hang = "python3 -c 'import time; time.sleep(600)' torn-test-hang-reader";
+    gate()
+        .args([
+            "--strategy",
+            "rename-durable",
+            "--reader-stdio",
+            hang,
+            "--write-timeout",
+            "700ms",
+        ])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "read got no answer: no answer within 700ms",
+        ));
+    assert!(processes_with("torn-test-hang-reader").is_empty());
 }

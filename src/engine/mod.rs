@@ -5,6 +5,7 @@
 //! a [`Subject`] and a [`Classifier`] and returns raw tallies.
 
 pub mod board;
+pub mod external_reader;
 pub mod procs;
 pub mod reader;
 pub mod shared;
@@ -49,6 +50,8 @@ pub struct CaseSpec {
     pub log_dir: PathBuf,
     /// Run readers as `torn __reader` processes of this executable instead of threads.
     pub reader_procs: Option<PathBuf>,
+    /// The real client, asked to read alongside torn's readers.
+    pub external_reader: Option<crate::subject::ExternalSpec>,
 }
 
 /// A progress snapshot, sent to the caller about ten times a second.
@@ -72,6 +75,8 @@ pub struct CaseRaw {
     pub final_state: crate::classify::Outcome,
     /// Whether the run was cut short by an interrupt.
     pub interrupted: bool,
+    /// What the external reader saw (its reads are also in `reads`).
+    pub external: Option<external_reader::ExternalReads>,
 }
 
 /// Runs one case on `target` (whose directory must exist and be torn's own).
@@ -115,11 +120,50 @@ pub fn run_case(
         None => None,
     };
     let reader_threads = if procs.is_some() { 0 } else { readers };
-    let barrier = Arc::new(Barrier::new(reader_threads + spec.writers + 1));
+    let external_ctx = WriterCtx {
+        target: target.to_path_buf(),
+        home: spec.home.clone(),
+        log_dir: spec.log_dir.clone(),
+        index: 0,
+    };
+    let external = spec
+        .external_reader
+        .as_ref()
+        .map(|e| (e, external_reader::start(e, &external_ctx)));
+    let barrier = Arc::new(Barrier::new(
+        reader_threads + spec.writers + 1 + usize::from(external.is_some()),
+    ));
 
     let start_cell = std::sync::OnceLock::<Instant>::new();
     let start_ref = &start_cell;
-    let (elapsed, thread_reads, writes, interrupted) = std::thread::scope(|s| {
+    let (elapsed, thread_reads, writes, interrupted, external) = std::thread::scope(|s| {
+        let external_handle = external.map(|(e, child)| {
+            let barrier = barrier.clone();
+            s.spawn(move || {
+                barrier.wait();
+                let start = *start_ref.get_or_init(Instant::now);
+                match child {
+                    Ok(child) => external_reader::run(
+                        child,
+                        e,
+                        readers,
+                        classifier,
+                        shared,
+                        start,
+                        spec.evidence_per_class,
+                    ),
+                    Err(err) => {
+                        shared.stop.store(true, Ordering::Relaxed);
+                        external_reader::ExternalReads {
+                            command: e.command.clone(),
+                            tally: ReadTally::new(0),
+                            error: Some(format!("starting the external reader: {err}")),
+                            stderr_tail: None,
+                        }
+                    }
+                }
+            })
+        });
         let mut reader_handles = Vec::new();
         for (id, live) in live.iter().enumerate().take(reader_threads) {
             let barrier = barrier.clone();
@@ -139,8 +183,12 @@ pub fn run_case(
                 index,
             };
             writer_handles.push(s.spawn(move || {
-                // Start external processes before the barrier: their start-up is not a write.
-                let writer = subject.start(&ctx);
+                // Start external processes, and let them write once, before the
+                // barrier: their start-up is not a write in flight.
+                let writer = subject.start(&ctx).and_then(|mut w| {
+                    writer::warm_up(w.as_mut(), classifier, shared)?;
+                    Ok(w)
+                });
                 barrier.wait();
                 start_ref.get_or_init(Instant::now);
                 match writer {
@@ -186,12 +234,16 @@ pub fn run_case(
         for h in writer_handles {
             writes.merge(h.join().expect("writer thread panicked"));
         }
-        (start.elapsed(), reads, writes, interrupted)
+        let external = external_handle.map(|h| h.join().expect("external reader thread panicked"));
+        (start.elapsed(), reads, writes, interrupted, external)
     });
-    let reads = match procs {
+    let mut reads = match procs {
         Some(children) => procs::collect(children, spec.evidence_per_class)?,
         None => thread_reads,
     };
+    if let Some(e) = &external {
+        reads.merge(e.tally.clone());
+    }
 
     let final_state = final_state(target, classifier, shared.committed.load(Ordering::Acquire));
     drop(board);
@@ -201,6 +253,7 @@ pub fn run_case(
         writes,
         final_state,
         interrupted,
+        external,
     })
 }
 

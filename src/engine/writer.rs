@@ -19,6 +19,28 @@ pub enum WriteRate {
     Hz(f64),
 }
 
+/// One write before the start barrier, outside any measurement: an external
+/// writer's start-up (an interpreter loading its modules) must not count as a
+/// write in flight, or readers would be counted as exposed while nothing
+/// touches the file. The version it writes is committed like any other.
+pub fn warm_up(
+    writer: &mut (dyn SubjectWriter + '_),
+    classifier: &Classifier,
+    shared: &Shared,
+) -> Result<(), String> {
+    let version = shared.next_version.fetch_add(1, Ordering::AcqRel);
+    let bytes = classifier.template.render_vec(&classifier.codec, version);
+    match writer.write(&classifier.codec.token(version), &bytes) {
+        Ok(()) => {
+            shared.committed.fetch_max(version, Ordering::AcqRel);
+            Ok(())
+        }
+        Err(WriteFailure::Reported(e) | WriteFailure::Broken(e)) => Err(format!(
+            "the first (warm-up) write, of version {version}, failed: {e}"
+        )),
+    }
+}
+
 /// Runs one writer until `shared.stop`. A broken subject stops the whole case.
 pub fn run_writer(
     mut writer: Box<dyn SubjectWriter + '_>,

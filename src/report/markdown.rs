@@ -81,6 +81,23 @@ fn render(r: &Report) -> String {
             let _ = writeln!(s, "- {} write errors; first: `{err}`", thousands(c.writes.errors));
         }
         let _ = writeln!(s, "- file after the run: {}", c.final_state.name());
+        if let Some(x) = &c.external_reader {
+            let counts: Vec<String> = x
+                .outcomes
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(o, n)| format!("{} {}", o.name(), thousands(*n)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "- external reader `{}`: {} reads ({} exposed): {}; would-403 {}",
+                x.command,
+                thousands(x.reads),
+                thousands(x.exposed_reads),
+                counts.join(", "),
+                thousands(x.would_403)
+            );
+        }
         if let Some(e) = &c.subject_error {
             let _ = writeln!(s, "- **subject error**: {e}");
         }

@@ -110,13 +110,29 @@ pub struct CaseReport {
     pub final_state: Outcome,
     /// The first few anomalous reads of each outcome, saved beside the report.
     pub evidence: Vec<evidence::EvidenceRef>,
-    /// Set when the subject broke (hung, crashed, answered garbage, exited).
+    /// Set when the subject broke (hung, crashed, answered garbage, exited),
+    /// or the external reader did.
     pub subject_error: Option<String>,
+    /// The real client's own reads (`reader_stdio`), also counted above.
+    pub external_reader: Option<ExternalReaderReport>,
     /// The end of an external writer's stderr.
     pub writer_stderr: Option<String>,
     pub status: CaseStatus,
     /// Why the case got its status, in words.
     pub reason: String,
+}
+
+/// What the external reader (the real client's parser) saw.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExternalReaderReport {
+    pub command: String,
+    pub reads: u64,
+    pub exposed_reads: u64,
+    /// `ok`: whole current token; `stale`: whole older token; `torn-parseable`:
+    /// any other token; `torn-unparseable`: the client answered `err`.
+    pub outcomes: Vec<(Outcome, u64)>,
+    pub would_403: u64,
+    pub stderr_tail: Option<String>,
 }
 
 /// What the writers did.
@@ -249,7 +265,22 @@ impl CaseReport {
             first_anomaly,
             final_state: raw.final_state,
             evidence,
-            subject_error: raw.writes.subject_error.clone(),
+            subject_error: raw
+                .writes
+                .subject_error
+                .clone()
+                .or_else(|| raw.external.as_ref().and_then(|e| e.error.clone())),
+            external_reader: raw.external.as_ref().map(|e| ExternalReaderReport {
+                command: e.command.clone(),
+                reads: e.tally.reads,
+                exposed_reads: e.tally.exposed,
+                outcomes: Outcome::ALL
+                    .iter()
+                    .map(|&o| (o, e.tally.counts[o.index()]))
+                    .collect(),
+                would_403: e.tally.would_403,
+                stderr_tail: e.stderr_tail.clone(),
+            }),
             writer_stderr: raw.writes.stderr_tail.clone(),
             status: CaseStatus::Pass,
             reason: String::new(),

@@ -48,8 +48,9 @@ struct Writer<'a> {
 impl SubjectWriter for Writer<'_> {
     fn write(&mut self, token: &str, _bytes: &[u8]) -> Result<(), WriteFailure> {
         let argv = argv(self.spec, token, &self.ctx).map_err(WriteFailure::Broken)?;
+        let log = process::stderr_path(&self.ctx);
         let mut child =
-            spawn(&argv, &self.ctx, Stdio::null(), Stdio::null()).map_err(WriteFailure::Broken)?;
+            spawn(&argv, &self.ctx, Stdio::null(), Stdio::null(), &log).map_err(WriteFailure::Broken)?;
         let Some(status) = wait_or_kill(&mut child, self.spec.timeout) else {
             return Err(WriteFailure::Broken(format!(
                 "a write took longer than {:?}: the writer hung and was killed",

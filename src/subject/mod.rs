@@ -6,6 +6,7 @@
 //! The engine sees only [`Subject`] and [`SubjectWriter`].
 
 pub mod command;
+pub mod line;
 mod process;
 pub mod stdio;
 
@@ -150,4 +151,9 @@ impl SubjectSpec {
             SubjectSpec::Stdio(s) => Box::new(stdio::LineProtocol(s.clone())),
         }
     }
+}
+
+/// The argument vector of an external program that takes no token (a reader).
+pub fn process_argv(spec: &ExternalSpec, ctx: &WriterCtx) -> Result<Vec<String>, String> {
+    process::argv(spec, "", ctx)
 }

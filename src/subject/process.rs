@@ -45,10 +45,16 @@ pub fn stderr_path(ctx: &WriterCtx) -> PathBuf {
 }
 
 /// Spawns `argv` with `HOME` set to the scratch home, in a new process group,
-/// stderr to the writer's log (truncated).
-pub fn spawn(argv: &[String], ctx: &WriterCtx, stdin: Stdio, stdout: Stdio) -> Result<Child, String> {
+/// stderr to `log` (truncated).
+pub fn spawn(
+    argv: &[String],
+    ctx: &WriterCtx,
+    stdin: Stdio,
+    stdout: Stdio,
+    log: &Path,
+) -> Result<Child, String> {
     use std::os::unix::process::CommandExt;
-    let log = File::create(stderr_path(ctx)).map_err(|e| format!("cannot create writer log: {e}"))?;
+    let log = File::create(log).map_err(|e| format!("cannot create log {}: {e}", log.display()))?;
     Command::new(&argv[0])
         .args(&argv[1..])
         .env("HOME", &ctx.home)
