@@ -136,3 +136,56 @@ pub fn table(rows: &[OverheadRow]) -> String {
     }
     s
 }
+
+/// Readers' throughput with an external writer against a built-in one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExternalWriterCost {
+    pub command: String,
+    /// Reads/s per reader thread while `rename-durable` writes.
+    pub builtin_reads_per_s: f64,
+    /// Reads/s per reader thread while the external writer writes.
+    pub external_reads_per_s: f64,
+    pub external_writes_per_s: f64,
+    /// external / built-in.
+    pub ratio: f64,
+}
+
+/// Runs `rename-durable` and the line-protocol writer `command` for `each`,
+/// alternately, three rounds, same readers and file; compares the medians.
+pub fn external_writer_cost(
+    command: &str,
+    each: Duration,
+    dir: Option<&Path>,
+    cancel: &AtomicBool,
+) -> anyhow::Result<ExternalWriterCost> {
+    let text = format!(
+        "name: bench-external-writer\nformat: yaml\nduration: {}\nstrategies:\n  - strategy: rename-durable\n  - writer_stdio: {}\n",
+        humantime::format_duration(each),
+        serde_json::to_string(command)?
+    );
+    let scenario = crate::scenario::Scenario::parse(&text, "bench")?;
+    let opts = crate::run::RunOptions {
+        dir: dir.map(Path::to_path_buf),
+        ..Default::default()
+    };
+    let (mut builtin, mut external, mut writes) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let report = crate::run::run(&scenario, "bench", Path::new("."), &opts, cancel)?.report;
+        anyhow::ensure!(report.cases.len() == 2, "interrupted");
+        let per_reader = |i: usize| report.cases[i].reads_per_s / report.cases[i].readers as f64;
+        if let Some(e) = &report.cases[1].subject_error {
+            anyhow::bail!("the writer failed: {e}");
+        }
+        builtin.push(per_reader(0));
+        external.push(per_reader(1));
+        writes.push(report.cases[1].writes.per_s);
+    }
+    let (b, e) = (median(&mut builtin), median(&mut external));
+    Ok(ExternalWriterCost {
+        command: command.to_string(),
+        builtin_reads_per_s: b,
+        external_reads_per_s: e,
+        external_writes_per_s: median(&mut writes),
+        ratio: e / b,
+    })
+}

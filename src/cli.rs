@@ -82,6 +82,11 @@ pub enum Command {
         /// Only these formats (default: all).
         #[arg(long, value_enum)]
         format: Vec<FormatArg>,
+        /// Instead: compare the readers' reads/s while this line-protocol
+        /// writer runs against their reads/s under the built-in
+        /// rename-durable, in one run (YAML, Hermes template).
+        #[arg(long)]
+        writer_stdio: Option<String>,
     },
 }
 
@@ -312,7 +317,29 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench {
             duration,
             ref dir,
+            writer_stdio: Some(ref cmd),
+            ..
+        } => {
+            let row = torn::bench::external_writer_cost(cmd, duration, dir.as_deref(), &CANCEL)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&row)?);
+            }
+            if !cli.quiet {
+                eprintln!(
+                    "reads/s per reader: built-in rename-durable {}, writer-stdio {} ({} writes/s): ratio {:.3}",
+                    thousands(row.builtin_reads_per_s as u64),
+                    thousands(row.external_reads_per_s as u64),
+                    thousands(row.external_writes_per_s as u64),
+                    row.ratio
+                );
+            }
+            Ok(exit::OK)
+        }
+        Command::Bench {
+            duration,
+            ref dir,
             ref format,
+            ..
         } => {
             let formats: Vec<Format> = if format.is_empty() {
                 Format::ALL.to_vec()
