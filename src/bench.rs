@@ -105,6 +105,7 @@ fn verified_loop(path: &Path, classifier: &Classifier, each: Duration) -> f64 {
             lock: false,
             reads: None,
             evidence_per_class: 3,
+            bucket_ns: 0,
         };
         reader::run_reader(0, path, classifier, &shared, &live, start, opts)
     });

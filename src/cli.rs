@@ -246,6 +246,8 @@ pub struct ReaderArgs {
     reads: Option<u64>,
     #[arg(long)]
     evidence: usize,
+    #[arg(long)]
+    bucket_ns: u64,
 }
 
 /// What the gate judges: exactly one of these.
@@ -305,6 +307,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 lock: a.lock,
                 reads: a.reads,
                 evidence: a.evidence,
+                bucket_ns: a.bucket_ns,
             }
             .run()?;
             serde_json::to_writer(std::io::stdout().lock(), &tally)?;

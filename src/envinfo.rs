@@ -15,6 +15,10 @@ pub struct Environment {
     pub cpus: usize,
     /// Filesystem type of the scratch directory, from `statfs(2)`.
     pub fs_type: String,
+    /// The name a matrix run gave this filesystem (`tmpfs-small`, `overlayfs`);
+    /// the type otherwise.
+    #[serde(default)]
+    pub fs_label: String,
     /// The `statfs` magic number, in hex.
     pub fs_magic: String,
     /// Mount point holding the scratch directory (from /proc/self/mountinfo).
@@ -64,6 +68,7 @@ pub fn probe(dir: &Path) -> Environment {
         torn_version: env!("CARGO_PKG_VERSION").to_string(),
         kernel,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        fs_label: fs_type.clone(),
         fs_type,
         fs_magic: magic.map_or_else(|| "unknown".into(), |m| format!("{m:#x}")),
         mount_point,

@@ -102,10 +102,12 @@ pub fn run_case(
     let readers = spec.readers.clamp(1, board::MAX_READERS);
     let live = &board.live[..readers];
     let per_reader = spec.reads.map(|r| r.div_ceil(readers as u64));
+    let bucket_ns = (spec.duration.as_nanos() as u64 / tally::TIMELINE_BUCKETS as u64).max(1);
     let opts = ReaderOptions {
         lock: spec.reader_lock,
         reads: per_reader,
         evidence_per_class: spec.evidence_per_class,
+        bucket_ns,
     };
     let procs = match &spec.reader_procs {
         Some(exe) => Some(procs::spawn(
@@ -190,9 +192,9 @@ pub fn run_case(
                     Ok(w)
                 });
                 barrier.wait();
-                start_ref.get_or_init(Instant::now);
+                let start = *start_ref.get_or_init(Instant::now);
                 match writer {
-                    Ok(w) => writer::run_writer(w, classifier, shared, spec.write_rate),
+                    Ok(w) => writer::run_writer(w, classifier, shared, spec.write_rate, start, bucket_ns),
                     Err(e) => {
                         shared.stop.store(true, Ordering::Relaxed);
                         WriteTally {

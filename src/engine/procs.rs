@@ -30,6 +30,7 @@ pub struct ReaderProc {
     pub lock: bool,
     pub reads: Option<u64>,
     pub evidence: usize,
+    pub bucket_ns: u64,
 }
 
 impl ReaderProc {
@@ -45,6 +46,7 @@ impl ReaderProc {
             format!("--seed={}", self.seed),
             format!("--grace={}", self.grace),
             format!("--evidence={}", self.evidence),
+            format!("--bucket-ns={}", self.bucket_ns),
         ];
         if self.lock {
             a.push("--lock".into());
@@ -82,6 +84,7 @@ impl ReaderProc {
             lock: self.lock,
             reads: self.reads,
             evidence_per_class: self.evidence,
+            bucket_ns: self.bucket_ns,
         };
         let live = &board.live[self.id];
         Ok(run_reader(
@@ -127,6 +130,7 @@ pub fn spawn(
             lock: opts.lock,
             reads: opts.reads,
             evidence: opts.evidence_per_class,
+            bucket_ns: opts.bucket_ns,
         };
         let child = Command::new(exe)
             .args(p.args())

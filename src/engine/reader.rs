@@ -23,6 +23,8 @@ pub struct ReaderOptions {
     /// Stop after this many reads (else run until told to stop).
     pub reads: Option<u64>,
     pub evidence_per_class: usize,
+    /// Width of a timeline bucket (0: no timeline).
+    pub bucket_ns: u64,
 }
 
 /// Reads `path` to EOF into `buf`, returning the number of bytes read. A file
@@ -80,6 +82,9 @@ pub fn run_reader(
     opts: ReaderOptions,
 ) -> ReadTally {
     let mut tally = ReadTally::new(opts.evidence_per_class);
+    if opts.bucket_ns > 0 {
+        tally = tally.with_timeline(opts.bucket_ns);
+    }
     let mut buf = vec![0u8; buffer_len(classifier.template.len())];
     let budget = opts.reads.unwrap_or(u64::MAX);
     let mut i = 0u64;

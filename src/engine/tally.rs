@@ -44,6 +44,18 @@ pub struct ReadTally {
     pub first: [Option<FirstSeen>; Outcome::COUNT],
     pub evidence: Vec<Evidence>,
     evidence_per_class: usize,
+    /// Anomalies per time bucket since the start ([`TIMELINE_BUCKETS`] buckets
+    /// of `bucket_ns`); empty when no timeline is kept.
+    pub timeline: Vec<u64>,
+    pub bucket_ns: u64,
+}
+
+/// Buckets in a case's timeline: fixed, so memory stays flat.
+pub const TIMELINE_BUCKETS: usize = 100;
+
+/// The bucket of an event `at_ns` after the start (the last bucket takes overruns).
+pub fn bucket(at_ns: u64, bucket_ns: u64) -> usize {
+    ((at_ns / bucket_ns.max(1)) as usize).min(TIMELINE_BUCKETS - 1)
 }
 
 impl ReadTally {
@@ -56,7 +68,16 @@ impl ReadTally {
             first: [None; Outcome::COUNT],
             evidence: Vec::new(),
             evidence_per_class,
+            timeline: Vec::new(),
+            bucket_ns: 0,
         }
+    }
+
+    /// Keeps a timeline of anomalies in buckets of `bucket_ns`.
+    pub fn with_timeline(mut self, bucket_ns: u64) -> Self {
+        self.timeline = vec![0; TIMELINE_BUCKETS];
+        self.bucket_ns = bucket_ns;
+        self
     }
 
     /// Anomalous reads (every outcome but `ok`).
@@ -86,6 +107,9 @@ impl ReadTally {
     #[cold]
     fn record_anomaly(&mut self, c: &Classified, seen: FirstSeen, bytes: &[u8], committed_before: u64) {
         let i = c.outcome.index();
+        if !self.timeline.is_empty() {
+            self.timeline[bucket(seen.at_ns, self.bucket_ns)] += 1;
+        }
         if self.first[i].is_none() {
             self.first[i] = Some(seen);
         }
@@ -114,6 +138,12 @@ impl ReadTally {
                 (a, b) => a.or(b),
             };
         }
+        add_timelines(
+            &mut self.timeline,
+            &mut self.bucket_ns,
+            other.timeline,
+            other.bucket_ns,
+        );
         self.evidence.extend(other.evidence);
         self.evidence.sort_by_key(|e| (e.outcome, e.seen.at_ns));
         let mut kept = [0usize; Outcome::COUNT];
@@ -122,6 +152,16 @@ impl ReadTally {
             kept[e.outcome.index()] += 1;
             kept[e.outcome.index()] <= cap
         });
+    }
+}
+
+/// Adds `theirs` into `ours` (bucket by bucket; an empty side takes the other).
+fn add_timelines(ours: &mut Vec<u64>, ours_ns: &mut u64, theirs: Vec<u64>, theirs_ns: u64) {
+    if ours.is_empty() {
+        *ours = theirs;
+        *ours_ns = theirs_ns;
+    } else if theirs.len() == ours.len() {
+        ours.iter_mut().zip(theirs).for_each(|(a, b)| *a += b);
     }
 }
 
@@ -142,6 +182,9 @@ pub struct WriteTally {
     pub subject_error: Option<String>,
     /// The end of an external writer's stderr.
     pub stderr_tail: Option<String>,
+    /// Committed writes per time bucket (see [`ReadTally::timeline`]).
+    pub timeline: Vec<u64>,
+    pub bucket_ns: u64,
 }
 
 impl WriteTally {
@@ -154,6 +197,8 @@ impl WriteTally {
             newest_version: 0,
             subject_error: None,
             stderr_tail: None,
+            timeline: Vec::new(),
+            bucket_ns: 0,
         }
     }
 
@@ -169,6 +214,12 @@ impl WriteTally {
         self.newest_version = self.newest_version.max(other.newest_version);
         self.subject_error = self.subject_error.take().or(other.subject_error);
         self.stderr_tail = self.stderr_tail.take().or(other.stderr_tail);
+        add_timelines(
+            &mut self.timeline,
+            &mut self.bucket_ns,
+            other.timeline,
+            other.bucket_ns,
+        );
     }
 }
 

@@ -47,8 +47,14 @@ pub fn run_writer(
     classifier: &Classifier,
     shared: &Shared,
     rate: WriteRate,
+    start: Instant,
+    bucket_ns: u64,
 ) -> WriteTally {
     let mut tally = WriteTally::new();
+    if bucket_ns > 0 {
+        tally.timeline = vec![0; super::tally::TIMELINE_BUCKETS];
+        tally.bucket_ns = bucket_ns;
+    }
     let mut token = [0u8; TOKEN_LEN];
     let mut bytes = Vec::with_capacity(classifier.template.len());
     let period = match rate {
@@ -73,6 +79,9 @@ pub fn run_writer(
                 shared.committed.fetch_max(version, Ordering::AcqRel);
                 tally.writes += 1;
                 tally.newest_version = tally.newest_version.max(version);
+                if bucket_ns > 0 {
+                    tally.timeline[super::tally::bucket(start.elapsed().as_nanos() as u64, bucket_ns)] += 1;
+                }
             }
             Err(WriteFailure::Reported(e)) => {
                 tally.errors += 1;

@@ -5,9 +5,11 @@
 
 pub mod evidence;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod plots;
 pub mod table;
 pub mod verdict;
 
@@ -115,11 +117,25 @@ pub struct CaseReport {
     pub subject_error: Option<String>,
     /// The real client's own reads (`reader_stdio`), also counted above.
     pub external_reader: Option<ExternalReaderReport>,
+    /// Anomalies and committed writes over time, in fixed buckets.
+    #[serde(default)]
+    pub timeline: Option<Timeline>,
     /// The end of an external writer's stderr.
     pub writer_stderr: Option<String>,
     pub status: CaseStatus,
     /// Why the case got its status, in words.
     pub reason: String,
+}
+
+/// Anomalies against writes over time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Width of a bucket, milliseconds.
+    pub bucket_ms: f64,
+    /// Anomalous reads per bucket.
+    pub anomalies: Vec<u64>,
+    /// Committed writes per bucket.
+    pub writes: Vec<u64>,
 }
 
 /// What the external reader (the real client's parser) saw.
@@ -270,6 +286,15 @@ impl CaseReport {
                 .subject_error
                 .clone()
                 .or_else(|| raw.external.as_ref().and_then(|e| e.error.clone())),
+            timeline: (!r.timeline.is_empty()).then(|| Timeline {
+                bucket_ms: r.bucket_ns as f64 / 1e6,
+                anomalies: r.timeline.clone(),
+                writes: if raw.writes.timeline.is_empty() {
+                    vec![0; r.timeline.len()]
+                } else {
+                    raw.writes.timeline.clone()
+                },
+            }),
             external_reader: raw.external.as_ref().map(|e| ExternalReaderReport {
                 command: e.command.clone(),
                 reads: e.tally.reads,
@@ -310,7 +335,11 @@ pub trait Reporter {
 
 /// Every file reporter, in the order they are written.
 pub fn reporters() -> Vec<Box<dyn Reporter>> {
-    vec![Box::new(json::Json), Box::new(markdown::Markdown)]
+    vec![
+        Box::new(json::Json),
+        Box::new(markdown::Markdown),
+        Box::new(html::Html),
+    ]
 }
 
 /// Writes every reporter's file into `dir` (created if needed).
