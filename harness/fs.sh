@@ -110,11 +110,14 @@ down() {
     done
   fi
   # Anything still mounted under WORK (a crash before `record`): unmount it.
-  grep -F " $WORK/" /proc/self/mounts | awk '{print $2}' | sort -r | while read -r m; do
+  { grep -F " $WORK/" /proc/self/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
-  # Loop devices backed by our images.
-  losetup -j "$WORK/img" 2>/dev/null | cut -d: -f1 | while read -r dev; do losetup -d "$dev" 2>/dev/null || true; done
+  # Loop devices still backed by our images.
+  for img in "$WORK"/img/*.img; do
+    [ -e "$img" ] || continue
+    { losetup -j "$img" 2>/dev/null || true; } | cut -d: -f1 | while read -r dev; do losetup -d "$dev" 2>/dev/null || true; done
+  done
   if grep -qF " $WORK/" /proc/self/mounts; then
     echo "harness: could not unmount everything under $WORK; leaving it" >&2
     return 1

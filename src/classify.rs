@@ -96,7 +96,7 @@ pub struct Classifier {
     pub template: Template,
     pub codec: TokenCodec,
     /// A token stays valid until `grace + 1` newer versions are committed
-    /// (rotators keep the previous token alive for a while).
+    /// (rotators keep old tokens alive for a while); `u64::MAX`: never revoked.
     pub grace: u64,
 }
 

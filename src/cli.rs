@@ -65,6 +65,32 @@ pub enum Command {
     /// CI gate: judge your own writer black-box against a positive control
     /// in the same run, until a bound is proven or the budget runs out.
     Gate(Box<GateArgs>),
+    /// Run a scenario on several filesystems and combine the reports
+    /// (matrix.json, matrix.md, report.html with plots).
+    Matrix {
+        /// Scenario file, or a built-in name (hermes, claude, ...).
+        scenario: String,
+        /// A filesystem to run on, as NAME=DIR (repeat); `harness/fs.sh up`
+        /// prints these lines.
+        #[arg(long = "fs", required = true)]
+        filesystems: Vec<torn::matrix::Filesystem>,
+        #[command(flatten)]
+        args: RunArgs,
+    },
+    /// Combine report.json / matrix.json files (other machines, CI matrix
+    /// jobs) into one matrix report.
+    Merge {
+        /// report.json or matrix.json files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Directory to write matrix.json, matrix.md and report.html into
+        /// (default: reports/<timestamp>-merged).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Title of the combined report.
+        #[arg(long, default_value = "torn: merged matrix")]
+        title: String,
+    },
     /// List strategies, formats, templates and scenarios.
     List,
     /// Internal: one reader process of a run with `--reader-procs`.
@@ -294,6 +320,34 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             run_scenario(&cli, loaded, &format!("built-in:{file}"), Path::new("."), args)
         }
         Command::Gate(ref args) => gate(&cli, args),
+        Command::Matrix {
+            ref scenario,
+            ref filesystems,
+            ref args,
+        } => matrix(&cli, scenario, filesystems, args),
+        Command::Merge {
+            ref files,
+            ref out,
+            ref title,
+        } => {
+            let m = torn::matrix::Matrix::merge(title, files)?;
+            let dir = out.clone().unwrap_or_else(|| {
+                PathBuf::from("reports")
+                    .join(format!("{}-merged", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")))
+            });
+            m.write(&dir)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&m)?);
+            }
+            if !cli.quiet {
+                eprint!("{}", torn::report::markdown::matrix(&m.title, &m.reports));
+                eprintln!(
+                    "matrix: {}/matrix.md (and matrix.json, report.html)",
+                    dir.display()
+                );
+            }
+            Ok(matrix_exit(&m.reports))
+        }
         Command::Reader(ref a) => {
             let tally = torn::engine::procs::ReaderProc {
                 board: a.board.clone(),
@@ -521,6 +575,80 @@ fn execute(
         }
     }
     Ok(report.verdict.exit_code)
+}
+
+fn matrix(
+    cli: &Cli,
+    name: &str,
+    filesystems: &[torn::matrix::Filesystem],
+    args: &RunArgs,
+) -> anyhow::Result<i32> {
+    let (mut scenario, source, base) = match run::builtin_scenario(name) {
+        Some((file, s)) if !Path::new(name).exists() => (s, format!("built-in:{file}"), PathBuf::from(".")),
+        _ => {
+            let path = Path::new(name);
+            let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            (Scenario::load(path)?, path.display().to_string(), base)
+        }
+    };
+    Overrides {
+        duration: args.duration,
+        reads: args.reads,
+        seed: args.seed,
+        readers: args.readers,
+        writers: args.writers,
+        reader_procs: args.reader_procs,
+    }
+    .apply(&mut scenario);
+    let opts = RunOptions {
+        keep_scratch: args.output.keep_scratch,
+        verbose: !cli.quiet,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        ..RunOptions::default()
+    };
+    let m = torn::matrix::run_matrix(&scenario, &source, &base, filesystems, &opts, &CANCEL, |r| {
+        if !cli.quiet {
+            eprintln!(
+                "── {} ({}): {:?}\n{}",
+                r.environment.fs_label,
+                r.environment.fs_type,
+                r.verdict.status,
+                table::plain(r)
+            );
+        }
+    })?;
+    if !args.output.no_report {
+        let dir = args.output.reports_dir.join(format!(
+            "{}-matrix-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+            torn::scratch::slug(&scenario.name)
+        ));
+        m.write(&dir)?;
+        if !cli.quiet {
+            eprintln!(
+                "matrix: {}/matrix.md (and matrix.json, report.html)",
+                dir.display()
+            );
+        }
+    }
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    }
+    Ok(matrix_exit(&m.reports))
+}
+
+/// A matrix's exit code: the most serious of its runs'.
+fn matrix_exit(reports: &[torn::report::Report]) -> i32 {
+    let codes: Vec<i32> = reports.iter().map(|r| r.verdict.exit_code).collect();
+    [
+        exit::INTERRUPTED,
+        exit::SUBJECT_ERROR,
+        exit::ANOMALIES_FOUND,
+        exit::INCONCLUSIVE,
+    ]
+    .into_iter()
+    .find(|c| codes.contains(c))
+    .unwrap_or(exit::OK)
 }
 
 fn list() {

@@ -110,7 +110,7 @@ impl Gate {
                 SubjectSpec::Strategy { .. } => Some(Dur(self.reader_timeout)),
             },
             write_rate: self.write_rate,
-            token_grace: 100,
+            token_grace: None,
             evidence: 3,
             strategies: vec![control, subject],
         }

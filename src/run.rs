@@ -98,7 +98,11 @@ pub fn run(
 ) -> anyhow::Result<RunResult> {
     scenario.validate(source)?;
     let template = scenario.template(source, base)?;
-    let classifier = Classifier::new(template, TokenCodec::new(scenario.seed), scenario.token_grace);
+    let classifier = Classifier::new(
+        template,
+        TokenCodec::new(scenario.seed),
+        scenario.token_grace.unwrap_or(u64::MAX),
+    );
     let scratch = Scratch::new(opts.dir.as_deref(), opts.keep_scratch)?;
     let created = chrono::Utc::now();
     let report_dir = opts.reports_dir.as_ref().map(|d| {

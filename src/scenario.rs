@@ -83,12 +83,13 @@ pub struct Scenario {
     pub write_timeout: Option<Dur>,
     #[serde(default)]
     pub write_rate: Rate,
-    /// How many newer committed versions an old token survives before the
-    /// server revokes it (rotators keep old tokens valid for a while). At a
-    /// maximal write rate a small value makes "revoked at the moment of use"
-    /// depend on scheduler delays rather than on what was read.
-    #[serde(default = "default_grace")]
-    pub token_grace: u64,
+    /// Model token revocation: a token is revoked once more than this many
+    /// newer versions have been committed. Unset (the default), tokens are
+    /// not revoked during a run, so would-403 counts exactly the reads whose
+    /// token is absent or not whole. (At a maximal write rate a small value
+    /// makes "revoked at the moment of use" depend on scheduler delays.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_grace: Option<u64>,
     /// Anomalous reads kept as evidence, per outcome and strategy.
     #[serde(default = "default_evidence")]
     pub evidence: usize,
@@ -151,9 +152,6 @@ fn one() -> NonZeroUsize {
 }
 fn two() -> NonZeroUsize {
     NonZeroUsize::new(2).expect("2 is non-zero")
-}
-fn default_grace() -> u64 {
-    100
 }
 fn default_evidence() -> usize {
     3

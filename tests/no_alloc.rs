@@ -3,7 +3,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use torn::classify::Classifier;
@@ -34,12 +33,12 @@ static GLOBAL: Counting = Counting;
 fn allocations_for(reads: u64, classifier: &Classifier, path: &std::path::Path) -> u64 {
     let shared = Shared::new(1);
     let live = Live::default();
-    let _stop = AtomicBool::new(false);
     let before = ALLOCS.with(Cell::get);
     let opts = ReaderOptions {
         lock: false,
         reads: Some(reads),
         evidence_per_class: 3,
+        bucket_ns: 1_000_000,
     };
     let tally = run_reader(0, path, classifier, &shared, &live, Instant::now(), opts);
     let after = ALLOCS.with(Cell::get);

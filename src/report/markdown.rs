@@ -148,3 +148,62 @@ fn render(r: &Report) -> String {
     let _ = writeln!(s, "```yaml\n{}```", r.scenario.effective);
     s
 }
+
+/// The Markdown of a matrix: one table over every filesystem × strategy,
+/// then each run's verdict and environment.
+pub fn matrix(title: &str, reports: &[Report]) -> String {
+    use super::verdict::sci;
+    let mut s = format!("# {title}\n\n");
+    s.push_str(
+        "| filesystem | kernel | strategy | writes | w-err | reads | exposed | anomalies | per read | would-403 | write µs p50 / p99 | reads/s per reader | status |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for r in reports {
+        let kernel = r.environment.kernel.split_whitespace().nth(1).unwrap_or("?");
+        for c in &r.cases {
+            let per_read = if c.anomalies.count == 0 {
+                format!("≤ {}", sci(c.anomalies.high))
+            } else {
+                sci(c.anomalies.rate)
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} / {:.0} | {} | {} |",
+                r.environment.fs_label,
+                kernel,
+                c.label,
+                thousands(c.writes.committed),
+                thousands(c.writes.errors),
+                thousands(c.reads),
+                thousands(c.exposed_reads),
+                thousands(c.findings()),
+                per_read,
+                thousands(c.would_403.count),
+                c.writes.latency_us.p50,
+                c.writes.latency_us.p99,
+                thousands((c.reads_per_s / c.readers as f64) as u64),
+                format!("{:?}", c.status).to_lowercase()
+            );
+        }
+    }
+    s.push_str("\n`per read`: the anomaly rate, or for zero anomalies the exact one-sided 95% upper bound.\n\n## Runs\n\n");
+    for r in reports {
+        let e = &r.environment;
+        let _ = writeln!(
+            s,
+            "- **{}** ({}, `{}` from {}, options `{}`), kernel {}, {} CPUs, torn {}, seed {}: {:?} — {}",
+            e.fs_label,
+            e.fs_type,
+            e.mount_point,
+            e.mount_source,
+            e.mount_options,
+            e.kernel,
+            e.cpus,
+            e.torn_version,
+            r.seed,
+            r.verdict.status,
+            r.verdict.lines.first().map(String::as_str).unwrap_or("")
+        );
+    }
+    s
+}

@@ -1,0 +1,153 @@
+//! Matrix runs: one scenario on several filesystems (or, merged, several
+//! machines), combined into one report.
+//!
+//! `torn matrix` runs a scenario once per `NAME=DIR` filesystem on this
+//! machine; `torn merge` combines `report.json` / `matrix.json` files made
+//! anywhere (the matrix jobs of a CI system, other kernels) into one matrix.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::report::{self, Report};
+use crate::run::{self, RunOptions};
+use crate::scenario::Scenario;
+
+/// Identifies the schema of `matrix.json`.
+pub const SCHEMA: &str = "torn.matrix/1";
+
+/// Several runs of the same kind, one per filesystem or machine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Matrix {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// When the matrix was made, RFC 3339 UTC.
+    pub created: String,
+    pub title: String,
+    /// One full report per filesystem (each with its kernel, filesystem type,
+    /// mount options and label in `environment`).
+    pub reports: Vec<Report>,
+}
+
+impl Matrix {
+    pub fn new(title: &str, reports: Vec<Report>) -> Self {
+        Self {
+            schema: SCHEMA.into(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            title: title.into(),
+            reports,
+        }
+    }
+
+    /// Writes `matrix.json`, `matrix.md` and `report.html` into `dir`.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let files = [
+            ("matrix.json", serde_json::to_string_pretty(self)? + "\n"),
+            ("matrix.md", report::markdown::matrix(&self.title, &self.reports)),
+            ("report.html", report::html::render(&self.title, &self.reports)),
+        ];
+        let mut written = Vec::new();
+        for (name, text) in files {
+            let path = dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    /// Reads a `report.json` (one run) or `matrix.json` (many) as a list of reports.
+    pub fn load_reports(path: &Path) -> anyhow::Result<Vec<Report>> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        match value.get("schema").and_then(|s| s.as_str()) {
+            Some(SCHEMA) => Ok(serde_json::from_value::<Matrix>(value)
+                .with_context(|| format!("{}: not a valid {SCHEMA} file", path.display()))?
+                .reports),
+            Some(report::SCHEMA) => {
+                Ok(vec![serde_json::from_value(value).with_context(|| {
+                    format!("{}: not a valid {} file", path.display(), report::SCHEMA)
+                })?])
+            }
+            other => anyhow::bail!(
+                "{}: unknown schema {:?}; expected {} (report.json) or {SCHEMA} (matrix.json)",
+                path.display(),
+                other,
+                report::SCHEMA
+            ),
+        }
+    }
+
+    /// Combines report and matrix files into one matrix.
+    pub fn merge(title: &str, paths: &[PathBuf]) -> anyhow::Result<Self> {
+        let mut reports = Vec::new();
+        for p in paths {
+            reports.extend(Self::load_reports(p)?);
+        }
+        anyhow::ensure!(!reports.is_empty(), "nothing to merge");
+        Ok(Self::new(title, reports))
+    }
+}
+
+/// A filesystem to run on: a name for tables and a directory on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filesystem {
+    pub label: String,
+    pub dir: PathBuf,
+}
+
+impl std::str::FromStr for Filesystem {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('=') {
+            Some((label, dir)) if !label.is_empty() && !dir.is_empty() => Ok(Filesystem {
+                label: label.into(),
+                dir: dir.into(),
+            }),
+            _ => Err(format!(
+                "`{s}`: write NAME=DIR, e.g. tmpfs=/dev/shm (as printed by harness/fs.sh up)"
+            )),
+        }
+    }
+}
+
+/// Runs `scenario` once per filesystem, in a `torn/` scratch directory on
+/// each, and combines the reports.
+pub fn run_matrix(
+    scenario: &Scenario,
+    source: &str,
+    base: &Path,
+    filesystems: &[Filesystem],
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+    mut on_report: impl FnMut(&Report),
+) -> anyhow::Result<Matrix> {
+    let mut reports = Vec::new();
+    for fs in filesystems {
+        let scratch = fs.dir.join("torn");
+        let created = !scratch.exists();
+        let opts = RunOptions {
+            dir: Some(scratch.clone()),
+            reports_dir: None,
+            ..opts.clone()
+        };
+        let result = run::run(scenario, source, base, &opts, cancel)
+            .with_context(|| format!("running {} on {} ({})", scenario.name, fs.label, fs.dir.display()));
+        if created {
+            let _ = std::fs::remove_file(scratch.join(crate::scratch::MARKER));
+            let _ = std::fs::remove_dir(&scratch);
+        }
+        let mut report = result?.report;
+        report.environment.fs_label = fs.label.clone();
+        on_report(&report);
+        let interrupted = report.verdict.status == report::RunStatus::Interrupted;
+        reports.push(report);
+        if interrupted {
+            break;
+        }
+    }
+    Ok(Matrix::new(&format!("torn matrix: {}", scenario.name), reports))
+}

@@ -1,0 +1,231 @@
+//! Matrix runs, merging, and the HTML report.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use assert_cmd::Command;
+
+fn torn() -> Command {
+    let mut c = Command::cargo_bin("torn").unwrap();
+    c.env_remove("TORN_DURATION")
+        .env_remove("TORN_SEED")
+        .env_remove("TORN_DIR");
+    c
+}
+
+/// Parses XHTML (which starts with a DOCTYPE) as XML.
+fn parse_xhtml(text: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    roxmltree::Document::parse_with_options(text, opts)
+}
+
+fn only_dir(parent: &Path) -> PathBuf {
+    let dirs: Vec<_> = std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+#[test]
+fn html_report_is_well_formed_and_has_the_plots() {
+    let reports = tempfile::tempdir().unwrap();
+    torn()
+        .args([
+            "repro",
+            "codex",
+            "--duration",
+            "150ms",
+            "-q",
+            "--reports-dir",
+            reports.path().to_str().unwrap(),
+        ])
+        .assert()
+        .code(predicates::prelude::predicate::in_iter([0, 2]));
+    let html = std::fs::read_to_string(only_dir(reports.path()).join("report.html")).unwrap();
+    let doc = parse_xhtml(&html).expect("report.html is well-formed XHTML");
+    let svgs = doc.descendants().filter(|n| n.has_tag_name("svg")).count();
+    // Anomaly rates, write latency, and one timeline per strategy (5).
+    assert_eq!(svgs, 2 + 5, "plots in the page");
+    assert!(!html.contains("plot failed"), "every plot drew");
+    assert!(html.contains("naive-truncate: anomalies against writes"));
+}
+
+#[test]
+fn matrix_and_merge_round_trip() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, b) = (work.path().join("a"), work.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let reports = work.path().join("reports");
+    torn()
+        .args(["matrix", "databricks", "--duration", "150ms", "-q"])
+        .args([
+            "--fs",
+            &format!("first={}", a.display()),
+            "--fs",
+            &format!("second={}", b.display()),
+        ])
+        .args(["--reports-dir", reports.to_str().unwrap()])
+        .assert()
+        .code(predicates::prelude::predicate::in_iter([0, 2]));
+    let matrix_dir = only_dir(&reports);
+    assert!(
+        matrix_dir
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("-matrix-databrickscfg-ini")
+    );
+    let m = torn::matrix::Matrix::load_reports(&matrix_dir.join("matrix.json")).unwrap();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].environment.fs_label, "first");
+    assert_eq!(m[1].environment.fs_label, "second");
+    let md = std::fs::read_to_string(matrix_dir.join("matrix.md")).unwrap();
+    assert!(md.contains("| first |") && md.contains("| second |"));
+    assert!(
+        !a.join("torn").exists(),
+        "matrix removes the scratch dirs it made"
+    );
+
+    // A single run's report.json merges with the matrix.
+    let single = work.path().join("single");
+    torn()
+        .args([
+            "repro",
+            "codex",
+            "--duration",
+            "150ms",
+            "-q",
+            "--reports-dir",
+            single.to_str().unwrap(),
+        ])
+        .assert()
+        .code(predicates::prelude::predicate::in_iter([0, 2]));
+    let single_json = only_dir(&single).join("report.json");
+    let out = work.path().join("merged");
+    torn()
+        .args([
+            "merge",
+            matrix_dir.join("matrix.json").to_str().unwrap(),
+            single_json.to_str().unwrap(),
+        ])
+        .args(["--out", out.to_str().unwrap(), "-q"])
+        .assert()
+        .code(predicates::prelude::predicate::in_iter([0, 2]));
+    let merged = torn::matrix::Matrix::load_reports(&out.join("matrix.json")).unwrap();
+    assert_eq!(merged.len(), 3);
+    // Nothing is lost or changed on the way through.
+    let before: Vec<serde_json::Value> = m
+        .iter()
+        .chain(torn::matrix::Matrix::load_reports(&single_json).unwrap().iter())
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    let after: Vec<serde_json::Value> = merged.iter().map(|r| serde_json::to_value(r).unwrap()).collect();
+    assert_eq!(before, after);
+    // And merging the merged matrix again is the identity on its reports.
+    let again = torn::matrix::Matrix::merge("again", &[out.join("matrix.json")]).unwrap();
+    assert_eq!(
+        serde_json::to_value(&again.reports).unwrap(),
+        serde_json::to_value(&merged).unwrap()
+    );
+    assert!(parse_xhtml(&std::fs::read_to_string(out.join("report.html")).unwrap()).is_ok());
+}
+
+#[test]
+fn merge_names_a_bad_file() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("x.json");
+    std::fs::write(&f, "{\"schema\": \"something/9\"}").unwrap();
+    torn()
+        .args([
+            "merge",
+            f.to_str().unwrap(),
+            "--out",
+            d.path().join("o").to_str().unwrap(),
+        ])
+        .assert()
+        .code(74)
+        .stderr(predicates::str::contains("x.json: unknown schema"));
+}
+
+/// Unmounts what the harness mounted, even when the test fails.
+struct Harness(PathBuf);
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = Process::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/harness/fs.sh"))
+            .arg("down")
+            .env("TORN_HARNESS_DIR", &self.0)
+            .status();
+    }
+}
+
+#[test]
+fn matrix_on_tmpfs_and_a_loop_filesystem_as_root() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED matrix_on_tmpfs_and_a_loop_filesystem_as_root: mounting filesystems needs root");
+        return;
+    }
+    let work = std::env::temp_dir().join(format!("torn-harness-test-{}", std::process::id()));
+    let guard = Harness(work.clone());
+    let out = Process::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/harness/fs.sh"))
+        .args(["up", "tmpfs", "ext4"])
+        .env("TORN_HARNESS_DIR", &work)
+        .env("TORN_IMAGE_MB", "64")
+        .output()
+        .unwrap();
+    let lines = String::from_utf8(out.stdout).unwrap();
+    let fs: Vec<&str> = lines.lines().collect();
+    if fs.len() < 2 {
+        eprintln!(
+            "SKIPPED matrix_on_tmpfs_and_a_loop_filesystem_as_root: could not mount ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    }
+    let reports = tempfile::tempdir().unwrap();
+    let mut cmd = torn();
+    cmd.args([
+        "matrix",
+        "hermes",
+        "--duration",
+        "200ms",
+        "-q",
+        "--reports-dir",
+        reports.path().to_str().unwrap(),
+    ]);
+    for f in &fs {
+        cmd.args(["--fs", f]);
+    }
+    cmd.assert().code(predicates::prelude::predicate::in_iter([0, 2]));
+    let m = torn::matrix::Matrix::load_reports(&only_dir(reports.path()).join("matrix.json")).unwrap();
+    let types: Vec<&str> = m.iter().map(|r| r.environment.fs_type.as_str()).collect();
+    assert_eq!(types, ["tmpfs", "ext4"]);
+    assert!(
+        m[1].environment.mount_source.starts_with("/dev/loop"),
+        "{:?}",
+        m[1].environment
+    );
+    for r in &m {
+        let naive = r.cases.iter().find(|c| c.label == "naive-truncate").unwrap();
+        assert!(
+            naive.anomalies.count > 0,
+            "the control tore on {}",
+            r.environment.fs_type
+        );
+    }
+    drop(guard);
+    assert!(!work.exists(), "harness cleaned up");
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(!mounts.contains(work.to_str().unwrap()), "nothing left mounted");
+}
