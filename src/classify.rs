@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::format::{ClientView, Template};
+use crate::format::{ClientView, Template, Versions};
 use crate::token::TokenCodec;
 
 /// Exactly one of these describes every read.
@@ -83,6 +83,8 @@ pub struct Classified {
     pub outcome: Outcome,
     /// The whole version read, for `ok` and `stale`.
     pub version: Option<u64>,
+    /// Its `{{FIELD}}` version, when the template has that slot.
+    pub field: Option<u64>,
     /// Whether the client would have been refused (HTTP 403): the token it
     /// would send is absent, not whole, or revoked at the moment of use.
     pub would_403: bool,
@@ -117,6 +119,23 @@ impl Classifier {
     /// committed version, and whose token is used when `committed_at_use` is.
     #[inline]
     pub fn classify(&self, read: ReadResult<'_>, committed_before: u64, committed_at_use: u64) -> Classified {
+        let before = Versions {
+            token: committed_before,
+            field: 0,
+        };
+        self.classify_versions(read, before, committed_at_use)
+    }
+
+    /// [`Classifier::classify`] for templates with a `{{FIELD}}` slot: a
+    /// whole document is `stale` if either its token or its field is older
+    /// than what was committed before the read began (a lost update).
+    #[inline]
+    pub fn classify_versions(
+        &self,
+        read: ReadResult<'_>,
+        committed_before: Versions,
+        committed_at_use: u64,
+    ) -> Classified {
         let bytes = match read {
             ReadResult::Missing => return self.no_token(Outcome::Missing),
             ReadResult::Error(errno) => {
@@ -127,16 +146,13 @@ impl Classifier {
             ReadResult::Bytes([]) => return self.no_token(Outcome::Empty),
             ReadResult::Bytes(b) => b,
         };
-        if let Some(v) = self.template.whole_version(&self.codec, bytes) {
-            let outcome = if v < committed_before {
-                Outcome::Stale
-            } else {
-                Outcome::Ok
-            };
+        if let Some(v) = self.template.whole_versions(&self.codec, bytes) {
+            let stale = v.token < committed_before.token || v.field < committed_before.field;
             return Classified {
-                outcome,
-                version: Some(v),
-                would_403: self.revoked(v, committed_at_use),
+                outcome: if stale { Outcome::Stale } else { Outcome::Ok },
+                version: Some(v.token),
+                field: self.template.has_field().then_some(v.field),
+                would_403: self.revoked(v.token, committed_at_use),
                 detail: None,
             };
         }
@@ -154,6 +170,7 @@ impl Classifier {
             return Classified {
                 outcome: Outcome::TornUnparseable,
                 version: None,
+                field: None,
                 would_403: true,
                 detail: Some(format!(
                     "the client said: {}",
@@ -169,12 +186,14 @@ impl Classifier {
                     Outcome::Ok
                 },
                 version: Some(v),
+                field: None,
                 would_403: self.revoked(v, committed_at_use),
                 detail: None,
             },
             None => Classified {
                 outcome: Outcome::TornParseable,
                 version: None,
+                field: None,
                 would_403: true,
                 detail: Some(format!("the client would send {:?}", truncate(answer, 48))),
             },
@@ -196,6 +215,7 @@ impl Classifier {
         Classified {
             outcome,
             version: None,
+            field: None,
             would_403: sent.is_none_or(|v| self.revoked(v, committed_at_use)),
             detail: Some(detail),
         }
@@ -205,6 +225,7 @@ impl Classifier {
         Classified {
             outcome,
             version: None,
+            field: None,
             would_403: true,
             detail: None,
         }

@@ -62,6 +62,7 @@ impl Gate {
             readers: None,
             reader_lock: None,
             reader_procs: None,
+            rmw: None,
             write_rate: None,
             duration: None,
             expect: None,
@@ -104,6 +105,7 @@ impl Gate {
             readers: self.readers,
             reader_lock: self.reader_lock,
             reader_procs: self.reader_procs,
+            rmw: false,
             reader_stdio: self.reader_stdio.clone(),
             write_timeout: match &self.subject {
                 SubjectSpec::Command(s) | SubjectSpec::Stdio(s) => Some(Dur(s.timeout)),

@@ -160,6 +160,7 @@ pub fn run(
                 None
             },
             external_reader: case.external_reader.clone(),
+            rmw: case.rmw,
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
         let (proof, expect) = (opts.proof, case.expect);
@@ -260,6 +261,11 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str, &str)] = &[
         "databricks",
         "databrickscfg-ini.yaml",
         include_str!("../scenarios/databrickscfg-ini.yaml"),
+    ),
+    (
+        "lost-update",
+        "lost-update.yaml",
+        include_str!("../scenarios/lost-update.yaml"),
     ),
     (
         "two-writers",

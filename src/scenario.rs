@@ -74,6 +74,12 @@ pub struct Scenario {
     /// POSIX locks are per process) instead of threads.
     #[serde(default)]
     pub reader_procs: bool,
+    /// Two writers do read-modify-write of different fields of the file: the
+    /// rotator changes the token, a setup step the `{{FIELD}}` value (use a
+    /// template with a `{{FIELD}}` slot, e.g. `hermes-two-fields`). Shows lost
+    /// updates. Built-in strategies only.
+    #[serde(default)]
+    pub rmw: bool,
     /// The real client as an extra reader: a program that answers each `read`
     /// line with the token it would use, or `err <reason>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +135,8 @@ pub struct CaseEntry {
     pub reader_lock: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader_procs: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rmw: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_rate: Option<Rate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -300,6 +308,8 @@ pub struct Case {
     pub readers: usize,
     pub reader_lock: bool,
     pub reader_procs: bool,
+    /// Read-modify-write of two fields by two writers (lost-update runs).
+    pub rmw: bool,
     pub external_reader: Option<ExternalSpec>,
     pub write_rate: Rate,
     pub duration: Duration,
@@ -401,6 +411,15 @@ impl Scenario {
             return Err(invalid("strategies", "list at least one strategy".into()));
         }
         for (i, e) in self.strategies.iter().enumerate() {
+            if e.rmw.unwrap_or(self.rmw) && e.strategy.is_none() {
+                return Err(invalid(
+                    "rmw",
+                    format!(
+                        "entry {}: read-modify-write runs take built-in strategies only",
+                        i + 1
+                    ),
+                ));
+            }
             let given = [
                 e.strategy.is_some(),
                 e.writer_cmd.is_some(),
@@ -445,12 +464,20 @@ impl Scenario {
             (None, None, Some(cmd)) => SubjectSpec::Stdio(external(cmd)),
             (None, None, None) => unreachable!("validate() requires one subject per entry"),
         };
-        let writers = e.writers.unwrap_or(self.writers).get();
+        let rmw = e.rmw.unwrap_or(self.rmw);
+        // A read-modify-write run has exactly two writers: the rotator (token)
+        // and the setup step ({{FIELD}}).
+        let writers = if rmw {
+            2
+        } else {
+            e.writers.unwrap_or(self.writers).get()
+        };
         let reader_lock = e.reader_lock.unwrap_or(self.reader_lock);
         let expect = e.expect.unwrap_or_else(|| {
             subject.build().expect(&Setup {
                 writers,
                 readers_lock: reader_lock,
+                rmw,
             })
         });
         Case {
@@ -460,6 +487,7 @@ impl Scenario {
             readers: e.readers.unwrap_or(self.readers).get(),
             reader_lock,
             reader_procs: e.reader_procs.unwrap_or(self.reader_procs),
+            rmw,
             external_reader: self.reader_stdio.as_ref().map(|c| ExternalSpec {
                 command: c.clone(),
                 shell: false,

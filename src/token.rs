@@ -59,6 +59,12 @@ impl TokenCodec {
         }
     }
 
+    /// The codec of a template's second versioned field: the same shape,
+    /// another key, so a token can never pass for a field value.
+    pub fn field_codec(&self) -> TokenCodec {
+        TokenCodec::new(self.seed ^ 0x6669_656C_645F_7631)
+    }
+
     /// The seed this codec was made from.
     pub fn seed(&self) -> u64 {
         self.seed

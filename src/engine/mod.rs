@@ -26,6 +26,7 @@ pub use tally::{Evidence, FirstSeen, ReadTally, WriteTally};
 pub use writer::WriteRate;
 
 use crate::classify::Classifier;
+use crate::format::SlotKind;
 use crate::subject::{Subject, WriterCtx};
 
 /// One case: a strategy under a given load.
@@ -52,6 +53,8 @@ pub struct CaseSpec {
     pub reader_procs: Option<PathBuf>,
     /// The real client, asked to read alongside torn's readers.
     pub external_reader: Option<crate::subject::ExternalSpec>,
+    /// Read-modify-write: writer 0 updates the token, writer 1 the `{{FIELD}}`.
+    pub rmw: bool,
 }
 
 /// A progress snapshot, sent to the caller about ten times a second.
@@ -185,16 +188,25 @@ pub fn run_case(
                 index,
             };
             writer_handles.push(s.spawn(move || {
+                let rmw = spec.rmw.then_some(writer::Rmw {
+                    owns: if index % 2 == 1 {
+                        SlotKind::Field
+                    } else {
+                        SlotKind::Token
+                    },
+                    target,
+                });
                 // Start external processes, and let them write once, before the
                 // barrier: their start-up is not a write in flight.
-                let writer = subject.start(&ctx).and_then(|mut w| {
-                    writer::warm_up(w.as_mut(), classifier, shared)?;
+                let started = subject.start(&ctx).and_then(|w| {
+                    let mut w = writer::Writer::new(w, classifier, shared, rmw, bucket_ns);
+                    w.warm_up()?;
                     Ok(w)
                 });
                 barrier.wait();
                 let start = *start_ref.get_or_init(Instant::now);
-                match writer {
-                    Ok(w) => writer::run_writer(w, classifier, shared, spec.write_rate, start, bucket_ns),
+                match started {
+                    Ok(w) => w.run(spec.write_rate, start, bucket_ns),
                     Err(e) => {
                         shared.stop.store(true, Ordering::Relaxed);
                         WriteTally {
@@ -247,7 +259,7 @@ pub fn run_case(
         reads.merge(e.tally.clone());
     }
 
-    let final_state = final_state(target, classifier, shared.committed.load(Ordering::Acquire));
+    let final_state = final_state(target, classifier, shared);
     drop(board);
     Ok(CaseRaw {
         elapsed,
@@ -259,10 +271,16 @@ pub fn run_case(
     })
 }
 
-fn final_state(target: &Path, classifier: &Classifier, committed: u64) -> crate::classify::Outcome {
+/// The target after the run, against the newest committed token and field:
+/// `stale` if a committed change was lost.
+fn final_state(target: &Path, classifier: &Classifier, shared: &Shared) -> crate::classify::Outcome {
+    let committed = crate::format::Versions {
+        token: shared.committed.load(Ordering::Acquire),
+        field: shared.committed_field.load(Ordering::Acquire),
+    };
     let mut buf = vec![0u8; reader::buffer_len(classifier.template.len())];
     let res = reader::read_once(target, &mut buf, false);
     classifier
-        .classify(reader::as_read_result(&res, &buf), committed, committed)
+        .classify_versions(reader::as_read_result(&res, &buf), committed, committed.token)
         .outcome
 }

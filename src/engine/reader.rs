@@ -14,6 +14,7 @@ use std::time::Instant;
 use super::shared::{Live, Shared};
 use super::tally::{FirstSeen, ReadTally};
 use crate::classify::{Classifier, ReadResult};
+use crate::format::Versions;
 
 /// How a reader thread reads.
 #[derive(Debug, Clone, Copy)]
@@ -88,8 +89,13 @@ pub fn run_reader(
     let mut buf = vec![0u8; buffer_len(classifier.template.len())];
     let budget = opts.reads.unwrap_or(u64::MAX);
     let mut i = 0u64;
+    // The last whole version this reader saw, to catch it going backwards.
+    let (mut last_token, mut last_field) = (0u64, 0u64);
     while i < budget && !shared.stop.load(Ordering::Relaxed) {
-        let committed_before = shared.committed.load(Ordering::Acquire);
+        let committed_before = Versions {
+            token: shared.committed.load(Ordering::Acquire),
+            field: shared.committed_field.load(Ordering::Acquire),
+        };
         let exposure = shared.before_read();
         let res = read_once(path, &mut buf, opts.lock);
         let exposed = shared.exposed(exposure);
@@ -99,13 +105,18 @@ pub fn run_reader(
             ReadResult::Bytes(b) => b,
             _ => &[],
         };
-        let c = classifier.classify(read, committed_before, committed_at_use);
+        let c = classifier.classify_versions(read, committed_before, committed_at_use);
+        if let Some(v) = c.version {
+            let field = c.field.unwrap_or(0);
+            tally.regressions += u64::from(v < last_token || field < last_field);
+            (last_token, last_field) = (v, field);
+        }
         let seen = || FirstSeen {
             at_ns: start.elapsed().as_nanos() as u64,
             reader: id,
             read_index: i,
         };
-        tally.record(&c, exposed, seen, bytes, committed_before);
+        tally.record(&c, exposed, seen, bytes, committed_before.token);
         i += 1;
         if i.is_multiple_of(256) || c.outcome.is_anomaly() {
             live.publish(&tally);

@@ -16,6 +16,10 @@ pub struct Shared {
     pub next_version: AtomicU64,
     /// Highest version whose write has returned successfully.
     pub committed: CachePadded<AtomicU64>,
+    /// Next version of the `{{FIELD}}` value (read-modify-write runs).
+    pub next_field: AtomicU64,
+    /// Highest `{{FIELD}}` version whose write has returned successfully.
+    pub committed_field: CachePadded<AtomicU64>,
     /// Writes begun (incremented before a write's first system call).
     pub started: CachePadded<AtomicU64>,
     /// Writes ended, successfully or not.

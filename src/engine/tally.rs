@@ -41,6 +41,10 @@ pub struct ReadTally {
     pub exposed: u64,
     pub counts: [u64; Outcome::COUNT],
     pub would_403: u64,
+    /// Reads whose whole version was older than the one the same reader had
+    /// read before (the file went back in time).
+    #[serde(default)]
+    pub regressions: u64,
     pub first: [Option<FirstSeen>; Outcome::COUNT],
     pub evidence: Vec<Evidence>,
     evidence_per_class: usize,
@@ -65,6 +69,7 @@ impl ReadTally {
             exposed: 0,
             counts: [0; Outcome::COUNT],
             would_403: 0,
+            regressions: 0,
             first: [None; Outcome::COUNT],
             evidence: Vec::new(),
             evidence_per_class,
@@ -131,6 +136,7 @@ impl ReadTally {
         self.reads += other.reads;
         self.exposed += other.exposed;
         self.would_403 += other.would_403;
+        self.regressions += other.regressions;
         for i in 0..Outcome::COUNT {
             self.counts[i] += other.counts[i];
             self.first[i] = match (self.first[i], other.first[i]) {
@@ -237,6 +243,7 @@ mod tests {
         Classified {
             outcome: o,
             version: None,
+            field: None,
             would_403: true,
             detail: None,
         }

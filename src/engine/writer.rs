@@ -1,12 +1,14 @@
-//! A writer thread: take the next version, write it with the strategy,
+//! A writer thread: take the next version, write it with the subject,
 //! publish it as committed.
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::shared::Shared;
-use super::tally::WriteTally;
+use super::tally::{self, WriteTally};
 use crate::classify::Classifier;
+use crate::format::{SlotKind, Versions};
 use crate::subject::{SubjectWriter, WriteFailure};
 use crate::token::TOKEN_LEN;
 
@@ -19,94 +21,199 @@ pub enum WriteRate {
     Hz(f64),
 }
 
-/// One write before the start barrier, outside any measurement: an external
-/// writer's start-up (an interpreter loading its modules) must not count as a
-/// write in flight, or readers would be counted as exposed while nothing
-/// touches the file. The version it writes is committed like any other.
-pub fn warm_up(
-    writer: &mut (dyn SubjectWriter + '_),
-    classifier: &Classifier,
-    shared: &Shared,
-) -> Result<(), String> {
-    let version = shared.next_version.fetch_add(1, Ordering::AcqRel);
-    let bytes = classifier.template.render_vec(&classifier.codec, version);
-    match writer.write(&classifier.codec.token(version), &bytes) {
-        Ok(()) => {
-            shared.committed.fetch_max(version, Ordering::AcqRel);
-            Ok(())
-        }
-        Err(WriteFailure::Reported(e) | WriteFailure::Broken(e)) => Err(format!(
-            "the first (warm-up) write, of version {version}, failed: {e}"
-        )),
-    }
+/// In a read-modify-write run, the field a writer owns and the file it
+/// reads before each write.
+#[derive(Debug, Clone, Copy)]
+pub struct Rmw<'a> {
+    pub owns: SlotKind,
+    pub target: &'a Path,
 }
 
-/// Runs one writer until `shared.stop`. A broken subject stops the whole case.
-pub fn run_writer(
-    mut writer: Box<dyn SubjectWriter + '_>,
-    classifier: &Classifier,
-    shared: &Shared,
-    rate: WriteRate,
-    start: Instant,
-    bucket_ns: u64,
-) -> WriteTally {
-    let mut tally = WriteTally::new();
-    if bucket_ns > 0 {
-        tally.timeline = vec![0; super::tally::TIMELINE_BUCKETS];
-        tally.bucket_ns = bucket_ns;
+/// Reads `target` until it holds a whole document (as read-modify-write code
+/// would retry a parse error), at most a hundred times.
+fn read_whole(target: &Path, classifier: &Classifier) -> Option<Versions> {
+    let mut buf = vec![0u8; super::reader::buffer_len(classifier.template.len())];
+    (0..100).find_map(|_| {
+        let got = super::reader::read_once(target, &mut buf, false)
+            .ok()
+            .and_then(|n| classifier.template.whole_versions(&classifier.codec, &buf[..n]));
+        if got.is_none() {
+            std::thread::yield_now();
+        }
+        got
+    })
+}
+
+/// One writer thread's state.
+pub struct Writer<'a> {
+    subject: Box<dyn SubjectWriter + 'a>,
+    classifier: &'a Classifier,
+    shared: &'a Shared,
+    rmw: Option<Rmw<'a>>,
+    tally: WriteTally,
+    bytes: Vec<u8>,
+}
+
+/// How one write ended.
+enum Step {
+    Committed,
+    Failed,
+    Broken,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(
+        subject: Box<dyn SubjectWriter + 'a>,
+        classifier: &'a Classifier,
+        shared: &'a Shared,
+        rmw: Option<Rmw<'a>>,
+        bucket_ns: u64,
+    ) -> Self {
+        let mut tally = WriteTally::new();
+        if bucket_ns > 0 {
+            tally.timeline = vec![0; tally::TIMELINE_BUCKETS];
+            tally.bucket_ns = bucket_ns;
+        }
+        let bytes = Vec::with_capacity(classifier.template.len());
+        Self {
+            subject,
+            classifier,
+            shared,
+            rmw,
+            tally,
+            bytes,
+        }
     }
-    let mut token = [0u8; TOKEN_LEN];
-    let mut bytes = Vec::with_capacity(classifier.template.len());
-    let period = match rate {
-        WriteRate::Max => None,
-        WriteRate::Hz(hz) => Some(Duration::from_secs_f64(1.0 / hz)),
-    };
-    let begin = Instant::now();
-    let mut n = 0u32;
-    while !shared.stop.load(Ordering::Relaxed) {
-        let version = shared.next_version.fetch_add(1, Ordering::AcqRel);
-        classifier.template.render(&classifier.codec, version, &mut bytes);
-        classifier.codec.encode_into(version, &mut token);
+
+    /// One write before the start barrier, outside any measurement: an
+    /// external writer's start-up (an interpreter loading its modules) must
+    /// not count as a write in flight, or readers would be counted as exposed
+    /// while nothing touches the file. It is committed like any other.
+    pub fn warm_up(&mut self) -> Result<(), String> {
+        match self.write_one(None) {
+            Step::Committed => Ok(()),
+            Step::Failed | Step::Broken => Err(format!(
+                "the first (warm-up) write failed: {}",
+                self.tally
+                    .subject_error
+                    .take()
+                    .or(self.tally.first_error.take())
+                    .unwrap_or_default()
+            )),
+        }
+    }
+
+    /// Takes the next version, writes it, publishes it. `measured` (the run's
+    /// start and timeline bucket) is `None` for the warm-up, which is not
+    /// bracketed as a write in flight.
+    fn write_one(&mut self, measured: Option<(Instant, u64)>) -> Step {
+        let shared = self.shared;
+        // A read-modify-write holds the subject's update lock (if it has one)
+        // from before its read until after its write.
+        let lock = match self.rmw.map(|_| self.subject.update_lock()) {
+            Some(Err(e)) => return self.failed(format!("taking the update lock: {e}")),
+            Some(Ok(lock)) => lock,
+            None => None,
+        };
+        let owns_field = self.rmw.is_some_and(|r| r.owns == SlotKind::Field);
+        let current = match self.rmw {
+            Some(r) => match read_whole(r.target, self.classifier) {
+                Some(v) => v,
+                None => return self.failed("read-modify-write: the file never read whole".into()),
+            },
+            None => Versions { token: 0, field: 0 },
+        };
+        let counter = if owns_field {
+            &shared.next_field
+        } else {
+            &shared.next_version
+        };
+        let version = counter.fetch_add(1, Ordering::AcqRel);
+        let versions = if owns_field {
+            Versions {
+                token: current.token,
+                field: version,
+            }
+        } else {
+            Versions {
+                token: version,
+                field: current.field,
+            }
+        };
+        let c = self.classifier;
+        c.template.render_versions(&c.codec, versions, &mut self.bytes);
+        let mut token = [0u8; TOKEN_LEN];
+        c.codec.encode_into(versions.token, &mut token);
         let token = std::str::from_utf8(&token).expect("tokens are ASCII");
-        shared.started.fetch_add(1, Ordering::AcqRel);
+
+        if measured.is_some() {
+            shared.started.fetch_add(1, Ordering::AcqRel);
+        }
         let t0 = Instant::now();
-        let result = writer.write(token, &bytes);
+        let result = self.subject.write(token, &self.bytes);
         let took = t0.elapsed();
-        shared.finished.fetch_add(1, Ordering::AcqRel);
-        let _ = tally.latency_ns.record((took.as_nanos() as u64).max(1));
+        if measured.is_some() {
+            shared.finished.fetch_add(1, Ordering::AcqRel);
+            let _ = self.tally.latency_ns.record((took.as_nanos() as u64).max(1));
+        }
+        drop(lock);
         match result {
             Ok(()) => {
-                shared.committed.fetch_max(version, Ordering::AcqRel);
-                tally.writes += 1;
-                tally.newest_version = tally.newest_version.max(version);
-                if bucket_ns > 0 {
-                    tally.timeline[super::tally::bucket(start.elapsed().as_nanos() as u64, bucket_ns)] += 1;
+                let committed = if owns_field {
+                    &shared.committed_field
+                } else {
+                    &shared.committed
+                };
+                committed.fetch_max(version, Ordering::AcqRel);
+                if let Some((start, bucket_ns)) = measured {
+                    self.tally.writes += 1;
+                    self.tally.newest_version = self.tally.newest_version.max(version);
+                    if bucket_ns > 0 {
+                        self.tally.timeline[tally::bucket(start.elapsed().as_nanos() as u64, bucket_ns)] += 1;
+                    }
                 }
+                Step::Committed
             }
-            Err(WriteFailure::Reported(e)) => {
-                tally.errors += 1;
-                if tally.first_error.is_none() {
-                    tally.first_error = Some(format!("writing version {version}: {e}"));
-                }
-            }
+            Err(WriteFailure::Reported(e)) => self.failed(format!("writing version {version}: {e}")),
             Err(WriteFailure::Broken(e)) => {
-                tally.subject_error = Some(format!("writing version {version}: {e}"));
+                self.tally.subject_error = Some(format!("writing version {version}: {e}"));
                 shared.stop.store(true, Ordering::Relaxed);
-                break;
-            }
-        }
-        if let Some(period) = period {
-            n += 1;
-            let due = begin + period * n;
-            while !shared.stop.load(Ordering::Relaxed) {
-                let now = Instant::now();
-                if now >= due {
-                    break;
-                }
-                std::thread::sleep((due - now).min(Duration::from_millis(20)));
+                Step::Broken
             }
         }
     }
-    tally.stderr_tail = writer.finish();
-    tally
+
+    fn failed(&mut self, message: String) -> Step {
+        self.tally.errors += 1;
+        self.tally.first_error.get_or_insert(message);
+        Step::Failed
+    }
+
+    /// Writes until `shared.stop` (a broken subject stops the whole case).
+    pub fn run(mut self, rate: WriteRate, start: Instant, bucket_ns: u64) -> WriteTally {
+        let period = match rate {
+            WriteRate::Max => None,
+            WriteRate::Hz(hz) => Some(Duration::from_secs_f64(1.0 / hz)),
+        };
+        let begin = Instant::now();
+        let mut n = 0u32;
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            if let Step::Broken = self.write_one(Some((start, bucket_ns))) {
+                break;
+            }
+            if let Some(period) = period {
+                n += 1;
+                let due = begin + period * n;
+                while !self.shared.stop.load(Ordering::Relaxed) {
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    std::thread::sleep((due - now).min(Duration::from_millis(20)));
+                }
+            }
+        }
+        self.tally.stderr_tail = self.subject.finish();
+        self.tally
+    }
 }

@@ -98,6 +98,14 @@ pub const BUILTINS: &[Builtin] = &[
         text: include_str!("templates/hermes.yaml"),
     },
     Builtin {
+        name: "hermes-two-fields",
+        format: Format::Yaml,
+        default_target: ".hermes/config.yaml",
+        client_key: "model.api_key",
+        summary: "Hermes config.yaml with model.default versioned too, for lost-update runs (rmw: true)",
+        text: include_str!("templates/hermes-two-fields.yaml"),
+    },
+    Builtin {
         name: "claude-settings",
         format: Format::Json,
         default_target: ".claude/settings.json",
@@ -157,37 +165,77 @@ pub struct Template {
     pub format: Format,
     /// Dotted key the client reads the token from.
     pub client_key: String,
-    /// The bytes between slots: `segments.len() == slots + 1`.
+    /// The bytes between slots: `segments.len() == slots.len() + 1`.
     segments: Vec<Vec<u8>>,
-    /// Byte offset of each slot in a rendered version.
-    slot_offsets: Vec<usize>,
+    /// Each slot's byte offset in a rendered version and what it holds.
+    slots: Vec<(usize, SlotKind)>,
     len: usize,
 }
 
+/// What a slot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotKind {
+    /// `{{TOKEN}}`: the token the rotator installs.
+    Token,
+    /// `{{FIELD}}`: a second versioned value another writer updates (e.g.
+    /// `model.default` changed by a setup step), for lost-update scenarios.
+    Field,
+}
+
+impl SlotKind {
+    fn marker(self) -> &'static str {
+        match self {
+            SlotKind::Token => SLOT,
+            SlotKind::Field => FIELD_SLOT,
+        }
+    }
+}
+
+/// The placeholder of a second versioned field.
+pub const FIELD_SLOT: &str = "{{FIELD}}";
+
+/// The versions held by a whole document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    pub token: u64,
+    /// The `{{FIELD}}` version (0 when the template has no field slot).
+    pub field: u64,
+}
+
 impl Template {
-    /// Builds a template from text containing [`SLOT`] markers and checks
-    /// that a rendered version parses and yields its token at `client_key`.
+    /// Builds a template from text containing [`SLOT`] (and optionally
+    /// [`FIELD_SLOT`]) markers and checks that a rendered version parses and
+    /// yields its token at `client_key`.
     pub fn new(origin: &str, format: Format, client_key: &str, text: &str) -> Result<Self, TemplateError> {
-        let segments: Vec<Vec<u8>> = text.split(SLOT).map(|s| s.as_bytes().to_vec()).collect();
-        if segments.len() < 2 {
+        let mut segments = Vec::new();
+        let mut slots = Vec::new();
+        let mut rest = text;
+        let mut off = 0;
+        loop {
+            let next = [SlotKind::Token, SlotKind::Field]
+                .into_iter()
+                .filter_map(|k| rest.find(k.marker()).map(|at| (at, k)))
+                .min_by_key(|(at, _)| *at);
+            let Some((at, kind)) = next else { break };
+            segments.push(rest[..at].as_bytes().to_vec());
+            off += at;
+            slots.push((off, kind));
+            off += TOKEN_LEN;
+            rest = &rest[at + kind.marker().len()..];
+        }
+        segments.push(rest.as_bytes().to_vec());
+        if !slots.iter().any(|(_, k)| *k == SlotKind::Token) {
             return Err(TemplateError::NoSlot {
                 origin: origin.to_string(),
             });
         }
-        let mut slot_offsets = Vec::with_capacity(segments.len() - 1);
-        let mut off = 0;
-        for seg in &segments[..segments.len() - 1] {
-            off += seg.len();
-            slot_offsets.push(off);
-            off += TOKEN_LEN;
-        }
-        let len = off + segments.last().map_or(0, Vec::len);
+        let len = off + rest.len();
         let t = Template {
             origin: origin.to_string(),
             format,
             client_key: client_key.to_string(),
             segments,
-            slot_offsets,
+            slots,
             len,
         };
         t.validate()?;
@@ -232,14 +280,14 @@ impl Template {
         }
     }
 
-    /// The template text, with [`SLOT`] markers.
+    /// The template text, with its slot markers.
     pub fn text(&self) -> String {
-        let parts: Vec<String> = self
-            .segments
-            .iter()
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect();
-        parts.join(SLOT)
+        let mut out = String::from_utf8_lossy(&self.segments[0]).into_owned();
+        for ((_, kind), seg) in self.slots.iter().zip(&self.segments[1..]) {
+            out.push_str(kind.marker());
+            out.push_str(&String::from_utf8_lossy(seg));
+        }
+        out
     }
 
     /// Length in bytes of every rendered version.
@@ -254,19 +302,41 @@ impl Template {
 
     /// Number of token slots.
     pub fn slots(&self) -> usize {
-        self.slot_offsets.len()
+        self.slots.iter().filter(|(_, k)| *k == SlotKind::Token).count()
     }
 
-    /// Renders `version` into `out` (cleared first); reuses its allocation.
+    /// Whether the template has a `{{FIELD}}` slot.
+    pub fn has_field(&self) -> bool {
+        self.slots.iter().any(|(_, k)| *k == SlotKind::Field)
+    }
+
+    /// Renders token `version` (and field version 0) into `out` (cleared
+    /// first); reuses its allocation.
     pub fn render(&self, codec: &TokenCodec, version: u64, out: &mut Vec<u8>) {
+        self.render_versions(
+            codec,
+            Versions {
+                token: version,
+                field: 0,
+            },
+            out,
+        );
+    }
+
+    /// Renders a document holding `v` into `out` (cleared first).
+    pub fn render_versions(&self, codec: &TokenCodec, v: Versions, out: &mut Vec<u8>) {
         let mut token = [0u8; TOKEN_LEN];
-        codec.encode_into(version, &mut token);
+        let mut field = [0u8; TOKEN_LEN];
+        codec.encode_into(v.token, &mut token);
+        codec.field_codec().encode_into(v.field, &mut field);
         out.clear();
         out.reserve(self.len);
-        for (i, seg) in self.segments.iter().enumerate() {
-            if i > 0 {
-                out.extend_from_slice(&token);
-            }
+        out.extend_from_slice(&self.segments[0]);
+        for ((_, kind), seg) in self.slots.iter().zip(&self.segments[1..]) {
+            out.extend_from_slice(match kind {
+                SlotKind::Token => &token,
+                SlotKind::Field => &field,
+            });
             out.extend_from_slice(seg);
         }
     }
@@ -278,35 +348,47 @@ impl Template {
         v
     }
 
-    /// The version `bytes` is a whole copy of, or `None`.
+    /// The token version `bytes` is a whole copy of, or `None`.
     ///
     /// This is the classifier's hot path: a length check, one `memcmp` per
     /// static segment, and a hex decode per slot. No allocation, no parse.
     #[inline]
     pub fn whole_version(&self, codec: &TokenCodec, bytes: &[u8]) -> Option<u64> {
-        if bytes.len() != self.len {
+        self.whole_versions(codec, bytes).map(|v| v.token)
+    }
+
+    /// The versions `bytes` is a whole document of, or `None`: every static
+    /// byte matches, every slot holds a whole value, and slots of the same
+    /// kind agree.
+    #[inline]
+    pub fn whole_versions(&self, codec: &TokenCodec, bytes: &[u8]) -> Option<Versions> {
+        if bytes.len() != self.len || bytes[..self.segments[0].len()] != self.segments[0][..] {
             return None;
         }
-        let mut off = 0;
-        for (i, seg) in self.segments.iter().enumerate() {
-            if i > 0 {
-                off += TOKEN_LEN;
-            }
-            if &bytes[off..off + seg.len()] != seg.as_slice() {
+        for ((at, _), seg) in self.slots.iter().zip(&self.segments[1..]) {
+            let start = at + TOKEN_LEN;
+            if bytes[start..start + seg.len()] != seg[..] {
                 return None;
             }
-            off += seg.len();
         }
-        let mut version = None;
-        for &at in &self.slot_offsets {
-            let v = codec.decode(&bytes[at..at + TOKEN_LEN])?;
-            match version {
-                None => version = Some(v),
+        let (mut token, mut field) = (None, None);
+        let field_codec = codec.field_codec();
+        for &(at, kind) in &self.slots {
+            let (slot, c) = match kind {
+                SlotKind::Token => (&mut token, codec),
+                SlotKind::Field => (&mut field, &field_codec),
+            };
+            let v = c.decode(&bytes[at..at + TOKEN_LEN])?;
+            match *slot {
+                None => *slot = Some(v),
                 Some(prev) if prev != v => return None,
                 Some(_) => {}
             }
         }
-        version
+        Some(Versions {
+            token: token?,
+            field: field.unwrap_or(0),
+        })
     }
 }
 

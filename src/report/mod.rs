@@ -106,6 +106,11 @@ pub struct CaseReport {
     pub anomalies_per_exposed: Estimate,
     /// Reads whose token the client would have been refused with (HTTP 403).
     pub would_403: Estimate,
+    /// Reads of a whole version older than one the same reader had already
+    /// read: the file went back in time (a regression; these reads are also
+    /// counted as `stale`).
+    #[serde(default)]
+    pub regressions: u64,
     /// The earliest anomaly of any kind.
     pub first_anomaly: Option<FirstAnomaly>,
     /// The target as left after the run, judged against the newest committed version.
@@ -278,6 +283,7 @@ impl CaseReport {
             // left behind by a regressing writer: cap to keep the estimate defined.
             anomalies_per_exposed: Estimate::new(anomalies.min(r.exposed), r.exposed),
             would_403: Estimate::new(r.would_403, r.reads),
+            regressions: r.regressions,
             first_anomaly,
             final_state: raw.final_state,
             evidence,

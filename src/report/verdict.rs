@@ -130,8 +130,16 @@ pub fn summary(c: &CaseReport) -> String {
     if c.writes.errors > 0 {
         parts.push(format!("{} write errors", thousands(c.writes.errors)));
     }
+    if c.regressions > 0 {
+        parts.push(format!("{} reads went back in time", thousands(c.regressions)));
+    }
     if c.final_state.is_anomaly() {
-        parts.push(format!("final file {}", c.final_state.name()));
+        let what = if c.final_state == Outcome::Stale {
+            "lost a committed change"
+        } else {
+            c.final_state.name()
+        };
+        parts.push(format!("final file {what}"));
     }
     let mut s = if parts.is_empty() {
         "no anomalies".to_string()

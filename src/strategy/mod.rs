@@ -10,6 +10,7 @@ mod in_place;
 mod naive_chunked;
 mod naive_truncate;
 mod rename_durable;
+mod rename_durable_locked;
 mod rename_fixed_tmp;
 mod rename_unique_tmp;
 
@@ -25,7 +26,12 @@ pub struct Setup {
     pub writers: usize,
     /// Whether readers take a shared `flock` before reading.
     pub readers_lock: bool,
+    /// Writers do read-modify-write of different fields (lost-update runs).
+    pub rmw: bool,
 }
+
+/// A lock held across a read-modify-write.
+pub type UpdateLock = nix::fcntl::Flock<std::fs::File>;
 
 /// What a case is expected to show; a run checks each case against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +69,12 @@ pub trait Strategy: Send + Sync {
 
     /// What this strategy promises concurrent readers under `setup`.
     fn expect(&self, setup: &Setup) -> Expect;
+
+    /// A lock to hold across a read-modify-write of `target`, for strategies
+    /// that serialise updates (none by default).
+    fn update_lock(&self, _target: &Path) -> io::Result<Option<UpdateLock>> {
+        Ok(None)
+    }
 }
 
 /// A registry entry.
@@ -105,6 +117,11 @@ pub const ALL: &[Info] = &[
         build: |_| Box::new(rename_durable::RenameDurable),
     },
     Info {
+        name: "rename-durable-locked",
+        summary: "rename-durable with flock(LOCK_EX) on the directory across read-modify-write — no lost updates",
+        build: |_| Box::new(rename_durable_locked::RenameDurableLocked),
+    },
+    Info {
         name: "flock-guarded",
         summary: "naive rewrite under flock(LOCK_EX) — safe only for readers that also lock",
         build: |_| Box::new(flock_guarded::FlockGuarded),
@@ -124,6 +141,17 @@ pub fn lock_shared(file: std::fs::File) -> io::Result<nix::fcntl::Flock<std::fs:
 /// The registry's names, for error messages.
 pub fn names() -> Vec<&'static str> {
     ALL.iter().map(|i| i.name).collect()
+}
+
+/// What an atomic rename promises: safety with one writer; with several, the
+/// last rename wins even if it carries an older version (no claim); and in
+/// read-modify-write runs, without a lock, lost updates (anomalies expected).
+pub(crate) fn rename_promise(setup: &Setup) -> Expect {
+    match (setup.rmw, setup.writers > 1) {
+        (true, _) => Expect::Anomalies,
+        (false, true) => Expect::Any,
+        (false, false) => Expect::Clean,
+    }
 }
 
 /// The directory holding `target` (where temp files must live for rename to be atomic).

@@ -37,11 +37,7 @@ impl Strategy for RenameDurable {
     }
 
     fn expect(&self, setup: &Setup) -> Expect {
-        if setup.writers > 1 {
-            Expect::Any
-        } else {
-            Expect::Clean
-        }
+        super::rename_promise(setup)
     }
 }
 

@@ -28,7 +28,7 @@ impl Strategy for RenameFixedTmp {
     }
 
     fn expect(&self, setup: &Setup) -> Expect {
-        if setup.writers > 1 {
+        if setup.writers > 1 || setup.rmw {
             Expect::Anomalies
         } else {
             Expect::Clean

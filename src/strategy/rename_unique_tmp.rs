@@ -26,10 +26,6 @@ impl Strategy for RenameUniqueTmp {
     }
 
     fn expect(&self, setup: &Setup) -> Expect {
-        if setup.writers > 1 {
-            Expect::Any
-        } else {
-            Expect::Clean
-        }
+        super::rename_promise(setup)
     }
 }

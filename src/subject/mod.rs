@@ -59,6 +59,11 @@ pub trait SubjectWriter: Send {
     /// Stops the writer (ending and reaping any process) and returns the
     /// tail of what it wrote on stderr, if anything.
     fn finish(self: Box<Self>) -> Option<String>;
+
+    /// The lock the subject holds across a read-modify-write, if any.
+    fn update_lock(&mut self) -> std::io::Result<Option<crate::strategy::UpdateLock>> {
+        Ok(None)
+    }
 }
 
 /// A built-in strategy as a subject.
@@ -96,6 +101,10 @@ impl SubjectWriter for BuiltInWriter<'_> {
 
     fn finish(self: Box<Self>) -> Option<String> {
         None
+    }
+
+    fn update_lock(&mut self) -> std::io::Result<Option<crate::strategy::UpdateLock>> {
+        self.strategy.0.update_lock(&self.target)
     }
 }
 
