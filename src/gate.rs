@@ -106,6 +106,8 @@ impl Gate {
             reader_lock: self.reader_lock,
             reader_procs: self.reader_procs,
             rmw: false,
+            target_symlink: false,
+            watch_modes: true,
             reader_stdio: self.reader_stdio.clone(),
             write_timeout: match &self.subject {
                 SubjectSpec::Command(s) | SubjectSpec::Stdio(s) => Some(Dur(s.timeout)),

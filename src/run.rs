@@ -161,6 +161,8 @@ pub fn run(
             },
             external_reader: case.external_reader.clone(),
             rmw: case.rmw,
+            target_symlink: case.target_symlink,
+            watch_modes: case.watch_modes,
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
         let (proof, expect) = (opts.proof, case.expect);

@@ -80,6 +80,14 @@ pub struct Scenario {
     /// updates. Built-in strategies only.
     #[serde(default)]
     pub rmw: bool,
+    /// Make the target a symlink to a file elsewhere (a dotfiles checkout)
+    /// and report whether the link survives and the linked file is updated.
+    #[serde(default)]
+    pub target_symlink: bool,
+    /// Scan the target's directory every millisecond during the run for a
+    /// widened target mode and for group/other-readable files holding a token.
+    #[serde(default)]
+    pub watch_modes: bool,
     /// The real client as an extra reader: a program that answers each `read`
     /// line with the token it would use, or `err <reason>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,6 +318,8 @@ pub struct Case {
     pub reader_procs: bool,
     /// Read-modify-write of two fields by two writers (lost-update runs).
     pub rmw: bool,
+    pub target_symlink: bool,
+    pub watch_modes: bool,
     pub external_reader: Option<ExternalSpec>,
     pub write_rate: Rate,
     pub duration: Duration,
@@ -488,6 +498,8 @@ impl Scenario {
             reader_lock,
             reader_procs: e.reader_procs.unwrap_or(self.reader_procs),
             rmw,
+            target_symlink: self.target_symlink,
+            watch_modes: self.watch_modes,
             external_reader: self.reader_stdio.as_ref().map(|c| ExternalSpec {
                 command: c.clone(),
                 shell: false,

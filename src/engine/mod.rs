@@ -10,6 +10,7 @@ pub mod procs;
 pub mod reader;
 pub mod shared;
 pub mod tally;
+pub mod watch;
 pub mod writer;
 
 use std::io;
@@ -55,6 +56,11 @@ pub struct CaseSpec {
     pub external_reader: Option<crate::subject::ExternalSpec>,
     /// Read-modify-write: writer 0 updates the token, writer 1 the `{{FIELD}}`.
     pub rmw: bool,
+    /// Make the target a symlink to a file elsewhere (a dotfiles checkout).
+    pub target_symlink: bool,
+    /// Scan the target's directory every millisecond for widened modes and
+    /// group/other-readable files holding a token.
+    pub watch_modes: bool,
 }
 
 /// A progress snapshot, sent to the caller about ten times a second.
@@ -80,6 +86,8 @@ pub struct CaseRaw {
     pub interrupted: bool,
     /// What the external reader saw (its reads are also in `reads`).
     pub external: Option<external_reader::ExternalReads>,
+    /// Modes, owner, litter, symlink.
+    pub watch: watch::Findings,
 }
 
 /// Runs one case on `target` (whose directory must exist and be torn's own).
@@ -93,8 +101,15 @@ pub fn run_case(
     progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
 ) -> io::Result<CaseRaw> {
     let seed_bytes = classifier.template.render_vec(&classifier.codec, 0);
+    if spec.target_symlink {
+        let dotfiles = spec.log_dir.join("dotfiles");
+        std::fs::create_dir_all(&dotfiles)?;
+        let linked = dotfiles.join(target.file_name().unwrap_or_default());
+        std::os::unix::fs::symlink(&linked, target)?;
+    }
     std::fs::write(target, &seed_bytes)?;
     std::fs::set_permissions(target, std::fs::Permissions::from_mode(spec.target_mode))?;
+    let before = watch::before(target)?;
 
     let board = match spec.reader_procs {
         Some(_) => board::BoardMem::create(&spec.log_dir.join("board"))?,
@@ -141,7 +156,10 @@ pub fn run_case(
 
     let start_cell = std::sync::OnceLock::<Instant>::new();
     let start_ref = &start_cell;
-    let (elapsed, thread_reads, writes, interrupted, external) = std::thread::scope(|s| {
+    let (elapsed, thread_reads, writes, interrupted, external, sampled) = std::thread::scope(|s| {
+        let sampler = spec
+            .watch_modes
+            .then(|| s.spawn(|| watch::sample(&before, &classifier.codec, &shared.stop)));
         let external_handle = external.map(|(e, child)| {
             let barrier = barrier.clone();
             s.spawn(move || {
@@ -249,7 +267,10 @@ pub fn run_case(
             writes.merge(h.join().expect("writer thread panicked"));
         }
         let external = external_handle.map(|h| h.join().expect("external reader thread panicked"));
-        (start.elapsed(), reads, writes, interrupted, external)
+        let sampled = sampler
+            .map(|h| h.join().expect("watch thread panicked"))
+            .unwrap_or_default();
+        (start.elapsed(), reads, writes, interrupted, external, sampled)
     });
     let mut reads = match procs {
         Some(children) => procs::collect(children, spec.evidence_per_class)?,
@@ -260,6 +281,12 @@ pub fn run_case(
     }
 
     let final_state = final_state(target, classifier, shared);
+    let watch = watch::after(
+        &before,
+        sampled,
+        classifier,
+        shared.committed.load(Ordering::Acquire),
+    );
     drop(board);
     Ok(CaseRaw {
         elapsed,
@@ -268,6 +295,7 @@ pub fn run_case(
         final_state,
         interrupted,
         external,
+        watch,
     })
 }
 

@@ -81,6 +81,40 @@ fn render(r: &Report) -> String {
             let _ = writeln!(s, "- {} write errors; first: `{err}`", thousands(c.writes.errors));
         }
         let _ = writeln!(s, "- file after the run: {}", c.final_state.name());
+        if let Some(l) = &c.watch.symlink {
+            let _ = writeln!(
+                s,
+                "- symlinked target: the link {}; the linked file {} ({})",
+                if l.link_survived {
+                    "survived"
+                } else {
+                    "was replaced by a regular file"
+                },
+                if l.linked_file_current {
+                    "holds the newest token"
+                } else {
+                    "did not get the newest token"
+                },
+                l.linked_file.name()
+            );
+        }
+        let _ = writeln!(
+            s,
+            "- target mode {:04o} → {:04o}{}; {} directory scans; files left behind: {}",
+            c.watch.mode_before,
+            c.watch.mode_after,
+            if c.watch.owner_changed {
+                ", owner changed"
+            } else {
+                ""
+            },
+            thousands(c.watch.samples),
+            if c.watch.litter.is_empty() {
+                "none".to_string()
+            } else {
+                c.watch.litter.join(", ")
+            }
+        );
         if let Some(x) = &c.external_reader {
             let counts: Vec<String> = x
                 .outcomes

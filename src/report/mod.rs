@@ -115,6 +115,9 @@ pub struct CaseReport {
     pub first_anomaly: Option<FirstAnomaly>,
     /// The target as left after the run, judged against the newest committed version.
     pub final_state: Outcome,
+    /// Modes, owner, temp files left behind, and the symlink (if any).
+    #[serde(default)]
+    pub watch: crate::engine::watch::Findings,
     /// The first few anomalous reads of each outcome, saved beside the report.
     pub evidence: Vec<evidence::EvidenceRef>,
     /// Set when the subject broke (hung, crashed, answered garbage, exited),
@@ -286,6 +289,7 @@ impl CaseReport {
             regressions: r.regressions,
             first_anomaly,
             final_state: raw.final_state,
+            watch: raw.watch.clone(),
             evidence,
             subject_error: raw
                 .writes
@@ -328,7 +332,10 @@ impl CaseReport {
     /// Anomalous reads plus failed writes: everything that counts against a
     /// strategy that claims safety.
     pub fn findings(&self) -> u64 {
-        self.anomalies.count + self.writes.errors + u64::from(self.final_state.is_anomaly())
+        self.anomalies.count
+            + self.writes.errors
+            + u64::from(self.final_state.is_anomaly())
+            + self.watch.count()
     }
 }
 

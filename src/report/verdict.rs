@@ -130,6 +130,32 @@ pub fn summary(c: &CaseReport) -> String {
     if c.writes.errors > 0 {
         parts.push(format!("{} write errors", thousands(c.writes.errors)));
     }
+    let w = &c.watch;
+    if w.mode_widened {
+        parts.push(format!(
+            "mode widened {:04o} → {:04o}",
+            w.mode_before, w.mode_after
+        ));
+    }
+    if w.owner_changed {
+        parts.push("owner changed".into());
+    }
+    if w.widened_samples > 0 {
+        parts.push(format!(
+            "target wider than {:04o} in {} scans",
+            w.mode_before,
+            thousands(w.widened_samples)
+        ));
+    }
+    if w.exposures > 0 {
+        parts.push(format!(
+            "token readable by others in {}",
+            w.exposed_files.join(", ")
+        ));
+    }
+    if !w.litter.is_empty() {
+        parts.push(format!("left behind: {}", w.litter.join(", ")));
+    }
     if c.regressions > 0 {
         parts.push(format!("{} reads went back in time", thousands(c.regressions)));
     }

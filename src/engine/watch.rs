@@ -1,0 +1,179 @@
+//! What the writer does to the target's directory, besides the bytes:
+//! the target's mode and owner, group/other-readable files holding a token,
+//! temp files left behind, and what became of a symlinked target.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{Classifier, Outcome, ReadResult};
+use crate::token::{PREFIX, TOKEN_LEN, TokenCodec};
+
+/// At most this many distinct exposures are kept as evidence.
+const MAX_EXPOSURES: usize = 5;
+
+/// The target's state before the run.
+#[derive(Debug, Clone)]
+pub struct Before {
+    target: PathBuf,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    /// Entries of the target's directory before the run (never litter).
+    entries: Vec<std::ffi::OsString>,
+    /// Where the target's symlink points, if it is one.
+    link: Option<PathBuf>,
+}
+
+/// What the watch found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Findings {
+    /// Target mode before and after the run (octal digits as a number, e.g. 0o600).
+    pub mode_before: u32,
+    pub mode_after: u32,
+    /// The target ended readable or writable by more users than before.
+    pub mode_widened: bool,
+    /// The target's owner or group changed.
+    pub owner_changed: bool,
+    /// Directory scans made during the run (0 unless `watch_modes` is on).
+    pub samples: u64,
+    /// Scans that saw the target with wider permissions than it started with.
+    pub widened_samples: u64,
+    /// Scans that found a token of this run in a file readable by group/other.
+    pub exposures: u64,
+    /// The first few such files: `name (mode 0644)`.
+    pub exposed_files: Vec<String>,
+    /// Files left in the target's directory after the run that were not there before.
+    pub litter: Vec<String>,
+    /// For a symlinked target: what the writes did to the link.
+    pub symlink: Option<SymlinkFinding>,
+}
+
+impl Findings {
+    /// How many of these count against a strategy that claims safety (the
+    /// symlink outcome is reported, not judged).
+    pub fn count(&self) -> u64 {
+        u64::from(self.mode_widened)
+            + u64::from(self.owner_changed)
+            + self.widened_samples
+            + self.exposures
+            + self.litter.len() as u64
+    }
+}
+
+/// What became of a symlinked target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SymlinkFinding {
+    /// The path is still a symlink to the same file.
+    pub link_survived: bool,
+    /// The linked file (the dotfiles checkout) holds the newest committed version.
+    pub linked_file_current: bool,
+    /// The linked file, judged against the newest committed version.
+    pub linked_file: Outcome,
+}
+
+fn lstat_entries(dir: &Path) -> Vec<std::ffi::OsString> {
+    fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
+fn dir_of(target: &Path) -> &Path {
+    target.parent().unwrap_or(Path::new("."))
+}
+
+/// Records the target's state before the writers start.
+pub fn before(target: &Path) -> std::io::Result<Before> {
+    let m = fs::metadata(target)?;
+    let link = fs::symlink_metadata(target)?
+        .file_type()
+        .is_symlink()
+        .then(|| fs::read_link(target))
+        .transpose()?;
+    Ok(Before {
+        target: target.to_path_buf(),
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        entries: lstat_entries(dir_of(target)),
+        link,
+    })
+}
+
+/// Whether `bytes` contains a whole token of this run.
+fn holds_token(bytes: &[u8], codec: &TokenCodec) -> bool {
+    bytes
+        .windows(TOKEN_LEN)
+        .any(|w| w.starts_with(PREFIX) && codec.decode(w).is_some())
+}
+
+/// Scans the directory every millisecond until `stop`, for a target mode
+/// wider than `before` and for files readable by group/other that hold a token.
+pub fn sample(before: &Before, codec: &TokenCodec, stop: &AtomicBool) -> Findings {
+    let mut f = Findings::default();
+    let dir = dir_of(&before.target);
+    while !stop.load(Ordering::Relaxed) {
+        f.samples += 1;
+        if let Ok(m) = fs::metadata(&before.target)
+            && m.mode() & 0o777 & !before.mode != 0
+        {
+            f.widened_samples += 1;
+        }
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let Ok(m) = entry.metadata() else { continue };
+            if !m.is_file() || m.mode() & 0o077 == 0 {
+                continue;
+            }
+            let Ok(bytes) = fs::read(entry.path()) else {
+                continue;
+            };
+            if holds_token(&bytes, codec) {
+                f.exposures += 1;
+                let what = format!(
+                    "{} (mode {:04o})",
+                    entry.file_name().to_string_lossy(),
+                    m.mode() & 0o7777
+                );
+                if f.exposed_files.len() < MAX_EXPOSURES && !f.exposed_files.contains(&what) {
+                    f.exposed_files.push(what);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    f
+}
+
+/// Completes `f` after the run: final mode and owner, litter, the symlink.
+pub fn after(before: &Before, mut f: Findings, classifier: &Classifier, committed: u64) -> Findings {
+    f.mode_before = before.mode;
+    if let Ok(m) = fs::metadata(&before.target) {
+        f.mode_after = m.mode() & 0o7777;
+        f.mode_widened = f.mode_after & !before.mode & 0o777 != 0;
+        f.owner_changed = m.uid() != before.uid || m.gid() != before.gid;
+    }
+    f.litter = lstat_entries(dir_of(&before.target))
+        .into_iter()
+        .filter(|e| !before.entries.contains(e))
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    f.litter.sort();
+    if let Some(link) = &before.link {
+        let survived = fs::read_link(&before.target).is_ok_and(|l| &l == link);
+        let linked = dir_of(&before.target).join(link);
+        let mut buf = vec![0u8; super::reader::buffer_len(classifier.template.len())];
+        let res = super::reader::read_once(&linked, &mut buf, false);
+        let read = super::reader::as_read_result(&res, &buf);
+        let current = matches!(read, ReadResult::Bytes(b) if classifier.template.whole_version(&classifier.codec, b) == Some(committed));
+        f.symlink = Some(SymlinkFinding {
+            link_survived: survived,
+            linked_file_current: current,
+            linked_file: classifier.classify(read, committed, committed).outcome,
+        });
+    }
+    f
+}
