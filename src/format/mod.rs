@@ -217,7 +217,7 @@ impl Template {
                 .filter_map(|k| rest.find(k.marker()).map(|at| (at, k)))
                 .min_by_key(|(at, _)| *at);
             let Some((at, kind)) = next else { break };
-            segments.push(rest[..at].as_bytes().to_vec());
+            segments.push(rest.as_bytes()[..at].to_vec());
             off += at;
             slots.push((off, kind));
             off += TOKEN_LEN;
