@@ -93,6 +93,24 @@ pub enum Command {
     },
     /// List strategies, formats, templates and scenarios.
     List,
+    /// Internal: a built-in strategy writing until killed (killed-writer trials).
+    #[command(name = "__writer", hide = true)]
+    Writer {
+        #[arg(long)]
+        strategy: String,
+        #[arg(long)]
+        chunks: usize,
+        #[arg(long)]
+        target: PathBuf,
+        #[arg(long)]
+        template: PathBuf,
+        #[arg(long, value_enum)]
+        format: FormatArg,
+        #[arg(long)]
+        client_key: String,
+        #[arg(long)]
+        seed: u64,
+    },
     /// Internal: one reader process of a run with `--reader-procs`.
     #[command(name = "__reader", hide = true)]
     Reader(Box<ReaderArgs>),
@@ -243,6 +261,11 @@ pub struct GateArgs {
     /// Seed (determines every token written).
     #[arg(long, env = "TORN_SEED", default_value = "1")]
     pub seed: u64,
+    /// After the run, SIGKILL the writer at this many random instants and
+    /// check the file is whole and no temp file is left (line protocol and
+    /// built-in strategies).
+    #[arg(long, default_value = "0")]
+    pub kill_trials: u64,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -320,6 +343,27 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             run_scenario(&cli, loaded, &format!("built-in:{file}"), Path::new("."), args)
         }
         Command::Gate(ref args) => gate(&cli, args),
+        Command::Writer {
+            ref strategy,
+            chunks,
+            ref target,
+            ref template,
+            format,
+            ref client_key,
+            seed,
+        } => {
+            let template = torn::format::Template::from_file(template, format.into(), client_key)?;
+            let classifier =
+                torn::classify::Classifier::new(template, torn::token::TokenCodec::new(seed), u64::MAX);
+            torn::engine::kill::writer_main(&torn::engine::kill::WriterProc {
+                strategy: strategy.clone(),
+                chunks,
+                target: target.clone(),
+                template: PathBuf::new(),
+                classifier: &classifier,
+            })?;
+            Ok(exit::OK)
+        }
         Command::Matrix {
             ref scenario,
             ref filesystems,
@@ -482,6 +526,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         reader_procs: args.reader_procs,
         reader_stdio: args.reader_stdio.clone(),
         reader_timeout: args.write_timeout,
+        kill_trials: args.kill_trials,
         write_rate: args.write_rate,
         proof,
         budget: args.budget,

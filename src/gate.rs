@@ -30,6 +30,8 @@ pub struct Gate {
     pub readers: NonZeroUsize,
     pub reader_lock: bool,
     pub reader_procs: bool,
+    /// Killed-writer trials after the subject's run.
+    pub kill_trials: u64,
     /// The real client as an extra reader (`--reader-stdio`).
     pub reader_stdio: Option<String>,
     /// Longest one external read may take when the subject is a built-in
@@ -108,6 +110,7 @@ impl Gate {
             rmw: false,
             target_symlink: false,
             watch_modes: true,
+            kill_trials: self.kill_trials,
             reader_stdio: self.reader_stdio.clone(),
             write_timeout: match &self.subject {
                 SubjectSpec::Command(s) | SubjectSpec::Stdio(s) => Some(Dur(s.timeout)),

@@ -183,7 +183,31 @@ pub fn run(
         let slug = format!("{i:02}-{}", slug(&case.label));
         let evidence = evidence::save(&raw.reads.evidence, &classifier, report_dir.as_deref(), &slug)
             .context("saving evidence")?;
-        let case_report = CaseReport::new(case, &raw, evidence);
+        let mut case_report = CaseReport::new(case, &raw, evidence);
+        if scenario.kill_trials > 0 && !raw.interrupted {
+            bar.finish_and_clear();
+            let exe = match &opts.reader_exe {
+                Some(exe) => exe.clone(),
+                None => std::env::current_exe()
+                    .context("locating the torn executable for killed-writer trials")?,
+            };
+            let name = target_rel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let trials = crate::engine::kill::run(
+                &case.subject,
+                &exe,
+                &classifier,
+                &dir.path().join("kill"),
+                &name,
+                scenario.target_mode,
+                scenario.kill_trials,
+                scenario.seed ^ i as u64,
+            )
+            .with_context(|| format!("killed-writer trials of {}", case.label))?;
+            case_report.set_kill_trials(trials);
+        }
         if opts.verbose {
             eprintln!(
                 "[{}/{}] {:<30} {:>12} reads  {:>10} exposed  {:>9} anomalies  {}",

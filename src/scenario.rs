@@ -88,6 +88,11 @@ pub struct Scenario {
     /// widened target mode and for group/other-readable files holding a token.
     #[serde(default)]
     pub watch_modes: bool,
+    /// After each strategy's run, kill its writer with SIGKILL at this many
+    /// random (seeded) instants, and check after each kill that the target is
+    /// whole and no temp file was left (built-in and `writer_stdio` subjects).
+    #[serde(default)]
+    pub kill_trials: u64,
     /// The real client as an extra reader: a program that answers each `read`
     /// line with the token it would use, or `err <reason>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

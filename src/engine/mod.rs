@@ -6,6 +6,7 @@
 
 pub mod board;
 pub mod external_reader;
+pub mod kill;
 pub mod procs;
 pub mod reader;
 pub mod shared;

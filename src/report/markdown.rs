@@ -115,6 +115,27 @@ fn render(r: &Report) -> String {
                 c.watch.litter.join(", ")
             }
         );
+        if let Some(k) = &c.kill_trials {
+            let states: Vec<String> = k
+                .after_kill
+                .iter()
+                .map(|(o, n)| format!("{} {n}", o.name()))
+                .collect();
+            let _ = writeln!(
+                s,
+                "- killed-writer trials: {}; target after the kill: {}; temp files left in {} trials{}",
+                k.trials,
+                states.join(", "),
+                k.littered,
+                k.skipped
+                    .as_ref()
+                    .map(|w| format!(" (stopped: {w})"))
+                    .unwrap_or_default()
+            );
+            for e in &k.examples {
+                let _ = writeln!(s, "  - {e}");
+            }
+        }
         if let Some(x) = &c.external_reader {
             let counts: Vec<String> = x
                 .outcomes

@@ -118,6 +118,9 @@ pub struct CaseReport {
     /// Modes, owner, temp files left behind, and the symlink (if any).
     #[serde(default)]
     pub watch: crate::engine::watch::Findings,
+    /// What SIGKILLing the writer at random instants left behind.
+    #[serde(default)]
+    pub kill_trials: Option<crate::engine::kill::KillTrials>,
     /// The first few anomalous reads of each outcome, saved beside the report.
     pub evidence: Vec<evidence::EvidenceRef>,
     /// Set when the subject broke (hung, crashed, answered garbage, exited),
@@ -290,6 +293,7 @@ impl CaseReport {
             first_anomaly,
             final_state: raw.final_state,
             watch: raw.watch.clone(),
+            kill_trials: None,
             evidence,
             subject_error: raw
                 .writes
@@ -324,6 +328,12 @@ impl CaseReport {
         report
     }
 
+    /// Adds killed-writer trials and judges the case again.
+    pub fn set_kill_trials(&mut self, trials: crate::engine::kill::KillTrials) {
+        self.kill_trials = Some(trials);
+        (self.status, self.reason) = verdict::judge_case(self);
+    }
+
     /// The estimate of one outcome.
     pub fn outcome(&self, o: Outcome) -> &Estimate {
         &self.outcomes[o.index()].estimate
@@ -336,6 +346,7 @@ impl CaseReport {
             + self.writes.errors
             + u64::from(self.final_state.is_anomaly())
             + self.watch.count()
+            + self.kill_trials.as_ref().map_or(0, |k| k.count())
     }
 }
 

@@ -156,6 +156,24 @@ pub fn summary(c: &CaseReport) -> String {
     if !w.litter.is_empty() {
         parts.push(format!("left behind: {}", w.litter.join(", ")));
     }
+    if let Some(k) = &c.kill_trials {
+        let broken: Vec<String> = k
+            .after_kill
+            .iter()
+            .filter(|(o, _)| *o != Outcome::Ok)
+            .map(|(o, n)| format!("{} {n}", o.name()))
+            .collect();
+        if !broken.is_empty() {
+            parts.push(format!(
+                "after {} kills the file was {}",
+                k.trials,
+                broken.join(", ")
+            ));
+        }
+        if k.littered > 0 {
+            parts.push(format!("{} of {} kills left temp files", k.littered, k.trials));
+        }
+    }
     if c.regressions > 0 {
         parts.push(format!("{} reads went back in time", thousands(c.regressions)));
     }

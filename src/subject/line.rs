@@ -100,6 +100,11 @@ impl LineChild {
         }
     }
 
+    /// The process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process group (after a garbage answer, say).
     pub fn kill(&mut self) {
         if !self.reaped {
