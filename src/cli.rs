@@ -266,8 +266,31 @@ pub struct GateArgs {
     /// built-in strategies).
     #[arg(long, default_value = "0")]
     pub kill_trials: u64,
+    /// Inject a real fault mid-run: read-only-dir, or full-disk (needs a
+    /// small filesystem: harness/fs.sh up tmpfs-small, then --dir on it).
+    #[arg(long, value_enum)]
+    pub fault: Option<FaultArg>,
+    /// When the fault starts.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    pub fault_after: Duration,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Faults, for `--fault`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FaultArg {
+    ReadOnlyDir,
+    FullDisk,
+}
+
+impl From<FaultArg> for torn::engine::fault::Fault {
+    fn from(f: FaultArg) -> Self {
+        match f {
+            FaultArg::ReadOnlyDir => Self::ReadOnlyDir,
+            FaultArg::FullDisk => Self::FullDisk,
+        }
+    }
 }
 
 /// Arguments of a reader process (set by the run that starts it).
@@ -527,6 +550,8 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         reader_stdio: args.reader_stdio.clone(),
         reader_timeout: args.write_timeout,
         kill_trials: args.kill_trials,
+        fault: args.fault.map(Into::into),
+        fault_after: args.fault_after,
         write_rate: args.write_rate,
         proof,
         budget: args.budget,

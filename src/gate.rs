@@ -32,6 +32,9 @@ pub struct Gate {
     pub reader_procs: bool,
     /// Killed-writer trials after the subject's run.
     pub kill_trials: u64,
+    /// A fault injected mid-run, and when.
+    pub fault: Option<crate::engine::fault::Fault>,
+    pub fault_after: Duration,
     /// The real client as an extra reader (`--reader-stdio`).
     pub reader_stdio: Option<String>,
     /// Longest one external read may take when the subject is a built-in
@@ -111,6 +114,9 @@ impl Gate {
             target_symlink: false,
             watch_modes: true,
             kill_trials: self.kill_trials,
+            fault: self.fault,
+            fault_after: Some(Dur(self.fault_after)),
+            verify_writes: None,
             reader_stdio: self.reader_stdio.clone(),
             write_timeout: match &self.subject {
                 SubjectSpec::Command(s) | SubjectSpec::Stdio(s) => Some(Dur(s.timeout)),

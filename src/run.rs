@@ -163,6 +163,8 @@ pub fn run(
             rmw: case.rmw,
             target_symlink: case.target_symlink,
             watch_modes: case.watch_modes,
+            verify_writes: case.verify_writes,
+            fault: case.fault,
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
         let (proof, expect) = (opts.proof, case.expect);

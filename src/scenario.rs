@@ -93,6 +93,20 @@ pub struct Scenario {
     /// whole and no temp file was left (built-in and `writer_stdio` subjects).
     #[serde(default)]
     pub kill_trials: u64,
+    /// Inject a real fault mid-run: `read-only-dir` (the target's directory
+    /// becomes read-only) or `full-disk` (its filesystem fills up; needs a
+    /// small filesystem such as harness/fs.sh's tmpfs-small).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<crate::engine::fault::Fault>,
+    /// When the fault starts, after the writers and readers do (default 200ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_after: Option<Dur>,
+    /// Re-read the target after every write (one writer only): a write the
+    /// subject called successful must be in the file ("swallowed write
+    /// error" otherwise), and after a failed one the file must be whole. On by
+    /// default with a fault or an external writer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_writes: Option<bool>,
     /// The real client as an extra reader: a program that answers each `read`
     /// line with the token it would use, or `err <reason>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -325,6 +339,8 @@ pub struct Case {
     pub rmw: bool,
     pub target_symlink: bool,
     pub watch_modes: bool,
+    pub verify_writes: bool,
+    pub fault: Option<(crate::engine::fault::Fault, Duration)>,
     pub external_reader: Option<ExternalSpec>,
     pub write_rate: Rate,
     pub duration: Duration,
@@ -495,6 +511,7 @@ impl Scenario {
                 rmw,
             })
         });
+        let external_subject = !matches!(subject, SubjectSpec::Strategy { .. });
         Case {
             label: e.label.clone().unwrap_or_else(|| subject.label()),
             subject,
@@ -505,6 +522,12 @@ impl Scenario {
             rmw,
             target_symlink: self.target_symlink,
             watch_modes: self.watch_modes,
+            verify_writes: self
+                .verify_writes
+                .unwrap_or(self.fault.is_some() || external_subject),
+            fault: self
+                .fault
+                .map(|f| (f, self.fault_after.map_or(Duration::from_millis(200), |d| d.0))),
             external_reader: self.reader_stdio.as_ref().map(|c| ExternalSpec {
                 command: c.clone(),
                 shell: false,

@@ -81,3 +81,139 @@ fn a_symlinked_target_is_replaced_by_rename_and_kept_by_in_place_writes() {
     // Reported, not judged: the rename strategy still passes.
     assert_eq!(case(&r, "rename-durable").status, CaseStatus::Pass);
 }
+
+#[test]
+fn killed_writers_leave_empty_files_or_temp_files_and_in_place_leaves_neither() {
+    // Killed-writer trials run `torn __writer` children: use the real binary.
+    let scenario = torn::scenario::Scenario::parse(
+        "name: kill\nformat: yaml\nduration: 200ms\nkill_trials: 30\nseed: 4\nstrategies:\n  \
+         - strategy: naive-truncate\n  - strategy: in-place\n  - strategy: rename-durable\n",
+        "test",
+    )
+    .unwrap();
+    let opts = torn::run::RunOptions {
+        reader_exe: Some(env!("CARGO_BIN_EXE_torn").into()),
+        ..Default::default()
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let r = torn::run::run(&scenario, "test", std::path::Path::new("."), &opts, &cancel)
+        .unwrap()
+        .report;
+    let kills = |label: &str| case(&r, label).kill_trials.clone().expect("trials ran");
+    let naive = kills("naive-truncate");
+    assert_eq!(naive.trials, 30);
+    assert!(
+        naive
+            .after_kill
+            .iter()
+            .any(|(o, n)| *o == Outcome::Empty && *n > 0),
+        "{naive:?}"
+    );
+    let durable = kills("rename-durable");
+    assert_eq!(
+        durable.after_kill,
+        vec![(Outcome::Ok, 30)],
+        "always whole: {durable:?}"
+    );
+    assert!(
+        durable.littered > 0,
+        "a kill between create and rename leaves the temp: {durable:?}"
+    );
+    let in_place = kills("in-place");
+    assert_eq!(in_place.count(), 0, "{in_place:?}");
+}
+
+fn example(name: &str) -> String {
+    format!(
+        "python3 {}/examples/writers/{name} {{path}}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn a_read_only_directory_catches_a_writer_that_swallows_errors() {
+    let swallow = format!(
+        "name: ro\nformat: yaml\nduration: 1s\nfault: read-only-dir\nfault_after: 150ms\nstrategies:\n  \
+         - strategy: naive-truncate\n  - writer_stdio: {}\n  - writer_stdio: {}\n",
+        example("swallowing.py"),
+        example("durable.py")
+    );
+    let r = run_text(&swallow);
+    let swallowing = &r.cases[1];
+    assert!(swallowing.writes.swallowed > 0, "{:?}", swallowing.writes);
+    assert_eq!(swallowing.status, CaseStatus::Fail);
+    let durable = &r.cases[2];
+    assert!(
+        durable.writes.errors > 0,
+        "the fault made writes fail: {:?}",
+        durable.writes
+    );
+    assert_eq!(durable.writes.swallowed, 0, "{:?}", durable.writes);
+    assert_eq!(durable.writes.broken_after_failure, 0);
+    assert_eq!(durable.final_state, Outcome::Ok);
+}
+
+#[test]
+fn a_full_disk_empties_a_naive_target_and_not_a_renamed_one_as_root() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!(
+            "SKIPPED a_full_disk_empties_a_naive_target_and_not_a_renamed_one_as_root: needs root to mount a small tmpfs"
+        );
+        return;
+    }
+    let work = std::env::temp_dir().join(format!("torn-harness-full-{}", std::process::id()));
+    let fs_sh = concat!(env!("CARGO_MANIFEST_DIR"), "/harness/fs.sh");
+    struct Down<'a>(&'a std::path::Path, &'a str);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("bash")
+                .arg(self.1)
+                .arg("down")
+                .env("TORN_HARNESS_DIR", self.0)
+                .status();
+        }
+    }
+    let _down = Down(&work, fs_sh);
+    let out = std::process::Command::new("bash")
+        .args([fs_sh, "up", "tmpfs-small"])
+        .env("TORN_HARNESS_DIR", &work)
+        .output()
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    let Some(dir) = line.trim().strip_prefix("tmpfs-small=") else {
+        eprintln!(
+            "SKIPPED a_full_disk_...: could not mount ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    };
+    let scenario = torn::scenario::Scenario::parse(
+        "name: full\nformat: yaml\nduration: 1s\nfault: full-disk\nfault_after: 100ms\nstrategies:\n  \
+         - strategy: naive-truncate\n  - strategy: rename-durable\n",
+        "test",
+    )
+    .unwrap();
+    let opts = torn::run::RunOptions {
+        dir: Some(std::path::Path::new(dir).join("torn")),
+        ..Default::default()
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let r = torn::run::run(&scenario, "test", std::path::Path::new("."), &opts, &cancel)
+        .unwrap()
+        .report;
+    let naive = case(&r, "naive-truncate");
+    assert!(
+        naive.writes.errors > 0,
+        "ENOSPC reached the writer: {:?}",
+        naive.writes
+    );
+    assert!(
+        naive.writes.broken_after_failure > 0,
+        "naive truncate-and-write lost the file: {:?}",
+        naive.writes
+    );
+    let durable = case(&r, "rename-durable");
+    assert!(durable.writes.errors > 0, "{:?}", durable.writes);
+    assert_eq!(durable.writes.broken_after_failure, 0, "{:?}", durable.writes);
+    assert_eq!(durable.final_state, Outcome::Ok);
+}

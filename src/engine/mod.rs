@@ -6,6 +6,7 @@
 
 pub mod board;
 pub mod external_reader;
+pub mod fault;
 pub mod kill;
 pub mod procs;
 pub mod reader;
@@ -62,6 +63,11 @@ pub struct CaseSpec {
     /// Scan the target's directory every millisecond for widened modes and
     /// group/other-readable files holding a token.
     pub watch_modes: bool,
+    /// Re-read the target after each write (single writer): a write called
+    /// successful must be in the file; after a failed one the file must be whole.
+    pub verify_writes: bool,
+    /// A fault to inject, and when (after the start).
+    pub fault: Option<(fault::Fault, Duration)>,
 }
 
 /// A progress snapshot, sent to the caller about ten times a second.
@@ -111,6 +117,9 @@ pub fn run_case(
     std::fs::write(target, &seed_bytes)?;
     std::fs::set_permissions(target, std::fs::Permissions::from_mode(spec.target_mode))?;
     let before = watch::before(target)?;
+    if let Some((f, _)) = spec.fault {
+        f.check(&spec.log_dir).map_err(io::Error::other)?;
+    }
 
     let board = match spec.reader_procs {
         Some(_) => board::BoardMem::create(&spec.log_dir.join("board"))?,
@@ -157,122 +166,155 @@ pub fn run_case(
 
     let start_cell = std::sync::OnceLock::<Instant>::new();
     let start_ref = &start_cell;
-    let (elapsed, thread_reads, writes, interrupted, external, sampled) = std::thread::scope(|s| {
-        let sampler = spec
-            .watch_modes
-            .then(|| s.spawn(|| watch::sample(&before, &classifier.codec, &shared.stop)));
-        let external_handle = external.map(|(e, child)| {
-            let barrier = barrier.clone();
-            s.spawn(move || {
-                barrier.wait();
-                let start = *start_ref.get_or_init(Instant::now);
-                match child {
-                    Ok(child) => external_reader::run(
-                        child,
-                        e,
-                        readers,
-                        classifier,
-                        shared,
-                        start,
-                        spec.evidence_per_class,
-                    ),
-                    Err(err) => {
-                        shared.stop.store(true, Ordering::Relaxed);
-                        external_reader::ExternalReads {
-                            command: e.command.clone(),
-                            tally: ReadTally::new(0),
-                            error: Some(format!("starting the external reader: {err}")),
-                            stderr_tail: None,
+    let (elapsed, thread_reads, writes, interrupted, external, sampled, fault_result) =
+        std::thread::scope(|s| {
+            let sampler = spec
+                .watch_modes
+                .then(|| s.spawn(|| watch::sample(&before, &classifier.codec, &shared.stop)));
+            let faulter = spec.fault.map(|(f, after)| {
+                let target_dir = target.parent().unwrap_or(Path::new(".")).to_path_buf();
+                s.spawn(move || -> io::Result<()> {
+                    let begin = Instant::now();
+                    while begin.elapsed() < after {
+                        if shared.stop.load(Ordering::Relaxed) {
+                            return Ok(());
                         }
+                        std::thread::sleep(Duration::from_millis(2));
                     }
-                }
-            })
-        });
-        let mut reader_handles = Vec::new();
-        for (id, live) in live.iter().enumerate().take(reader_threads) {
-            let barrier = barrier.clone();
-            reader_handles.push(s.spawn(move || {
-                barrier.wait();
-                let start = *start_ref.get_or_init(Instant::now);
-                reader::run_reader(id, target, classifier, shared, live, start, opts)
-            }));
-        }
-        let mut writer_handles = Vec::new();
-        for index in 0..spec.writers {
-            let (barrier, subject) = (barrier.clone(), spec.subject.as_ref());
-            let ctx = WriterCtx {
-                target: target.to_path_buf(),
-                home: spec.home.clone(),
-                log_dir: spec.log_dir.clone(),
-                index,
-            };
-            writer_handles.push(s.spawn(move || {
-                let rmw = spec.rmw.then_some(writer::Rmw {
-                    owns: if index % 2 == 1 {
-                        SlotKind::Field
-                    } else {
-                        SlotKind::Token
-                    },
-                    target,
-                });
-                // Start external processes, and let them write once, before the
-                // barrier: their start-up is not a write in flight.
-                let started = subject.start(&ctx).and_then(|w| {
-                    let mut w = writer::Writer::new(w, classifier, shared, rmw, bucket_ns);
-                    w.warm_up()?;
-                    Ok(w)
-                });
-                barrier.wait();
-                let start = *start_ref.get_or_init(Instant::now);
-                match started {
-                    Ok(w) => w.run(spec.write_rate, start, bucket_ns),
-                    Err(e) => {
-                        shared.stop.store(true, Ordering::Relaxed);
-                        WriteTally {
-                            subject_error: Some(format!("starting the writer: {e}")),
-                            ..WriteTally::new()
-                        }
+                    let guard = fault::inject(f, &target_dir, &spec.log_dir)?;
+                    while !shared.stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(2));
                     }
-                }
-            }));
-        }
-        barrier.wait();
-        let start = *start_cell.get_or_init(Instant::now);
-        board.go.store(true, Ordering::Release);
-        let interrupted = loop {
-            std::thread::sleep(Duration::from_millis(50));
-            let sum = |f: fn(&Live) -> &std::sync::atomic::AtomicU64| -> u64 {
-                live.iter().map(|l| f(l).load(Ordering::Relaxed)).sum()
-            };
-            let elapsed = start.elapsed();
-            let flow = progress(Progress {
-                elapsed,
-                reads: sum(|l| &l.reads),
-                exposed: sum(|l| &l.exposed),
-                anomalies: sum(|l| &l.anomalies),
+                    drop(guard);
+                    Ok(())
+                })
             });
-            let interrupted = cancel.load(Ordering::Relaxed);
-            let all_done = shared.readers_done.load(Ordering::Acquire) >= readers as u64;
-            let stopped = shared.stop.load(Ordering::Relaxed);
-            if interrupted || all_done || stopped || flow.is_break() || elapsed >= spec.duration {
-                break interrupted;
+            let external_handle = external.map(|(e, child)| {
+                let barrier = barrier.clone();
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = *start_ref.get_or_init(Instant::now);
+                    match child {
+                        Ok(child) => external_reader::run(
+                            child,
+                            e,
+                            readers,
+                            classifier,
+                            shared,
+                            start,
+                            spec.evidence_per_class,
+                        ),
+                        Err(err) => {
+                            shared.stop.store(true, Ordering::Relaxed);
+                            external_reader::ExternalReads {
+                                command: e.command.clone(),
+                                tally: ReadTally::new(0),
+                                error: Some(format!("starting the external reader: {err}")),
+                                stderr_tail: None,
+                            }
+                        }
+                    }
+                })
+            });
+            let mut reader_handles = Vec::new();
+            for (id, live) in live.iter().enumerate().take(reader_threads) {
+                let barrier = barrier.clone();
+                reader_handles.push(s.spawn(move || {
+                    barrier.wait();
+                    let start = *start_ref.get_or_init(Instant::now);
+                    reader::run_reader(id, target, classifier, shared, live, start, opts)
+                }));
             }
-        };
-        shared.stop.store(true, Ordering::Relaxed);
-        let mut reads = ReadTally::new(spec.evidence_per_class);
-        for h in reader_handles {
-            reads.merge(h.join().expect("reader thread panicked"));
-        }
-        let mut writes = WriteTally::new();
-        for h in writer_handles {
-            writes.merge(h.join().expect("writer thread panicked"));
-        }
-        let external = external_handle.map(|h| h.join().expect("external reader thread panicked"));
-        let sampled = sampler
-            .map(|h| h.join().expect("watch thread panicked"))
-            .unwrap_or_default();
-        (start.elapsed(), reads, writes, interrupted, external, sampled)
-    });
+            let mut writer_handles = Vec::new();
+            for index in 0..spec.writers {
+                let (barrier, subject) = (barrier.clone(), spec.subject.as_ref());
+                let ctx = WriterCtx {
+                    target: target.to_path_buf(),
+                    home: spec.home.clone(),
+                    log_dir: spec.log_dir.clone(),
+                    index,
+                };
+                writer_handles.push(s.spawn(move || {
+                    let rmw = spec.rmw.then_some(writer::Rmw {
+                        owns: if index % 2 == 1 {
+                            SlotKind::Field
+                        } else {
+                            SlotKind::Token
+                        },
+                        target,
+                    });
+                    // Start external processes, and let them write once, before the
+                    // barrier: their start-up is not a write in flight.
+                    let started = subject.start(&ctx).and_then(|w| {
+                        let verify = spec.verify_writes && spec.writers == 1;
+                        let mut w =
+                            writer::Writer::new(target, w, classifier, shared, rmw, bucket_ns, verify);
+                        w.warm_up()?;
+                        Ok(w)
+                    });
+                    barrier.wait();
+                    let start = *start_ref.get_or_init(Instant::now);
+                    match started {
+                        Ok(w) => w.run(spec.write_rate, start, bucket_ns),
+                        Err(e) => {
+                            shared.stop.store(true, Ordering::Relaxed);
+                            WriteTally {
+                                subject_error: Some(format!("starting the writer: {e}")),
+                                ..WriteTally::new()
+                            }
+                        }
+                    }
+                }));
+            }
+            barrier.wait();
+            let start = *start_cell.get_or_init(Instant::now);
+            board.go.store(true, Ordering::Release);
+            let interrupted = loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let sum = |f: fn(&Live) -> &std::sync::atomic::AtomicU64| -> u64 {
+                    live.iter().map(|l| f(l).load(Ordering::Relaxed)).sum()
+                };
+                let elapsed = start.elapsed();
+                let flow = progress(Progress {
+                    elapsed,
+                    reads: sum(|l| &l.reads),
+                    exposed: sum(|l| &l.exposed),
+                    anomalies: sum(|l| &l.anomalies),
+                });
+                let interrupted = cancel.load(Ordering::Relaxed);
+                let all_done = shared.readers_done.load(Ordering::Acquire) >= readers as u64;
+                let stopped = shared.stop.load(Ordering::Relaxed);
+                if interrupted || all_done || stopped || flow.is_break() || elapsed >= spec.duration {
+                    break interrupted;
+                }
+            };
+            shared.stop.store(true, Ordering::Relaxed);
+            let mut reads = ReadTally::new(spec.evidence_per_class);
+            for h in reader_handles {
+                reads.merge(h.join().expect("reader thread panicked"));
+            }
+            let mut writes = WriteTally::new();
+            for h in writer_handles {
+                writes.merge(h.join().expect("writer thread panicked"));
+            }
+            let external = external_handle.map(|h| h.join().expect("external reader thread panicked"));
+            let sampled = sampler
+                .map(|h| h.join().expect("watch thread panicked"))
+                .unwrap_or_default();
+            let fault_result = faulter
+                .map(|h| h.join().expect("fault thread panicked"))
+                .unwrap_or(Ok(()));
+            (
+                start.elapsed(),
+                reads,
+                writes,
+                interrupted,
+                external,
+                sampled,
+                fault_result,
+            )
+        });
+    fault_result?;
     let mut reads = match procs {
         Some(children) => procs::collect(children, spec.evidence_per_class)?,
         None => thread_reads,

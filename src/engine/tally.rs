@@ -188,6 +188,12 @@ pub struct WriteTally {
     pub subject_error: Option<String>,
     /// The end of an external writer's stderr.
     pub stderr_tail: Option<String>,
+    /// Writes the subject called successful while the file did not change.
+    pub swallowed: u64,
+    pub first_swallowed: Option<String>,
+    /// Failed writes after which the file was not a whole version.
+    pub broken_after_failure: u64,
+    pub first_broken_after_failure: Option<String>,
     /// Committed writes per time bucket (see [`ReadTally::timeline`]).
     pub timeline: Vec<u64>,
     pub bucket_ns: u64,
@@ -203,6 +209,10 @@ impl WriteTally {
             newest_version: 0,
             subject_error: None,
             stderr_tail: None,
+            swallowed: 0,
+            first_swallowed: None,
+            broken_after_failure: 0,
+            first_broken_after_failure: None,
             timeline: Vec::new(),
             bucket_ns: 0,
         }
@@ -220,6 +230,13 @@ impl WriteTally {
         self.newest_version = self.newest_version.max(other.newest_version);
         self.subject_error = self.subject_error.take().or(other.subject_error);
         self.stderr_tail = self.stderr_tail.take().or(other.stderr_tail);
+        self.swallowed += other.swallowed;
+        self.first_swallowed = self.first_swallowed.take().or(other.first_swallowed);
+        self.broken_after_failure += other.broken_after_failure;
+        self.first_broken_after_failure = self
+            .first_broken_after_failure
+            .take()
+            .or(other.first_broken_after_failure);
         add_timelines(
             &mut self.timeline,
             &mut self.bucket_ns,

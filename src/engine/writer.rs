@@ -50,8 +50,13 @@ pub struct Writer<'a> {
     classifier: &'a Classifier,
     shared: &'a Shared,
     rmw: Option<Rmw<'a>>,
+    target: std::path::PathBuf,
     tally: WriteTally,
     bytes: Vec<u8>,
+    /// Re-read the target after every write to catch swallowed errors and
+    /// a target left broken by a failed write.
+    verify: bool,
+    check: Vec<u8>,
 }
 
 /// How one write ended.
@@ -63,11 +68,13 @@ enum Step {
 
 impl<'a> Writer<'a> {
     pub fn new(
+        target: &Path,
         subject: Box<dyn SubjectWriter + 'a>,
         classifier: &'a Classifier,
         shared: &'a Shared,
         rmw: Option<Rmw<'a>>,
         bucket_ns: u64,
+        verify: bool,
     ) -> Self {
         let mut tally = WriteTally::new();
         if bucket_ns > 0 {
@@ -75,13 +82,17 @@ impl<'a> Writer<'a> {
             tally.bucket_ns = bucket_ns;
         }
         let bytes = Vec::with_capacity(classifier.template.len());
+        let check = vec![0u8; super::reader::buffer_len(classifier.template.len())];
         Self {
             subject,
             classifier,
             shared,
             rmw,
+            target: target.to_path_buf(),
             tally,
             bytes,
+            verify,
+            check,
         }
     }
 
@@ -172,14 +183,70 @@ impl<'a> Writer<'a> {
                         self.tally.timeline[tally::bucket(start.elapsed().as_nanos() as u64, bucket_ns)] += 1;
                     }
                 }
+                if self.verify && measured.is_some() {
+                    self.verify_committed(
+                        if owns_field {
+                            versions.field
+                        } else {
+                            versions.token
+                        },
+                        owns_field,
+                    );
+                }
                 Step::Committed
             }
-            Err(WriteFailure::Reported(e)) => self.failed(format!("writing version {version}: {e}")),
+            Err(WriteFailure::Reported(e)) => {
+                if self.verify && measured.is_some() {
+                    self.verify_failed(version);
+                }
+                self.failed(format!("writing version {version}: {e}"))
+            }
             Err(WriteFailure::Broken(e)) => {
                 self.tally.subject_error = Some(format!("writing version {version}: {e}"));
                 shared.stop.store(true, Ordering::Relaxed);
                 Step::Broken
             }
+        }
+    }
+
+    /// The target as it is now: its whole versions, or how it is broken.
+    fn read_target(&mut self) -> Result<Versions, String> {
+        match super::reader::read_once(&self.target, &mut self.check, false) {
+            Ok(n) => self
+                .classifier
+                .template
+                .whole_versions(&self.classifier.codec, &self.check[..n])
+                .ok_or_else(|| {
+                    if n == 0 {
+                        "empty".into()
+                    } else {
+                        format!("torn ({n} bytes)")
+                    }
+                }),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// After a write the subject called successful: the file must hold it.
+    fn verify_committed(&mut self, version: u64, owns_field: bool) {
+        if let Ok(now) = self.read_target() {
+            let held = if owns_field { now.field } else { now.token };
+            if held < version {
+                self.tally.swallowed += 1;
+                self.tally.first_swallowed.get_or_insert_with(|| {
+                    format!("version {version} was reported written, but the file still held version {held}")
+                });
+            }
+        }
+    }
+
+    /// After a write that failed: the file must still hold a whole version.
+    fn verify_failed(&mut self, version: u64) {
+        if let Err(state) = self.read_target() {
+            self.tally.broken_after_failure += 1;
+            self.tally.first_broken_after_failure.get_or_insert_with(|| {
+                format!("after the failed write of version {version} the file was {state}")
+            });
         }
     }
 

@@ -77,6 +77,15 @@ fn render(r: &Report) -> String {
             c.writes.latency_us.p99,
             c.writes.latency_us.max
         );
+        if let Some(f) = &c.fault {
+            let _ = writeln!(s, "- fault injected: {f}");
+        }
+        for w in [&c.writes.first_swallowed, &c.writes.first_broken_after_failure]
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(s, "- **{w}**");
+        }
         if let Some(err) = &c.writes.first_error {
             let _ = writeln!(s, "- {} write errors; first: `{err}`", thousands(c.writes.errors));
         }

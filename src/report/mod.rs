@@ -118,6 +118,11 @@ pub struct CaseReport {
     /// Modes, owner, temp files left behind, and the symlink (if any).
     #[serde(default)]
     pub watch: crate::engine::watch::Findings,
+    /// The fault injected mid-run (`read-only-dir`, `full-disk`), if any.
+    /// Under a fault, write errors are expected and not held against the
+    /// subject; swallowing them, or breaking the file, is.
+    #[serde(default)]
+    pub fault: Option<String>,
     /// What SIGKILLing the writer at random instants left behind.
     #[serde(default)]
     pub kill_trials: Option<crate::engine::kill::KillTrials>,
@@ -170,6 +175,15 @@ pub struct WriteStats {
     /// Writes that returned an error (each one is an anomaly).
     pub errors: u64,
     pub first_error: Option<String>,
+    /// Writes the subject called successful while the file did not change
+    /// (a swallowed write error).
+    #[serde(default)]
+    pub swallowed: u64,
+    pub first_swallowed: Option<String>,
+    /// Failed writes after which the file was not a whole version (data loss).
+    #[serde(default)]
+    pub broken_after_failure: u64,
+    pub first_broken_after_failure: Option<String>,
     pub per_s: f64,
     /// Write latency percentiles in microseconds.
     pub latency_us: Latency,
@@ -272,6 +286,10 @@ impl CaseReport {
                 committed: raw.writes.writes,
                 errors: raw.writes.errors,
                 first_error: raw.writes.first_error.clone(),
+                swallowed: raw.writes.swallowed,
+                first_swallowed: raw.writes.first_swallowed.clone(),
+                broken_after_failure: raw.writes.broken_after_failure,
+                first_broken_after_failure: raw.writes.first_broken_after_failure.clone(),
                 per_s: raw.writes.writes as f64 / secs,
                 latency_us: Latency {
                     p50: us(0.5),
@@ -294,6 +312,7 @@ impl CaseReport {
             final_state: raw.final_state,
             watch: raw.watch.clone(),
             kill_trials: None,
+            fault: case.fault.map(|(f, _)| f.name().to_string()),
             evidence,
             subject_error: raw
                 .writes
@@ -343,9 +362,15 @@ impl CaseReport {
     /// strategy that claims safety.
     pub fn findings(&self) -> u64 {
         self.anomalies.count
-            + self.writes.errors
+            + if self.fault.is_some() {
+                0
+            } else {
+                self.writes.errors
+            }
             + u64::from(self.final_state.is_anomaly())
             + self.watch.count()
+            + self.writes.swallowed
+            + self.writes.broken_after_failure
             + self.kill_trials.as_ref().map_or(0, |k| k.count())
     }
 }

@@ -96,9 +96,16 @@ pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
         Expect::Clean => (
             CaseStatus::Pass,
             format!(
-                "0 anomalies in {} exposed reads (95% bound ≤ {} per exposed read)",
+                "0 anomalies in {} exposed reads (95% bound ≤ {} per exposed read){}",
                 thousands(c.exposed_reads),
-                sci(c.anomalies_per_exposed.high)
+                sci(c.anomalies_per_exposed.high),
+                match &c.fault {
+                    Some(f) => format!(
+                        "; under {f}: {} write errors, all reported, file always whole",
+                        thousands(c.writes.errors)
+                    ),
+                    None => String::new(),
+                }
             ),
         ),
         Expect::Anomalies if found > 0 => (CaseStatus::Reproduced, summary(c)),
@@ -127,8 +134,20 @@ pub fn summary(c: &CaseReport) -> String {
         .filter(|o| o.is_anomaly() && c.outcome(**o).count > 0)
         .map(|o| format!("{} {}", o.name(), thousands(c.outcome(*o).count)))
         .collect();
-    if c.writes.errors > 0 {
+    if c.writes.errors > 0 && c.fault.is_none() {
         parts.push(format!("{} write errors", thousands(c.writes.errors)));
+    }
+    if c.writes.swallowed > 0 {
+        parts.push(format!(
+            "{} swallowed write errors",
+            thousands(c.writes.swallowed)
+        ));
+    }
+    if c.writes.broken_after_failure > 0 {
+        parts.push(format!(
+            "{} failed writes left the file broken",
+            thousands(c.writes.broken_after_failure)
+        ));
     }
     let w = &c.watch;
     if w.mode_widened {
