@@ -119,17 +119,37 @@ fn list_names_strategies_formats_and_scenarios() {
         .stdout(predicate::str::contains("hermes-rotation.yaml"));
 }
 
+/// `torn`, run under umask 022 (as most shells are), so files created with
+/// the default mode are group/other-readable.
+fn torn_umask_022() -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("torn"));
+    c.env_remove("TORN_DURATION").env_remove("TORN_SEED").env_remove("TORN_DIR");
+    // SAFETY: umask is async-signal-safe and touches no memory.
+    unsafe {
+        c.pre_exec(|| {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+            Ok(())
+        });
+    }
+    Command::from_std(c)
+}
+
 #[test]
 fn repro_writes_reports_and_json_and_cleans_scratch() {
     let reports = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let out = torn()
+    // The `<path>.tmp` fix of the Hermes report creates its temp file with the
+    // default mode and renames it over the 0600 config: the run says so and
+    // exits with ANOMALIES_FOUND.
+    let out = torn_umask_022()
         .args(["repro", "hermes", "--json", "--duration", "150ms"])
         .args(["--reports-dir", reports.path().to_str().unwrap()])
         .args(["--dir", scratch.path().to_str().unwrap()])
         .assert()
-        .code(predicate::in_iter([0, 2]))
+        .code(1)
         .stderr(predicate::str::contains("race reproduced by: naive-truncate"))
+        .stderr(predicate::str::contains("FAILED: rename-fixed-tmp claims safety but showed mode widened 0600 → 0644"))
         .get_output()
         .stdout
         .clone();
