@@ -124,7 +124,9 @@ fn list_names_strategies_formats_and_scenarios() {
 fn torn_umask_022() -> Command {
     use std::os::unix::process::CommandExt;
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("torn"));
-    c.env_remove("TORN_DURATION").env_remove("TORN_SEED").env_remove("TORN_DIR");
+    c.env_remove("TORN_DURATION")
+        .env_remove("TORN_SEED")
+        .env_remove("TORN_DIR");
     // SAFETY: umask is async-signal-safe and touches no memory.
     unsafe {
         c.pre_exec(|| {
@@ -149,7 +151,9 @@ fn repro_writes_reports_and_json_and_cleans_scratch() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("race reproduced by: naive-truncate"))
-        .stderr(predicate::str::contains("FAILED: rename-fixed-tmp claims safety but showed mode widened 0600 → 0644"))
+        .stderr(predicate::str::contains(
+            "FAILED: rename-fixed-tmp claims safety but showed mode widened 0600 → 0644",
+        ))
         .get_output()
         .stdout
         .clone();

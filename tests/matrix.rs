@@ -197,7 +197,7 @@ fn matrix_on_tmpfs_and_a_loop_filesystem_as_root() {
     let mut cmd = torn();
     cmd.args([
         "matrix",
-        "hermes",
+        "databricks",
         "--duration",
         "200ms",
         "-q",
