@@ -296,6 +296,31 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str, &str)] = &[
         include_str!("../scenarios/lost-update.yaml"),
     ),
     (
+        "killed-writer",
+        "killed-writer.yaml",
+        include_str!("../scenarios/killed-writer.yaml"),
+    ),
+    (
+        "credentials-mode",
+        "credentials-mode.yaml",
+        include_str!("../scenarios/credentials-mode.yaml"),
+    ),
+    (
+        "symlinked-target",
+        "symlinked-target.yaml",
+        include_str!("../scenarios/symlinked-target.yaml"),
+    ),
+    (
+        "read-only-dir",
+        "read-only-dir.yaml",
+        include_str!("../scenarios/read-only-dir.yaml"),
+    ),
+    (
+        "full-disk",
+        "full-disk.yaml",
+        include_str!("../scenarios/full-disk.yaml"),
+    ),
+    (
         "two-writers",
         "two-writers-fixed-tmp.yaml",
         include_str!("../scenarios/two-writers-fixed-tmp.yaml"),
