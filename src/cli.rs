@@ -102,14 +102,8 @@ pub enum Command {
         chunks: usize,
         #[arg(long)]
         target: PathBuf,
-        #[arg(long)]
-        template: PathBuf,
-        #[arg(long, value_enum)]
-        format: FormatArg,
-        #[arg(long)]
-        client_key: String,
-        #[arg(long)]
-        seed: u64,
+        #[command(flatten)]
+        doc: DocArgs,
     },
     /// Internal: one reader process of a run with `--reader-procs`.
     #[command(name = "__reader", hide = true)]
@@ -179,6 +173,44 @@ pub struct RunArgs {
     pub reader_procs: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+impl RunArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            duration: self.duration,
+            reads: self.reads,
+            seed: self.seed,
+            readers: self.readers,
+            writers: self.writers,
+            reader_procs: self.reader_procs,
+        }
+    }
+}
+
+/// The document a helper process works on (set by the run that starts it).
+#[derive(Debug, Args)]
+pub struct DocArgs {
+    #[arg(long)]
+    template: PathBuf,
+    #[arg(long, value_enum)]
+    format: FormatArg,
+    #[arg(long)]
+    client_key: String,
+    #[arg(long)]
+    seed: u64,
+}
+
+impl DocArgs {
+    fn classifier(&self, grace: u64) -> anyhow::Result<torn::classify::Classifier> {
+        let template =
+            torn::format::Template::from_file(&self.template, self.format.into(), &self.client_key)?;
+        Ok(torn::classify::Classifier::new(
+            template,
+            torn::token::TokenCodec::new(self.seed),
+            grace,
+        ))
+    }
 }
 
 /// Where a run works and what it writes.
@@ -302,14 +334,8 @@ pub struct ReaderArgs {
     id: usize,
     #[arg(long)]
     target: PathBuf,
-    #[arg(long)]
-    template: PathBuf,
-    #[arg(long, value_enum)]
-    format: FormatArg,
-    #[arg(long)]
-    client_key: String,
-    #[arg(long)]
-    seed: u64,
+    #[command(flatten)]
+    doc: DocArgs,
     #[arg(long)]
     grace: u64,
     #[arg(long)]
@@ -370,19 +396,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             ref strategy,
             chunks,
             ref target,
-            ref template,
-            format,
-            ref client_key,
-            seed,
+            ref doc,
         } => {
-            let template = torn::format::Template::from_file(template, format.into(), client_key)?;
-            let classifier =
-                torn::classify::Classifier::new(template, torn::token::TokenCodec::new(seed), u64::MAX);
+            let classifier = doc.classifier(u64::MAX)?;
             torn::engine::kill::writer_main(&torn::engine::kill::WriterProc {
                 strategy: strategy.clone(),
                 chunks,
                 target: target.clone(),
-                template: PathBuf::new(),
+                template: doc.template.clone(),
                 classifier: &classifier,
             })?;
             Ok(exit::OK)
@@ -420,10 +441,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 board: a.board.clone(),
                 id: a.id,
                 target: a.target.clone(),
-                template: a.template.clone(),
-                format: a.format.into(),
-                client_key: a.client_key.clone(),
-                seed: a.seed,
+                template: a.doc.template.clone(),
+                format: a.doc.format.into(),
+                client_key: a.doc.client_key.clone(),
+                seed: a.doc.seed,
                 grace: a.grace,
                 lock: a.lock,
                 reads: a.reads,
@@ -489,15 +510,7 @@ fn run_scenario(
     base: &Path,
     args: &RunArgs,
 ) -> anyhow::Result<i32> {
-    Overrides {
-        duration: args.duration,
-        reads: args.reads,
-        seed: args.seed,
-        readers: args.readers,
-        writers: args.writers,
-        reader_procs: args.reader_procs,
-    }
-    .apply(&mut scenario);
+    args.overrides().apply(&mut scenario);
     execute(cli, &scenario, source, base, &args.output, None)
 }
 
@@ -661,15 +674,7 @@ fn matrix(
             (Scenario::load(path)?, path.display().to_string(), base)
         }
     };
-    Overrides {
-        duration: args.duration,
-        reads: args.reads,
-        seed: args.seed,
-        readers: args.readers,
-        writers: args.writers,
-        reader_procs: args.reader_procs,
-    }
-    .apply(&mut scenario);
+    args.overrides().apply(&mut scenario);
     let opts = RunOptions {
         keep_scratch: args.output.keep_scratch,
         verbose: !cli.quiet,
