@@ -1,0 +1,370 @@
+//! The command line: `torn run | repro | gate | matrix | merge | list | bench`.
+//!
+//! This file declares the arguments; [`commands`] carries them out.
+
+mod commands;
+
+pub use commands::{CANCEL, dispatch};
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use torn::format::Format;
+use torn::run::{self, Overrides};
+
+/// Proves, with numbers, whether a way of rewriting a file is safe for the
+/// programs reading it at the same time.
+#[derive(Debug, Parser)]
+#[command(name = "torn", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Print the report as JSON on stdout (human output stays on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress or tables on stderr; errors only.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   pass: controls showed the race, safe strategies showed zero anomalies
+  1   anomalies found in a strategy that claims safety
+  2   inconclusive: a control showed nothing, or no read overlapped a write
+  3   subject error (the writer under test failed to run)
+  64  usage or configuration error (arguments, scenario file, template)
+  74  I/O error outside the subject (scratch or report directory)
+  130 interrupted (scratch files cleaned up)";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario file: one case per strategy entry; print the table and
+    /// write report.json and report.md.
+    Run {
+        /// Scenario file (YAML); see `torn list` for the shipped ones.
+        scenario: PathBuf,
+        #[command(flatten)]
+        args: RunArgs,
+    },
+    /// Reproduce a known race with its built-in scenario, e.g. `torn repro hermes`.
+    Repro {
+        /// Which one: hermes, claude, codex, databricks, two-writers.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(run::BUILTIN_SCENARIOS.iter().map(|s| s.0)))]
+        name: String,
+        #[command(flatten)]
+        args: RunArgs,
+    },
+    /// CI gate: judge your own writer black-box against a positive control
+    /// in the same run, until a bound is proven or the budget runs out.
+    Gate(Box<GateArgs>),
+    /// Run a scenario on several filesystems and combine the reports
+    /// (matrix.json, matrix.md, report.html with plots).
+    Matrix {
+        /// Scenario file, or a built-in name (hermes, claude, ...).
+        scenario: String,
+        /// A filesystem to run on, as NAME=DIR (repeat); `harness/fs.sh up`
+        /// prints these lines.
+        #[arg(long = "fs", required = true)]
+        filesystems: Vec<torn::matrix::Filesystem>,
+        #[command(flatten)]
+        args: RunArgs,
+    },
+    /// Combine report.json / matrix.json files (other machines, CI matrix
+    /// jobs) into one matrix report.
+    Merge {
+        /// report.json or matrix.json files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Directory to write matrix.json, matrix.md and report.html into
+        /// (default: reports/<timestamp>-merged).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Title of the combined report.
+        #[arg(long, default_value = "torn: merged matrix")]
+        title: String,
+    },
+    /// List strategies, formats, templates and scenarios.
+    List,
+    /// Internal: a built-in strategy writing until killed (killed-writer trials).
+    #[command(name = "__writer", hide = true)]
+    Writer {
+        #[arg(long)]
+        strategy: String,
+        #[arg(long)]
+        chunks: usize,
+        #[arg(long)]
+        target: PathBuf,
+        #[command(flatten)]
+        doc: DocArgs,
+    },
+    /// Internal: one reader process of a run with `--reader-procs`.
+    #[command(name = "__reader", hide = true)]
+    Reader(Box<ReaderArgs>),
+    /// Measure verified reads/s against a bare open+read+close loop on the
+    /// same file, and print the ratio.
+    Bench {
+        /// Time per measurement; each format is measured in 3 alternating rounds.
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Directory to run in (default: a new one under the temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Only these formats (default: all).
+        #[arg(long, value_enum)]
+        format: Vec<FormatArg>,
+        /// Instead: compare the readers' reads/s while this line-protocol
+        /// writer runs against their reads/s under the built-in
+        /// rename-durable, in one run (YAML, Hermes template).
+        #[arg(long)]
+        writer_stdio: Option<String>,
+    },
+}
+
+/// Formats, for `--format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    Yaml,
+    Json,
+    Dotenv,
+    Ini,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Yaml => Format::Yaml,
+            FormatArg::Json => Format::Json,
+            FormatArg::Dotenv => Format::Dotenv,
+            FormatArg::Ini => Format::Ini,
+        }
+    }
+}
+
+/// Overrides of a scenario's settings, shared by `run` and `repro`. Each can
+/// also come from the environment, so CI can turn a run up or down without
+/// editing files.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run each strategy this long (e.g. 500ms, 3s), overriding the scenario.
+    #[arg(long, env = "TORN_DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop each strategy after this many reads (all readers together).
+    #[arg(long, env = "TORN_READS")]
+    pub reads: Option<u64>,
+    /// Seed (determines every token written).
+    #[arg(long, env = "TORN_SEED")]
+    pub seed: Option<u64>,
+    /// Reader threads per strategy.
+    #[arg(long, env = "TORN_READERS")]
+    pub readers: Option<NonZeroUsize>,
+    /// Writer threads per strategy.
+    #[arg(long, env = "TORN_WRITERS")]
+    pub writers: Option<NonZeroUsize>,
+    /// Run readers as separate processes instead of threads.
+    #[arg(long)]
+    pub reader_procs: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl RunArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            duration: self.duration,
+            reads: self.reads,
+            seed: self.seed,
+            readers: self.readers,
+            writers: self.writers,
+            reader_procs: self.reader_procs,
+        }
+    }
+}
+
+/// The document a helper process works on (set by the run that starts it).
+#[derive(Debug, Args)]
+pub struct DocArgs {
+    #[arg(long)]
+    template: PathBuf,
+    #[arg(long, value_enum)]
+    format: FormatArg,
+    #[arg(long)]
+    client_key: String,
+    #[arg(long)]
+    seed: u64,
+}
+
+impl DocArgs {
+    fn classifier(&self, grace: u64) -> anyhow::Result<torn::classify::Classifier> {
+        let template =
+            torn::format::Template::from_file(&self.template, self.format.into(), &self.client_key)?;
+        Ok(torn::classify::Classifier::new(
+            template,
+            torn::token::TokenCodec::new(self.seed),
+            grace,
+        ))
+    }
+}
+
+/// Where a run works and what it writes.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Scratch directory: must be empty or made by torn (default: a new
+    /// directory under the system temp dir).
+    #[arg(long, env = "TORN_DIR")]
+    pub dir: Option<PathBuf>,
+    /// Keep the scratch files after the run.
+    #[arg(long)]
+    pub keep_scratch: bool,
+    /// Where report directories are written.
+    #[arg(long, env = "TORN_REPORTS_DIR", default_value = "reports")]
+    pub reports_dir: PathBuf,
+    /// Write no report files.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Also write JUnit XML here (one test case per strategy, subject and control).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+/// `torn gate`: the user's own writer, judged black-box.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Format of the target.
+    #[arg(long, value_enum)]
+    pub format: FormatArg,
+    /// Template: a built-in name (see `torn list`) or a file with {{TOKEN}} slots
+    /// (default: the format's built-in).
+    #[arg(long)]
+    pub template: Option<String>,
+    /// Dotted key the client reads the token from (required for a template file).
+    #[arg(long)]
+    pub client_key: Option<String>,
+    /// Target path relative to the scratch HOME (default: the template's, e.g. .hermes/config.yaml).
+    #[arg(long)]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    /// Run the writer command through `sh -c` (default: split into words, no shell).
+    #[arg(long)]
+    pub shell: bool,
+    /// Longest one write (or external read) may take before the program counts
+    /// as hung and is killed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+    /// Concurrent writer instances (two processes rotating the same file).
+    #[arg(long, default_value = "1")]
+    pub writers: NonZeroUsize,
+    /// Reader threads.
+    #[arg(long, default_value = "2", env = "TORN_READERS")]
+    pub readers: NonZeroUsize,
+    /// Readers take flock(LOCK_SH) before reading.
+    #[arg(long)]
+    pub reader_lock: bool,
+    /// Run readers as separate processes (as real clients are) instead of threads.
+    #[arg(long)]
+    pub reader_procs: bool,
+    /// Also read with the real client: a program that answers each `read`
+    /// line on stdin with the token it would use, or `err <reason>`.
+    #[arg(long)]
+    pub reader_stdio: Option<String>,
+    /// Writes per second per writer, or `max`.
+    #[arg(long, default_value = "max")]
+    pub write_rate: torn::scenario::Rate,
+    /// Exposed reads the subject must survive with zero anomalies.
+    #[arg(long, default_value = "0", env = "TORN_MIN_EXPOSED")]
+    pub min_exposed: u64,
+    /// The 95% upper bound on the per-read anomaly probability to prove (0 for none).
+    #[arg(long, default_value = "1e-5", env = "TORN_MAX_RATE")]
+    pub max_rate: f64,
+    /// Longest the subject may run to reach the targets.
+    #[arg(long, default_value = "60s", env = "TORN_BUDGET", value_parser = parse_duration)]
+    pub budget: Duration,
+    /// How long the positive control (naive-truncate) runs.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub control: Duration,
+    /// Seed (determines every token written).
+    #[arg(long, env = "TORN_SEED", default_value = "1")]
+    pub seed: u64,
+    /// After the run, SIGKILL the writer at this many random instants and
+    /// check the file is whole and no temp file is left (line protocol and
+    /// built-in strategies).
+    #[arg(long, default_value = "0")]
+    pub kill_trials: u64,
+    /// Inject a real fault mid-run: read-only-dir, or full-disk (needs a
+    /// small filesystem: harness/fs.sh up tmpfs-small, then --dir on it).
+    #[arg(long, value_enum)]
+    pub fault: Option<FaultArg>,
+    /// When the fault starts.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    pub fault_after: Duration,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Faults, for `--fault`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FaultArg {
+    ReadOnlyDir,
+    FullDisk,
+}
+
+impl From<FaultArg> for torn::engine::fault::Fault {
+    fn from(f: FaultArg) -> Self {
+        match f {
+            FaultArg::ReadOnlyDir => Self::ReadOnlyDir,
+            FaultArg::FullDisk => Self::FullDisk,
+        }
+    }
+}
+
+/// Arguments of a reader process (set by the run that starts it).
+#[derive(Debug, Args)]
+pub struct ReaderArgs {
+    #[arg(long)]
+    board: PathBuf,
+    #[arg(long)]
+    id: usize,
+    #[arg(long)]
+    target: PathBuf,
+    #[command(flatten)]
+    doc: DocArgs,
+    #[arg(long)]
+    grace: u64,
+    #[arg(long)]
+    lock: bool,
+    #[arg(long)]
+    reads: Option<u64>,
+    #[arg(long)]
+    evidence: usize,
+    #[arg(long)]
+    bucket_ns: u64,
+}
+
+/// What the gate judges: exactly one of these.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SubjectArgs {
+    /// Run this command once per write; `{token}`, `{path}`, `{home}` are
+    /// substituted; committed when it exits 0.
+    #[arg(long)]
+    pub writer_cmd: Option<String>,
+    /// Start this command once per writer and send one token per line on its
+    /// stdin; it answers `ok` or `err <message>` per line.
+    #[arg(long)]
+    pub writer_stdio: Option<String>,
+    /// Judge a built-in strategy instead (to see what a pass or fail looks like).
+    #[arg(long)]
+    pub strategy: Option<String>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than zero".into()),
+        Err(e) => Err(format!("{e}; write e.g. 500ms, 3s, 1m")),
+    }
+}
