@@ -145,8 +145,10 @@ fn a_read_only_directory_catches_a_writer_that_swallows_errors() {
     let durable = &r.cases[2];
     assert!(
         durable.writes.errors > 0,
-        "the fault made writes fail: {:?}",
-        durable.writes
+        "the fault made writes fail: {:?} {:?} {}",
+        durable.writes,
+        durable.subject_error,
+        durable.reason
     );
     assert_eq!(durable.writes.swallowed, 0, "{:?}", durable.writes);
     assert_eq!(durable.writes.broken_after_failure, 0);

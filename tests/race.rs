@@ -47,8 +47,8 @@ fn naive_truncate_tears_and_rename_unique_tmp_does_not_in_the_same_run() {
 #[test]
 fn multi_chunk_writes_show_torn_reads_and_in_place_shows_parseable_mixes() {
     let r = run_text(
-        "name: tearing\nformat: yaml\nduration: 1500ms\nstrategies:\n  \
-         - strategy: naive-chunked\n    chunks: 8\n  - strategy: in-place\n",
+        "name: tearing\nformat: yaml\nduration: 3s\nstrategies:\n  \
+         - strategy: naive-chunked\n    chunks: 8\n    duration: 1s\n  - strategy: in-place\n",
     );
     let chunked = case(&r, "naive-chunked");
     assert!(torn(chunked) > 0, "multi-chunk writes tear: {chunked:?}");

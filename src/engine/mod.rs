@@ -174,7 +174,17 @@ pub fn run_case(
             let faulter = spec.fault.map(|(f, after)| {
                 let target_dir = target.parent().unwrap_or(Path::new(".")).to_path_buf();
                 s.spawn(move || -> io::Result<()> {
-                    let begin = Instant::now();
+                    // The fault's clock starts with the run (after every
+                    // writer's warm-up), not when this thread does.
+                    let begin = loop {
+                        if let Some(start) = start_ref.get() {
+                            break *start;
+                        }
+                        if shared.stop.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    };
                     while begin.elapsed() < after {
                         if shared.stop.load(Ordering::Relaxed) {
                             return Ok(());
