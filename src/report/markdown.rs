@@ -219,7 +219,7 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
     use super::verdict::sci;
     let mut s = format!("# {title}\n\n");
     s.push_str(
-        "| filesystem | kernel | strategy | writes | w-err | reads | exposed | anomalies | per read | would-403 | write µs p50 / p99 | reads/s per reader | status |\n\
+        "| filesystem | kernel | strategy | writes | w-err | reads | exposed | findings | per read | would-403 | write µs p50 / p99 | reads/s per reader | status |\n\
          |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in reports {
@@ -250,7 +250,7 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
             );
         }
     }
-    s.push_str("\n`per read`: the anomaly rate, or for zero anomalies the exact one-sided 95% upper bound.\n\n## Runs\n\n");
+    s.push_str("\n`findings`: anomalous reads plus writer-side findings (write errors, mode, litter, ...). `per read`: the rate of anomalous reads, or for zero the exact one-sided 95% upper bound.\n\n## Runs\n\n");
     for r in reports {
         let e = &r.environment;
         let _ = writeln!(
