@@ -100,10 +100,13 @@ impl<'a> Writer<'a> {
     /// external writer's start-up (an interpreter loading its modules) must
     /// not count as a write in flight, or readers would be counted as exposed
     /// while nothing touches the file. It is committed like any other.
+    /// A write the subject reports as failed is counted like any other
+    /// (several writers sharing a temp name can collide already here); only
+    /// a broken subject stops the case.
     pub fn warm_up(&mut self) -> Result<(), String> {
         match self.write_one(None) {
-            Step::Committed => Ok(()),
-            Step::Failed | Step::Broken => Err(format!(
+            Step::Committed | Step::Failed => Ok(()),
+            Step::Broken => Err(format!(
                 "the first (warm-up) write failed: {}",
                 self.tally
                     .subject_error
