@@ -40,6 +40,39 @@ fn color(i: usize) -> RGBColor {
     C[i % C.len()]
 }
 
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Draws one SVG of `size` with `draw`; a plot that fails to draw becomes
+/// a line of text saying why, never a broken page.
+fn render_svg(size: (u32, u32), draw: impl FnOnce(&Area<'_>) -> DrawResult) -> String {
+    let mut svg = String::new();
+    let result = {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error>)
+            .and_then(|()| draw(&root))
+            .and_then(|()| {
+                root.present()
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error>)
+            })
+    };
+    match result {
+        Ok(()) => svg,
+        Err(e) => error_svg(&e.to_string()),
+    }
+}
+
+/// A chart with one row per category: caption, margins, room for row labels.
+fn row_chart<'a, 'b>(root: &'a Area<'b>, title: &str) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(root);
+    b.caption(title, (FONT, 18))
+        .margin(12)
+        .margin_left(LEFT)
+        .x_label_area_size(36);
+    b
+}
+
 /// Vertical offset of series `s` of `n` within a row (in row units).
 fn offset(s: usize, n: usize) -> f64 {
     if n <= 1 {
@@ -79,76 +112,58 @@ pub fn anomaly_rates(title: &str, rows: &[String], series: &[Series<Estimate>]) 
         }
     }
     let floor = (lowest / 5.0).clamp(1e-12, 1e-3);
-    let mut svg = String::new();
-    {
-        let root =
-            SVGBackend::with_string(&mut svg, (WIDTH, height(rows.len(), series.len()))).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
-            root.fill(&WHITE)?;
-            let n = rows.len().max(1) as f64;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(title, (FONT, 18))
-                .margin(12)
-                .margin_left(LEFT)
-                .x_label_area_size(36)
-                .build_cartesian_2d((floor..1.0).log_scale(), -0.5..n - 0.5)?;
-            chart
-                .configure_mesh()
-                .y_labels(0)
-                .disable_y_mesh()
-                .x_desc("probability per read (log); ≤ marks the 95% bound of a zero count")
-                .x_label_formatter(&|v| format!("{v:.0e}"))
-                .draw()?;
-            for (si, s) in series.iter().enumerate() {
-                let c = color(si);
-                let y = |row: usize| n - 1.0 - row as f64 + offset(si, series.len());
-                for (row, e) in &s.points {
-                    let y = y(*row);
-                    if e.count == 0 {
-                        chart.draw_series(std::iter::once(PathElement::new(
-                            vec![(floor, y), (e.high.max(floor), y)],
-                            c.mix(0.45).stroke_width(3),
-                        )))?;
-                        chart.draw_series(std::iter::once(Text::new(
-                            "≤",
-                            (e.high.max(floor), y),
-                            (FONT, 15).into_font().color(&c),
-                        )))?;
-                    } else {
-                        chart.draw_series(std::iter::once(PathElement::new(
-                            vec![(e.low.max(floor), y), (e.high.max(floor), y)],
-                            c.stroke_width(1),
-                        )))?;
-                        chart.draw_series(std::iter::once(Circle::new(
-                            (e.rate.max(floor), y),
-                            5,
-                            c.filled(),
-                        )))?;
-                    }
+    render_svg((WIDTH, height(rows.len(), series.len())), |root| {
+        let n = rows.len().max(1) as f64;
+        let mut chart = row_chart(root, title).build_cartesian_2d((floor..1.0).log_scale(), -0.5..n - 0.5)?;
+        chart
+            .configure_mesh()
+            .y_labels(0)
+            .disable_y_mesh()
+            .x_desc("probability per read (log); ≤ marks the 95% bound of a zero count")
+            .x_label_formatter(&|v| format!("{v:.0e}"))
+            .draw()?;
+        for (si, s) in series.iter().enumerate() {
+            let c = color(si);
+            for (row, e) in &s.points {
+                let y = n - 1.0 - *row as f64 + offset(si, series.len());
+                if e.count == 0 {
+                    let bar = PathElement::new(
+                        vec![(floor, y), (e.high.max(floor), y)],
+                        c.mix(0.45).stroke_width(3),
+                    );
+                    chart.draw_series(std::iter::once(bar))?;
+                    let tick = Text::new("≤", (e.high.max(floor), y), (FONT, 15).into_font().color(&c));
+                    chart.draw_series(std::iter::once(tick))?;
+                } else {
+                    let interval = PathElement::new(
+                        vec![(e.low.max(floor), y), (e.high.max(floor), y)],
+                        c.stroke_width(1),
+                    );
+                    chart.draw_series(std::iter::once(interval))?;
+                    chart.draw_series(std::iter::once(Circle::new(
+                        (e.rate.max(floor), y),
+                        5,
+                        c.filled(),
+                    )))?;
                 }
-                chart
-                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-                    .label(s.name.clone())
-                    .legend(move |(x, y)| Circle::new((x, y), 5, c.filled()));
             }
-            if series.len() > 1 || series.first().is_some_and(|s| !s.name.is_empty()) {
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()?;
-            }
-            row_labels(&root, rows, |i| {
-                chart.backend_coord(&(floor, n - 1.0 - i as f64)).1
-            })?;
-            root.present()?;
-            Ok(())
-        };
-        if let Err(e) = draw() {
-            return error_svg(&e.to_string());
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+                .label(s.name.clone())
+                .legend(move |(x, y)| Circle::new((x, y), 5, c.filled()));
         }
-    }
-    svg
+        if series.len() > 1 || series.first().is_some_and(|s| !s.name.is_empty()) {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
+        }
+        row_labels(root, rows, |i| {
+            chart.backend_coord(&(floor, n - 1.0 - i as f64)).1
+        })?;
+        Ok(())
+    })
 }
 
 /// Write latency per row × series: a bar from p50 to p99, ticks at p90 and max.
@@ -163,100 +178,72 @@ pub fn latencies(title: &str, rows: &[String], series: &[Series<Latency>]) -> St
     if lo > hi {
         lo = 1.0;
     }
-    let mut svg = String::new();
-    {
-        let root =
-            SVGBackend::with_string(&mut svg, (WIDTH, height(rows.len(), series.len()))).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
-            root.fill(&WHITE)?;
-            let n = rows.len().max(1) as f64;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(title, (FONT, 18))
-                .margin(12)
-                .margin_left(LEFT)
-                .x_label_area_size(36)
-                .build_cartesian_2d((lo / 2.0..hi * 2.0).log_scale(), -0.5..n - 0.5)?;
+    let left = lo / 2.0;
+    render_svg((WIDTH, height(rows.len(), series.len())), |root| {
+        let n = rows.len().max(1) as f64;
+        let mut chart =
+            row_chart(root, title).build_cartesian_2d((left..hi * 2.0).log_scale(), -0.5..n - 0.5)?;
+        chart
+            .configure_mesh()
+            .y_labels(0)
+            .disable_y_mesh()
+            .x_desc("write latency, µs (log): bar p50–p99, | p90, × max")
+            .draw()?;
+        for (si, s) in series.iter().enumerate() {
+            let c = color(si);
+            for (row, l) in &s.points {
+                let y = n - 1.0 - *row as f64 + offset(si, series.len());
+                let bar = PathElement::new(
+                    vec![(l.p50.max(left), y), (l.p99.max(left), y)],
+                    c.stroke_width(6),
+                );
+                chart.draw_series(std::iter::once(bar))?;
+                chart.draw_series(std::iter::once(Text::new(
+                    "|",
+                    (l.p90.max(left), y),
+                    (FONT, 14).into_font(),
+                )))?;
+                chart.draw_series(std::iter::once(Cross::new((l.max.max(left), y), 4, c)))?;
+            }
             chart
-                .configure_mesh()
-                .y_labels(0)
-                .disable_y_mesh()
-                .x_desc("write latency, µs (log): bar p50–p99, | p90, × max")
-                .draw()?;
-            for (si, s) in series.iter().enumerate() {
-                let c = color(si);
-                for (row, l) in &s.points {
-                    let y = n - 1.0 - *row as f64 + offset(si, series.len());
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        vec![(l.p50.max(lo / 2.0), y), (l.p99.max(lo / 2.0), y)],
-                        c.stroke_width(6),
-                    )))?;
-                    chart.draw_series(std::iter::once(Text::new(
-                        "|",
-                        (l.p90.max(lo / 2.0), y),
-                        (FONT, 14).into_font(),
-                    )))?;
-                    chart.draw_series(std::iter::once(Cross::new((l.max.max(lo / 2.0), y), 4, c)))?;
-                }
-                chart
-                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-                    .label(s.name.clone())
-                    .legend(move |(x, y)| Rectangle::new([(x - 6, y - 3), (x + 6, y + 3)], c.filled()));
-            }
-            if series.len() > 1 {
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()?;
-            }
-            row_labels(&root, rows, |i| chart.backend_coord(&(lo, n - 1.0 - i as f64)).1)?;
-            root.present()?;
-            Ok(())
-        };
-        if let Err(e) = draw() {
-            return error_svg(&e.to_string());
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+                .label(s.name.clone())
+                .legend(move |(x, y)| Rectangle::new([(x - 6, y - 3), (x + 6, y + 3)], c.filled()));
         }
-    }
-    svg
+        if series.len() > 1 {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
+        }
+        row_labels(root, rows, |i| chart.backend_coord(&(lo, n - 1.0 - i as f64)).1)?;
+        Ok(())
+    })
 }
 
 /// One horizontal bar per row.
 pub fn bars(title: &str, x_desc: &str, rows: &[String], values: &[f64]) -> String {
     let hi = values.iter().copied().fold(1.0f64, f64::max) * 1.1;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height(rows.len(), 0))).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
-            root.fill(&WHITE)?;
-            let n = rows.len().max(1) as f64;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(title, (FONT, 18))
-                .margin(12)
-                .margin_left(LEFT)
-                .x_label_area_size(36)
-                .build_cartesian_2d(0.0..hi, -0.5..n - 0.5)?;
-            chart
-                .configure_mesh()
-                .y_labels(0)
-                .disable_y_mesh()
-                .x_desc(x_desc)
-                .draw()?;
-            for (i, v) in values.iter().enumerate() {
-                let y = n - 1.0 - i as f64;
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, y - 0.3), (*v, y + 0.3)],
-                    color(i).filled(),
-                )))?;
-            }
-            row_labels(&root, rows, |i| chart.backend_coord(&(0.0, n - 1.0 - i as f64)).1)?;
-            root.present()?;
-            Ok(())
-        };
-        if let Err(e) = draw() {
-            return error_svg(&e.to_string());
+    render_svg((WIDTH, height(rows.len(), 0)), |root| {
+        let n = rows.len().max(1) as f64;
+        let mut chart = row_chart(root, title).build_cartesian_2d(0.0..hi, -0.5..n - 0.5)?;
+        chart
+            .configure_mesh()
+            .y_labels(0)
+            .disable_y_mesh()
+            .x_desc(x_desc)
+            .draw()?;
+        for (i, v) in values.iter().enumerate() {
+            let y = n - 1.0 - i as f64;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y - 0.3), (*v, y + 0.3)],
+                color(i).filled(),
+            )))?;
         }
-    }
-    svg
+        row_labels(root, rows, |i| chart.backend_coord(&(0.0, n - 1.0 - i as f64)).1)?;
+        Ok(())
+    })
 }
 
 /// Anomalous reads (left axis, red) against committed writes (right axis,
@@ -266,59 +253,52 @@ pub fn timeline(title: &str, t: &Timeline) -> String {
     let x_max = t.bucket_ms * n as f64;
     let a_max = t.anomalies.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
     let w_max = t.writes.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 260)).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(title, (FONT, 16))
-                .margin(10)
-                .x_label_area_size(32)
-                .y_label_area_size(60)
-                .right_y_label_area_size(60)
-                .build_cartesian_2d(0.0..x_max, 0.0..a_max)?
-                .set_secondary_coord(0.0..x_max, 0.0..w_max);
-            chart
-                .configure_mesh()
-                .x_desc("ms since start")
-                .y_desc("anomalous reads")
-                .y_labels(6)
-                .y_label_formatter(&|v| format!("{v:.0}"))
-                .draw()?;
-            chart
-                .configure_secondary_axes()
-                .y_desc("writes")
-                .y_label_formatter(&|v| format!("{v:.0}"))
-                .draw()?;
-            let at = |i: usize| (i as f64 + 0.5) * t.bucket_ms;
-            chart
-                .draw_secondary_series(LineSeries::new(
-                    t.writes.iter().enumerate().map(|(i, &w)| (at(i), w as f64)),
-                    color(0).stroke_width(2),
-                ))?
-                .label("writes")
-                .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], color(0).stroke_width(2)));
-            chart
-                .draw_series(LineSeries::new(
-                    t.anomalies.iter().enumerate().map(|(i, &a)| (at(i), a as f64)),
-                    color(1).stroke_width(2),
-                ))?
-                .label("anomalous reads")
-                .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], color(1).stroke_width(2)));
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()?;
-            root.present()?;
-            Ok(())
+    render_svg((WIDTH, 260), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, 16))
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(60)
+            .right_y_label_area_size(60)
+            .build_cartesian_2d(0.0..x_max, 0.0..a_max)?
+            .set_secondary_coord(0.0..x_max, 0.0..w_max);
+        chart
+            .configure_mesh()
+            .x_desc("ms since start")
+            .y_desc("anomalous reads")
+            .y_labels(6)
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("writes")
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()?;
+        let at = |i: usize| (i as f64 + 0.5) * t.bucket_ms;
+        let line = |c: RGBColor| {
+            move |(x, y): (i32, i32)| PathElement::new(vec![(x - 8, y), (x + 8, y)], c.stroke_width(2))
         };
-        if let Err(e) = draw() {
-            return error_svg(&e.to_string());
-        }
-    }
-    svg
+        chart
+            .draw_secondary_series(LineSeries::new(
+                t.writes.iter().enumerate().map(|(i, &w)| (at(i), w as f64)),
+                color(0).stroke_width(2),
+            ))?
+            .label("writes")
+            .legend(line(color(0)));
+        chart
+            .draw_series(LineSeries::new(
+                t.anomalies.iter().enumerate().map(|(i, &a)| (at(i), a as f64)),
+                color(1).stroke_width(2),
+            ))?
+            .label("anomalous reads")
+            .legend(line(color(1)));
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
 }
 
 /// A placeholder that says why a plot could not be drawn.
