@@ -212,7 +212,7 @@ pub fn run(
         }
         if opts.verbose {
             eprintln!(
-                "[{}/{}] {:<30} {:>12} reads  {:>10} exposed  {:>9} anomalies  {}",
+                "[{}/{}] {:<30} {:>12} reads  {:>10} exposed  {:>9} findings  {}",
                 i + 1,
                 cases.len(),
                 case.label,
