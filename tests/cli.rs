@@ -242,3 +242,33 @@ fn ctrl_c_stops_cleans_scratch_and_exits_130() {
         serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["verdict"]["status"], "interrupted");
 }
+
+#[test]
+fn a_template_file_of_the_users_own_is_run() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("app.yaml"),
+        "creds:\n  token: {{TOKEN}}\n  user: me\n",
+    )
+    .unwrap();
+    let f = scenario_file(
+        &d,
+        "name: own\nformat: yaml\ntemplate: app.yaml\nclient_key: creds.token\ntarget: .config/app.yaml\n\
+         duration: 300ms\nstrategies:\n  - strategy: naive-truncate\n  - strategy: rename-durable\n",
+    );
+    torn()
+        .args(["run", f.to_str().unwrap(), "--json", "-q", "--no-report"])
+        .assert()
+        .code(predicate::in_iter([0, 2]))
+        .stdout(predicate::str::contains("\"version_len\": 64"))
+        .stdout(predicate::str::contains("\"target\": \".config/app.yaml\""));
+    let f = scenario_file(
+        &d,
+        "name: own\nformat: yaml\ntemplate: app.yaml\nstrategies:\n  - strategy: naive-truncate\n",
+    );
+    torn()
+        .args(["run", f.to_str().unwrap(), "--no-report"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("`client_key` is required"));
+}

@@ -15,6 +15,8 @@ use crate::token::{PREFIX, TOKEN_LEN, TokenCodec};
 
 /// At most this many distinct exposures are kept as evidence.
 const MAX_EXPOSURES: usize = 5;
+/// At most this many names of left-behind files are kept (all are counted).
+const MAX_LITTER_NAMES: usize = 20;
 
 /// The target's state before the run.
 #[derive(Debug, Clone)]
@@ -47,7 +49,11 @@ pub struct Findings {
     pub exposures: u64,
     /// The first few such files: `name (mode 0644)`.
     pub exposed_files: Vec<String>,
-    /// Files left in the target's directory after the run that were not there before.
+    /// How many files were left in the target's directory after the run that
+    /// were not there before.
+    #[serde(default)]
+    pub litter_count: u64,
+    /// The first few of them, by name.
     pub litter: Vec<String>,
     /// For a symlinked target: what the writes did to the link.
     pub symlink: Option<SymlinkFinding>,
@@ -61,7 +67,7 @@ impl Findings {
             + u64::from(self.owner_changed)
             + self.widened_samples
             + self.exposures
-            + self.litter.len() as u64
+            + self.litter_count
     }
 }
 
@@ -156,12 +162,15 @@ pub fn after(before: &Before, mut f: Findings, classifier: &Classifier, committe
         f.mode_widened = f.mode_after & !before.mode & 0o777 != 0;
         f.owner_changed = m.uid() != before.uid || m.gid() != before.gid;
     }
-    f.litter = lstat_entries(dir_of(&before.target))
+    let mut litter: Vec<String> = lstat_entries(dir_of(&before.target))
         .into_iter()
         .filter(|e| !before.entries.contains(e))
         .map(|e| e.to_string_lossy().into_owned())
         .collect();
-    f.litter.sort();
+    litter.sort();
+    f.litter_count = litter.len() as u64;
+    litter.truncate(MAX_LITTER_NAMES);
+    f.litter = litter;
     if let Some(link) = &before.link {
         let survived = fs::read_link(&before.target).is_ok_and(|l| &l == link);
         let linked = dir_of(&before.target).join(link);

@@ -172,8 +172,14 @@ pub fn summary(c: &CaseReport) -> String {
             w.exposed_files.join(", ")
         ));
     }
-    if !w.litter.is_empty() {
-        parts.push(format!("left behind: {}", w.litter.join(", ")));
+    if w.litter_count > 0 {
+        let more = w.litter_count - w.litter.len() as u64;
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        parts.push(format!("left behind: {}{more}", w.litter.join(", ")));
     }
     if let Some(k) = &c.kill_trials {
         let broken: Vec<String> = k
