@@ -252,6 +252,9 @@ fn execute(
         proof,
         reader_exe: None,
     };
+    // Refuse a bad scenario before announcing the run.
+    scenario.validate(source)?;
+    scenario.template(source, base)?;
     if !cli.quiet && proof.is_none() {
         eprintln!(
             "torn: {} — {} strategies × {} on {}, seed {}",

@@ -260,7 +260,8 @@ impl Scenario {
     pub fn parse(text: &str, origin: &str) -> Result<Self, ScenarioError> {
         serde_saphyr::from_str::<Scenario>(text).map_err(|e| ScenarioError::Parse {
             path: origin.to_string(),
-            message: e.to_string(),
+            // The parser's snippet calls the text `<input>`: name the file.
+            message: e.to_string().replace("<input>", origin),
         })
     }
 
