@@ -102,6 +102,7 @@ fn verified_loop(path: &Path, classifier: &Classifier, each: Duration) -> f64 {
             shared.stop.store(true, Ordering::Relaxed);
         });
         let opts = ReaderOptions {
+            profile: reader::Profile::Reread,
             lock: false,
             reads: None,
             evidence_per_class: 3,

@@ -88,6 +88,8 @@ pub struct Classified {
     /// Whether the client would have been refused (HTTP 403): the token it
     /// would send is absent, not whole, or revoked at the moment of use.
     pub would_403: bool,
+    /// The version of the whole token the client would send, if any.
+    pub sent: Option<u64>,
     /// For torn reads, what the client's parser said (anomalies only).
     pub detail: Option<String>,
 }
@@ -111,7 +113,8 @@ impl Classifier {
         }
     }
 
-    fn revoked(&self, version: u64, committed_at_use: u64) -> bool {
+    /// Whether token `version` is revoked once `committed_at_use` is the newest version.
+    pub fn revoked(&self, version: u64, committed_at_use: u64) -> bool {
         committed_at_use > version.saturating_add(self.grace)
     }
 
@@ -153,6 +156,7 @@ impl Classifier {
                 version: Some(v.token),
                 field: self.template.has_field().then_some(v.field),
                 would_403: self.revoked(v.token, committed_at_use),
+                sent: Some(v.token),
                 detail: None,
             };
         }
@@ -172,6 +176,7 @@ impl Classifier {
                 version: None,
                 field: None,
                 would_403: true,
+                sent: None,
                 detail: Some(format!(
                     "the client said: {}",
                     answer.trim_start_matches("err").trim()
@@ -188,6 +193,7 @@ impl Classifier {
                 version: Some(v),
                 field: None,
                 would_403: self.revoked(v, committed_at_use),
+                sent: Some(v),
                 detail: None,
             },
             None => Classified {
@@ -195,6 +201,7 @@ impl Classifier {
                 version: None,
                 field: None,
                 would_403: true,
+                sent: None,
                 detail: Some(format!("the client would send {:?}", truncate(answer, 48))),
             },
         }
@@ -217,6 +224,7 @@ impl Classifier {
             version: None,
             field: None,
             would_403: sent.is_none_or(|v| self.revoked(v, committed_at_use)),
+            sent,
             detail: Some(detail),
         }
     }
@@ -227,6 +235,7 @@ impl Classifier {
             version: None,
             field: None,
             would_403: true,
+            sent: None,
             detail: None,
         }
     }

@@ -144,6 +144,7 @@ pub fn run(
             write_rate: case.write_rate.to_engine(),
             readers: case.readers,
             reader_lock: case.reader_lock,
+            reader_profile: case.reader_profile,
             duration: case.duration,
             reads: case.reads,
             evidence_per_class: scenario.evidence,
@@ -319,6 +320,11 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str, &str)] = &[
         "full-disk",
         "full-disk.yaml",
         include_str!("../scenarios/full-disk.yaml"),
+    ),
+    (
+        "reader-profiles",
+        "reader-profiles.yaml",
+        include_str!("../scenarios/reader-profiles.yaml"),
     ),
     (
         "two-writers",

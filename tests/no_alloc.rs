@@ -35,6 +35,7 @@ fn allocations_for(reads: u64, classifier: &Classifier, path: &std::path::Path) 
     let live = Live::default();
     let before = ALLOCS.with(Cell::get);
     let opts = ReaderOptions {
+        profile: torn::engine::Profile::Reread,
         lock: false,
         reads: Some(reads),
         evidence_per_class: 3,

@@ -115,3 +115,30 @@ fn every_format_reproduces_and_fixes() {
         );
     }
 }
+
+#[test]
+fn reader_profiles_differ_as_real_clients_do() {
+    let r = run_text(
+        "name: profiles\nformat: yaml\nduration: 1s\nwrite_rate: 200hz\ntoken_grace: 2\nstrategies:\n  \
+         - strategy: naive-truncate\n    label: cached\n    reader_profile: cached\n    expect: any\n  \
+         - strategy: naive-truncate\n    label: mtime\n    reader_profile: mtime-cached\n",
+    );
+    let cached = case(&r, "cached");
+    assert_eq!(cached.reads, 2, "a caching client reads once per reader");
+    assert!(cached.calls_would_403.n > 100);
+    assert!(
+        cached.calls_would_403.rate > 0.5,
+        "its token was revoked: {:?}",
+        cached.calls_would_403
+    );
+    let mtime = case(&r, "mtime");
+    assert!(
+        mtime.calls_would_403.n > mtime.reads,
+        "it calls more often than it reads"
+    );
+    assert!(
+        mtime.reads > 100,
+        "it re-reads when the file changes: {}",
+        mtime.reads
+    );
+}

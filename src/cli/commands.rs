@@ -95,6 +95,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 reads: a.reads,
                 evidence: a.evidence,
                 bucket_ns: a.bucket_ns,
+                profile: a.profile,
             }
             .run()?;
             serde_json::to_writer(std::io::stdout().lock(), &tally)?;

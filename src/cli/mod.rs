@@ -342,6 +342,17 @@ pub struct ReaderArgs {
     evidence: usize,
     #[arg(long)]
     bucket_ns: u64,
+    #[arg(long, value_parser = parse_profile)]
+    profile: torn::engine::Profile,
+}
+
+fn parse_profile(s: &str) -> Result<torn::engine::Profile, String> {
+    match s {
+        "reread" => Ok(torn::engine::Profile::Reread),
+        "cached" => Ok(torn::engine::Profile::Cached),
+        "mtime-cached" => Ok(torn::engine::Profile::MtimeCached),
+        _ => Err(format!("`{s}`: expected reread, cached or mtime-cached")),
+    }
 }
 
 /// What the gate judges: exactly one of these.

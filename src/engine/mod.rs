@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-pub use reader::ReaderOptions;
+pub use reader::{Profile, ReaderOptions};
 pub use shared::{Live, Shared};
 pub use tally::{Evidence, FirstSeen, ReadTally, WriteTally};
 pub use writer::WriteRate;
@@ -40,6 +40,8 @@ pub struct CaseSpec {
     pub readers: usize,
     /// Readers take `flock(LOCK_SH)` before reading.
     pub reader_lock: bool,
+    /// When the clients read and when they reuse a token.
+    pub reader_profile: reader::Profile,
     /// How long to run (an upper bound when `reads` is set).
     pub duration: Duration,
     /// Total read budget shared evenly among the readers.
@@ -132,6 +134,7 @@ pub fn run_case(
     let per_reader = spec.reads.map(|r| r.div_ceil(readers as u64));
     let bucket_ns = (spec.duration.as_nanos() as u64 / tally::TIMELINE_BUCKETS as u64).max(1);
     let opts = ReaderOptions {
+        profile: spec.reader_profile,
         lock: spec.reader_lock,
         reads: per_reader,
         evidence_per_class: spec.evidence_per_class,

@@ -31,6 +31,7 @@ pub struct ReaderProc {
     pub reads: Option<u64>,
     pub evidence: usize,
     pub bucket_ns: u64,
+    pub profile: super::reader::Profile,
 }
 
 impl ReaderProc {
@@ -47,6 +48,7 @@ impl ReaderProc {
             format!("--grace={}", self.grace),
             format!("--evidence={}", self.evidence),
             format!("--bucket-ns={}", self.bucket_ns),
+            format!("--profile={}", self.profile.name()),
         ];
         if self.lock {
             a.push("--lock".into());
@@ -81,6 +83,7 @@ impl ReaderProc {
             std::thread::sleep(Duration::from_micros(100));
         }
         let opts = ReaderOptions {
+            profile: self.profile,
             lock: self.lock,
             reads: self.reads,
             evidence_per_class: self.evidence,
@@ -131,6 +134,7 @@ pub fn spawn(
             reads: opts.reads,
             evidence: opts.evidence_per_class,
             bucket_ns: opts.bucket_ns,
+            profile: opts.profile,
         };
         let child = Command::new(exe)
             .args(p.args())

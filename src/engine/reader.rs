@@ -16,9 +16,36 @@ use super::tally::{FirstSeen, ReadTally};
 use crate::classify::{Classifier, ReadResult};
 use crate::format::Versions;
 
+/// How the client behind a reader uses the file (DESIGN's reader profiles).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Read and parse on every call (Hermes).
+    #[default]
+    Reread,
+    /// Read once at start-up and use that token for every call (most CLIs):
+    /// never sees a write window, but keeps a token that may be revoked.
+    Cached,
+    /// Re-read only when the file's inode, size or mtime changed: a read
+    /// that caught a write window is reused until the file changes again.
+    MtimeCached,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Reread => "reread",
+            Profile::Cached => "cached",
+            Profile::MtimeCached => "mtime-cached",
+        }
+    }
+}
+
 /// How a reader thread reads.
 #[derive(Debug, Clone, Copy)]
 pub struct ReaderOptions {
+    /// The client's profile: when it reads, and when it reuses a token.
+    pub profile: Profile,
     /// Take `flock(LOCK_SH)` after open, as a cooperating client would.
     pub lock: bool,
     /// Stop after this many reads (else run until told to stop).
@@ -66,6 +93,25 @@ pub fn as_read_result<'a>(res: &io::Result<usize>, buf: &'a [u8]) -> ReadResult<
     }
 }
 
+/// What a file-watching client compares to decide whether to re-read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct FileKey {
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl FileKey {
+    fn of(path: &Path) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map_or(Self::default(), |m| Self {
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        })
+    }
+}
+
 /// Buffer size for reading a target whose whole versions are `len` bytes:
 /// room to notice a file that grew past a whole version.
 pub fn buffer_len(len: usize) -> usize {
@@ -91,7 +137,32 @@ pub fn run_reader(
     let mut i = 0u64;
     // The last whole version this reader saw, to catch it going backwards.
     let (mut last_token, mut last_field) = (0u64, 0u64);
+    // What a caching client holds: the token version it would send (None:
+    // no usable token) and the file identity it was read from.
+    let mut cached: Option<(Option<u64>, FileKey)> = None;
     while i < budget && !shared.stop.load(Ordering::Relaxed) {
+        if let Some((token, key)) = cached {
+            let reuse = match opts.profile {
+                Profile::Reread => false,
+                Profile::Cached => true,
+                Profile::MtimeCached => FileKey::of(path) == key,
+            };
+            if reuse {
+                let now = shared.committed.load(Ordering::Acquire);
+                tally.calls += 1;
+                tally.calls_403 += u64::from(token.is_none_or(|v| classifier.revoked(v, now)));
+                if opts.profile == Profile::Cached {
+                    // A call every 100 µs: the client is not a busy loop.
+                    std::thread::sleep(std::time::Duration::from_micros(100));
+                }
+                continue;
+            }
+        }
+        let key = if opts.profile == Profile::MtimeCached {
+            FileKey::of(path)
+        } else {
+            FileKey::default()
+        };
         let committed_before = Versions {
             token: shared.committed.load(Ordering::Acquire),
             field: shared.committed_field.load(Ordering::Acquire),
@@ -110,6 +181,11 @@ pub fn run_reader(
             let field = c.field.unwrap_or(0);
             tally.regressions += u64::from(v < last_token || field < last_field);
             (last_token, last_field) = (v, field);
+        }
+        tally.calls += 1;
+        tally.calls_403 += u64::from(c.would_403);
+        if opts.profile != Profile::Reread {
+            cached = Some((c.sent, key));
         }
         let seen = || FirstSeen {
             at_ns: start.elapsed().as_nanos() as u64,

@@ -45,6 +45,13 @@ pub struct ReadTally {
     /// read before (the file went back in time).
     #[serde(default)]
     pub regressions: u64,
+    /// Calls the client made (one per read for `reread`; cached profiles
+    /// make calls without reading).
+    #[serde(default)]
+    pub calls: u64,
+    /// Calls that would have been refused (HTTP 403).
+    #[serde(default)]
+    pub calls_403: u64,
     pub first: [Option<FirstSeen>; Outcome::COUNT],
     pub evidence: Vec<Evidence>,
     evidence_per_class: usize,
@@ -70,6 +77,8 @@ impl ReadTally {
             counts: [0; Outcome::COUNT],
             would_403: 0,
             regressions: 0,
+            calls: 0,
+            calls_403: 0,
             first: [None; Outcome::COUNT],
             evidence: Vec::new(),
             evidence_per_class,
@@ -137,6 +146,8 @@ impl ReadTally {
         self.exposed += other.exposed;
         self.would_403 += other.would_403;
         self.regressions += other.regressions;
+        self.calls += other.calls;
+        self.calls_403 += other.calls_403;
         for i in 0..Outcome::COUNT {
             self.counts[i] += other.counts[i];
             self.first[i] = match (self.first[i], other.first[i]) {
@@ -262,6 +273,7 @@ mod tests {
             version: None,
             field: None,
             would_403: true,
+            sent: None,
             detail: None,
         }
     }

@@ -64,6 +64,17 @@ fn render(r: &Report) -> String {
             c.expect
         );
         let _ = writeln!(s, "- status: **{:?}** — {}", c.status, c.reason);
+        if c.reader_profile != crate::engine::Profile::Reread {
+            let _ = writeln!(
+                s,
+                "- clients `{}`: {} calls on {} reads; would-403 on {} calls ({})",
+                c.reader_profile.name(),
+                thousands(c.calls_would_403.n),
+                thousands(c.reads),
+                thousands(c.calls_would_403.count),
+                super::verdict::sci(c.calls_would_403.rate)
+            );
+        }
         let _ = writeln!(
             s,
             "- {:.2} s, {} reads ({}/s), {} writes ({}/s); write latency µs p50 {:.1}, p90 {:.1}, p99 {:.1}, max {:.1}",

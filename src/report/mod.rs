@@ -82,6 +82,9 @@ pub struct CaseReport {
     pub readers: usize,
     /// Readers took `flock(LOCK_SH)`.
     pub reader_lock: bool,
+    /// How the clients read: `reread`, `cached` or `mtime-cached`.
+    #[serde(default)]
+    pub reader_profile: crate::engine::Profile,
     /// `max` or `<n>hz` per writer.
     pub write_rate: String,
     /// What the strategy promises here.
@@ -106,6 +109,10 @@ pub struct CaseReport {
     pub anomalies_per_exposed: Estimate,
     /// Reads whose token the client would have been refused with (HTTP 403).
     pub would_403: Estimate,
+    /// Calls the clients made (a caching client calls without reading), and
+    /// those that would have been refused: the figure the table shows.
+    #[serde(default = "no_calls")]
+    pub calls_would_403: Estimate,
     /// Reads of a whole version older than one the same reader had already
     /// read: the file went back in time (a regression; these reads are also
     /// counted as `stale`).
@@ -152,6 +159,10 @@ pub struct Timeline {
     pub anomalies: Vec<u64>,
     /// Committed writes per bucket.
     pub writes: Vec<u64>,
+}
+
+fn no_calls() -> Estimate {
+    Estimate::new(0, 0)
 }
 
 /// What the external reader (the real client's parser) saw.
@@ -278,6 +289,7 @@ impl CaseReport {
             writers: case.writers,
             readers: case.readers,
             reader_lock: case.reader_lock,
+            reader_profile: case.reader_profile,
             write_rate: case.write_rate.to_string(),
             expect: case.expect,
             elapsed_s: secs,
@@ -307,6 +319,7 @@ impl CaseReport {
             // left behind by a regressing writer: cap to keep the estimate defined.
             anomalies_per_exposed: Estimate::new(anomalies.min(r.exposed), r.exposed),
             would_403: Estimate::new(r.would_403, r.reads),
+            calls_would_403: Estimate::new(r.calls_403, r.calls),
             regressions: r.regressions,
             first_anomaly,
             final_state: raw.final_state,

@@ -31,14 +31,12 @@ pub fn rows(report: &Report) -> Vec<Vec<String>> {
 
 fn row(c: &CaseReport) -> Vec<String> {
     let count = |o: Outcome| thousands(c.outcome(o).count);
-    let w403 = if c.would_403.count == 0 {
+    // Per call: for a re-reading client one call is one read.
+    let w = &c.calls_would_403;
+    let w403 = if w.count == 0 {
         "0".to_string()
     } else {
-        format!(
-            "{} ({:.2}%)",
-            thousands(c.would_403.count),
-            c.would_403.rate * 100.0
-        )
+        format!("{} ({:.2}%)", thousands(w.count), w.rate * 100.0)
     };
     let first = c.first_anomaly.map_or("—".to_string(), |f| {
         format!(

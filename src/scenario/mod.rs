@@ -72,6 +72,10 @@ pub struct Scenario {
     pub readers: NonZeroUsize,
     #[serde(default)]
     pub reader_lock: bool,
+    /// How the clients read: `reread` (every call, like Hermes), `cached`
+    /// (once at start-up), `mtime-cached` (again when the file changed).
+    #[serde(default)]
+    pub reader_profile: crate::engine::Profile,
     /// Run readers as separate processes (real clients are processes;
     /// POSIX locks are per process) instead of threads.
     #[serde(default)]
@@ -163,6 +167,8 @@ pub struct CaseEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader_lock: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_profile: Option<crate::engine::Profile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader_procs: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rmw: Option<bool>,
@@ -241,6 +247,7 @@ pub struct Case {
     pub writers: usize,
     pub readers: usize,
     pub reader_lock: bool,
+    pub reader_profile: crate::engine::Profile,
     pub reader_procs: bool,
     /// Read-modify-write of two fields by two writers (lost-update runs).
     pub rmw: bool,
@@ -426,6 +433,7 @@ impl Scenario {
             writers,
             readers: e.readers.unwrap_or(self.readers).get(),
             reader_lock,
+            reader_profile: e.reader_profile.unwrap_or(self.reader_profile),
             reader_procs: e.reader_procs.unwrap_or(self.reader_procs),
             rmw,
             target_symlink: self.target_symlink,
