@@ -372,11 +372,15 @@ impl Template {
             }
         }
         let (mut token, mut field) = (None, None);
-        let field_codec = codec.field_codec();
+        // Most templates have no field slot: derive its codec only if needed.
+        let mut field_codec = None;
         for &(at, kind) in &self.slots {
             let (slot, c) = match kind {
                 SlotKind::Token => (&mut token, codec),
-                SlotKind::Field => (&mut field, &field_codec),
+                SlotKind::Field => (
+                    &mut field,
+                    &*field_codec.get_or_insert_with(|| codec.field_codec()),
+                ),
             };
             let v = c.decode(&bytes[at..at + TOKEN_LEN])?;
             match *slot {
