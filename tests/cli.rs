@@ -1,15 +1,10 @@
 //! The `torn` binary: exit codes, error messages, reports.
 
-use assert_cmd::Command;
-use predicates::prelude::*;
+mod common;
 
-fn torn() -> Command {
-    let mut c = Command::cargo_bin("torn").unwrap();
-    c.env_remove("TORN_DURATION")
-        .env_remove("TORN_SEED")
-        .env_remove("TORN_DIR");
-    c
-}
+use assert_cmd::Command;
+use common::torn;
+use predicates::prelude::*;
 
 fn scenario_file(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
     let p = dir.path().join("s.yaml");
@@ -124,9 +119,11 @@ fn list_names_strategies_formats_and_scenarios() {
 fn torn_umask_022() -> Command {
     use std::os::unix::process::CommandExt;
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("torn"));
-    c.env_remove("TORN_DURATION")
-        .env_remove("TORN_SEED")
-        .env_remove("TORN_DIR");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TORN_") || key.starts_with("GITHUB_") {
+            c.env_remove(key);
+        }
+    }
     // SAFETY: umask is async-signal-safe and touches no memory.
     unsafe {
         c.pre_exec(|| {

@@ -1,6 +1,8 @@
 //! `torn gate` on the example writers and on broken writers: the verdicts,
 //! the exit codes, and that no process is left behind.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -17,16 +19,7 @@ fn example(name: &str) -> String {
 /// A gate with the default bound (1e-5 per exposed read), a short control,
 /// and no report files.
 fn gate() -> Command {
-    let mut c = Command::cargo_bin("torn").unwrap();
-    for var in [
-        "TORN_SEED",
-        "TORN_BUDGET",
-        "TORN_MAX_RATE",
-        "TORN_MIN_EXPOSED",
-        "GITHUB_ACTIONS",
-    ] {
-        c.env_remove(var);
-    }
+    let mut c = common::torn();
     c.args(["gate", "--format", "yaml", "--no-report", "--control", "300ms"]);
     c
 }

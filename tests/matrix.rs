@@ -5,15 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use assert_cmd::Command;
-
-fn torn() -> Command {
-    let mut c = Command::cargo_bin("torn").unwrap();
-    c.env_remove("TORN_DURATION")
-        .env_remove("TORN_SEED")
-        .env_remove("TORN_DIR");
-    c
-}
+use common::torn;
 
 /// Parses XHTML (which starts with a DOCTYPE) as XML.
 fn parse_xhtml(text: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error> {

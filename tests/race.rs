@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{case, count, run_text, torn};
+use common::{case, count, run_text, torn_reads};
 use torn::classify::Outcome;
 use torn::report::{CaseStatus, RunStatus};
 
@@ -51,7 +51,7 @@ fn multi_chunk_writes_show_torn_reads_and_in_place_shows_parseable_mixes() {
          - strategy: naive-chunked\n    chunks: 8\n    duration: 1s\n  - strategy: in-place\n",
     );
     let chunked = case(&r, "naive-chunked");
-    assert!(torn(chunked) > 0, "multi-chunk writes tear: {chunked:?}");
+    assert!(torn_reads(chunked) > 0, "multi-chunk writes tear: {chunked:?}");
     let in_place = case(&r, "in-place");
     assert!(
         count(in_place, Outcome::TornParseable) > 0,

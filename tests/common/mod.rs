@@ -29,6 +29,18 @@ pub fn count(c: &CaseReport, o: Outcome) -> u64 {
     c.outcome(o).count
 }
 
-pub fn torn(c: &CaseReport) -> u64 {
+pub fn torn_reads(c: &CaseReport) -> u64 {
     count(c, Outcome::TornParseable) + count(c, Outcome::TornUnparseable)
+}
+
+/// The `torn` binary with no `TORN_*` knob or GitHub Actions setting
+/// inherited from the environment the tests run in.
+pub fn torn() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("torn").unwrap();
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TORN_") || key.starts_with("GITHUB_") {
+            c.env_remove(key);
+        }
+    }
+    c
 }
