@@ -104,6 +104,14 @@ pub fn run(
         scenario.token_grace.unwrap_or(u64::MAX),
     );
     let scratch = Scratch::new(opts.dir.as_deref(), opts.keep_scratch)?;
+    if let Some(f) = scenario.fault {
+        f.check(scratch.root())
+            .map_err(|message| crate::scenario::ScenarioError::Invalid {
+                path: source.to_string(),
+                field: "fault",
+                message,
+            })?;
+    }
     let created = chrono::Utc::now();
     let report_dir = opts.reports_dir.as_ref().map(|d| {
         d.join(format!(

@@ -269,3 +269,18 @@ fn a_template_file_of_the_users_own_is_run() {
         .code(64)
         .stderr(predicate::str::contains("`client_key` is required"));
 }
+
+#[test]
+fn full_disk_refuses_to_fill_a_real_disk() {
+    let st = nix::sys::statvfs::statvfs(&std::env::temp_dir()).unwrap();
+    if (st.blocks() as u64) * (st.fragment_size() as u64) <= torn::engine::fault::MAX_FULL_DISK_BYTES {
+        eprintln!("SKIPPED full_disk_refuses_to_fill_a_real_disk: the temp dir is on a small filesystem");
+        return;
+    }
+    torn()
+        .args(["repro", "full-disk", "--no-report"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("field `fault`"))
+        .stderr(predicate::str::contains("harness/fs.sh up tmpfs-small"));
+}
