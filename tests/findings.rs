@@ -163,30 +163,10 @@ fn a_full_disk_empties_a_naive_target_and_not_a_renamed_one_as_root() {
         );
         return;
     }
-    let work = std::env::temp_dir().join(format!("torn-harness-full-{}", std::process::id()));
-    let fs_sh = concat!(env!("CARGO_MANIFEST_DIR"), "/harness/fs.sh");
-    struct Down<'a>(&'a std::path::Path, &'a str);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("bash")
-                .arg(self.1)
-                .arg("down")
-                .env("TORN_HARNESS_DIR", self.0)
-                .status();
-        }
-    }
-    let _down = Down(&work, fs_sh);
-    let out = std::process::Command::new("bash")
-        .args([fs_sh, "up", "tmpfs-small"])
-        .env("TORN_HARNESS_DIR", &work)
-        .output()
-        .unwrap();
-    let line = String::from_utf8(out.stdout).unwrap();
-    let Some(dir) = line.trim().strip_prefix("tmpfs-small=") else {
-        eprintln!(
-            "SKIPPED a_full_disk_...: could not mount ({})",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    let harness = common::Harness::new("full");
+    let (mounted, why) = harness.up(&["tmpfs-small"]);
+    let Some(dir) = mounted.first().and_then(|l| l.strip_prefix("tmpfs-small=")) else {
+        eprintln!("SKIPPED a_full_disk_...: could not mount ({why})");
         return;
     };
     let scenario = torn::scenario::Scenario::parse(

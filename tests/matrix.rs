@@ -3,7 +3,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command as Process;
 
 use common::torn;
 
@@ -14,6 +13,22 @@ fn parse_xhtml(text: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error> 
         ..Default::default()
     };
     roxmltree::Document::parse_with_options(text, opts)
+}
+
+/// A short `torn repro codex` writing its report under `reports`.
+fn quick_codex_run(reports: &str) {
+    torn()
+        .args([
+            "repro",
+            "codex",
+            "--duration",
+            "150ms",
+            "-q",
+            "--reports-dir",
+            reports,
+        ])
+        .assert()
+        .code(predicates::prelude::predicate::in_iter([0, 2]));
 }
 
 fn only_dir(parent: &Path) -> PathBuf {
@@ -28,18 +43,7 @@ fn only_dir(parent: &Path) -> PathBuf {
 #[test]
 fn html_report_is_well_formed_and_has_the_plots() {
     let reports = tempfile::tempdir().unwrap();
-    torn()
-        .args([
-            "repro",
-            "codex",
-            "--duration",
-            "150ms",
-            "-q",
-            "--reports-dir",
-            reports.path().to_str().unwrap(),
-        ])
-        .assert()
-        .code(predicates::prelude::predicate::in_iter([0, 2]));
+    quick_codex_run(reports.path().to_str().unwrap());
     let html = std::fs::read_to_string(only_dir(reports.path()).join("report.html")).unwrap();
     let doc = parse_xhtml(&html).expect("report.html is well-formed XHTML");
     let svgs = doc.descendants().filter(|n| n.has_tag_name("svg")).count();
@@ -89,18 +93,7 @@ fn matrix_and_merge_round_trip() {
 
     // A single run's report.json merges with the matrix.
     let single = work.path().join("single");
-    torn()
-        .args([
-            "repro",
-            "codex",
-            "--duration",
-            "150ms",
-            "-q",
-            "--reports-dir",
-            single.to_str().unwrap(),
-        ])
-        .assert()
-        .code(predicates::prelude::predicate::in_iter([0, 2]));
+    quick_codex_run(single.to_str().unwrap());
     let single_json = only_dir(&single).join("report.json");
     let out = work.path().join("merged");
     torn()
@@ -148,41 +141,17 @@ fn merge_names_a_bad_file() {
         .stderr(predicates::str::contains("x.json: unknown schema"));
 }
 
-/// Unmounts what the harness mounted, even when the test fails.
-struct Harness(PathBuf);
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        let _ = Process::new("bash")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/harness/fs.sh"))
-            .arg("down")
-            .env("TORN_HARNESS_DIR", &self.0)
-            .status();
-    }
-}
-
 #[test]
 fn matrix_on_tmpfs_and_a_loop_filesystem_as_root() {
     if !nix::unistd::Uid::effective().is_root() {
         eprintln!("SKIPPED matrix_on_tmpfs_and_a_loop_filesystem_as_root: mounting filesystems needs root");
         return;
     }
-    let work = std::env::temp_dir().join(format!("torn-harness-test-{}", std::process::id()));
-    let guard = Harness(work.clone());
-    let out = Process::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/harness/fs.sh"))
-        .args(["up", "tmpfs", "ext4"])
-        .env("TORN_HARNESS_DIR", &work)
-        .env("TORN_IMAGE_MB", "64")
-        .output()
-        .unwrap();
-    let lines = String::from_utf8(out.stdout).unwrap();
-    let fs: Vec<&str> = lines.lines().collect();
+    let guard = common::Harness::new("test");
+    let work = guard.work.clone();
+    let (fs, why) = guard.up(&["tmpfs", "ext4"]);
     if fs.len() < 2 {
-        eprintln!(
-            "SKIPPED matrix_on_tmpfs_and_a_loop_filesystem_as_root: could not mount ({})",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        eprintln!("SKIPPED matrix_on_tmpfs_and_a_loop_filesystem_as_root: could not mount ({why})");
         return;
     }
     let reports = tempfile::tempdir().unwrap();

@@ -20,6 +20,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Classifier, Outcome};
+use crate::format::Versions;
 use crate::subject::SubjectSpec;
 
 /// What the kills left behind.
@@ -100,11 +101,8 @@ pub fn run(
             break;
         }
         out.trials += 1;
-        let mut buf = vec![0u8; super::reader::buffer_len(classifier.template.len())];
-        let res = super::reader::read_once(&target, &mut buf, false);
-        let read = super::reader::as_read_result(&res, &buf);
         // Any whole version is fine after a kill: judge against version 0.
-        let outcome = classifier.classify(read, 0, 0).outcome;
+        let outcome = super::reader::classify_file(&target, classifier, Versions::default()).outcome;
         counts[outcome.index()] += 1;
         let litter: Vec<String> = fs::read_dir(&home)?
             .flatten()

@@ -362,9 +362,5 @@ fn final_state(target: &Path, classifier: &Classifier, shared: &Shared) -> crate
         token: shared.committed.load(Ordering::Acquire),
         field: shared.committed_field.load(Ordering::Acquire),
     };
-    let mut buf = vec![0u8; reader::buffer_len(classifier.template.len())];
-    let res = reader::read_once(target, &mut buf, false);
-    classifier
-        .classify_versions(reader::as_read_result(&res, &buf), committed, committed.token)
-        .outcome
+    reader::classify_file(target, classifier, committed).outcome
 }

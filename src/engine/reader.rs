@@ -112,6 +112,18 @@ impl FileKey {
     }
 }
 
+/// Reads `path` once and classifies it against `committed` (for checks
+/// outside the hot path: the file after a run, after a kill, behind a link).
+pub fn classify_file(
+    path: &Path,
+    classifier: &Classifier,
+    committed: Versions,
+) -> crate::classify::Classified {
+    let mut buf = vec![0u8; buffer_len(classifier.template.len())];
+    let res = read_once(path, &mut buf, false);
+    classifier.classify_versions(as_read_result(&res, &buf), committed, committed.token)
+}
+
 /// Buffer size for reading a target whose whole versions are `len` bytes:
 /// room to notice a file that grew past a whole version.
 pub fn buffer_len(len: usize) -> usize {

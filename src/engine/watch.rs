@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{Classifier, Outcome, ReadResult};
+use crate::classify::{Classifier, Outcome};
 use crate::token::{PREFIX, TOKEN_LEN, TokenCodec};
 
 /// At most this many distinct exposures are kept as evidence.
@@ -174,14 +174,15 @@ pub fn after(before: &Before, mut f: Findings, classifier: &Classifier, committe
     if let Some(link) = &before.link {
         let survived = fs::read_link(&before.target).is_ok_and(|l| &l == link);
         let linked = dir_of(&before.target).join(link);
-        let mut buf = vec![0u8; super::reader::buffer_len(classifier.template.len())];
-        let res = super::reader::read_once(&linked, &mut buf, false);
-        let read = super::reader::as_read_result(&res, &buf);
-        let current = matches!(read, ReadResult::Bytes(b) if classifier.template.whole_version(&classifier.codec, b) == Some(committed));
+        let committed = crate::format::Versions {
+            token: committed,
+            field: 0,
+        };
+        let linked_file = super::reader::classify_file(&linked, classifier, committed);
         f.symlink = Some(SymlinkFinding {
             link_survived: survived,
-            linked_file_current: current,
-            linked_file: classifier.classify(read, committed, committed).outcome,
+            linked_file_current: linked_file.version == Some(committed.token),
+            linked_file: linked_file.outcome,
         });
     }
     f

@@ -135,7 +135,7 @@ impl<'a> Writer<'a> {
                 Some(v) => v,
                 None => return self.failed("read-modify-write: the file never read whole".into()),
             },
-            None => Versions { token: 0, field: 0 },
+            None => Versions::default(),
         };
         let counter = if owns_field {
             &shared.next_field

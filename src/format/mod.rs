@@ -195,7 +195,7 @@ impl SlotKind {
 pub const FIELD_SLOT: &str = "{{FIELD}}";
 
 /// The versions held by a whole document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Versions {
     pub token: u64,
     /// The `{{FIELD}}` version (0 when the template has no field slot).

@@ -44,3 +44,48 @@ pub fn torn() -> assert_cmd::Command {
     }
     c
 }
+
+/// Filesystems mounted by `harness/fs.sh` in a work directory of their own;
+/// everything is unmounted and removed on drop, also when a test fails.
+pub struct Harness {
+    pub work: std::path::PathBuf,
+}
+
+impl Harness {
+    const SCRIPT: &'static str = concat!(env!("CARGO_MANIFEST_DIR"), "/harness/fs.sh");
+
+    pub fn new(tag: &str) -> Self {
+        Self {
+            work: std::env::temp_dir().join(format!("torn-harness-{tag}-{}", std::process::id())),
+        }
+    }
+
+    /// Mounts `names`; returns the `NAME=DIR` lines of those that came up,
+    /// and the script's stderr (its reasons for skipping).
+    pub fn up(&self, names: &[&str]) -> (Vec<String>, String) {
+        let out = std::process::Command::new("bash")
+            .arg(Self::SCRIPT)
+            .arg("up")
+            .args(names)
+            .env("TORN_HARNESS_DIR", &self.work)
+            .env("TORN_IMAGE_MB", "64")
+            .output()
+            .unwrap();
+        let lines = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        (lines, String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(Self::SCRIPT)
+            .arg("down")
+            .env("TORN_HARNESS_DIR", &self.work)
+            .status();
+    }
+}
