@@ -27,3 +27,4 @@ pub mod stats;
 pub mod strategy;
 pub mod subject;
 pub mod token;
+pub mod trace;

@@ -1,0 +1,208 @@
+//! The trace's event model, shared by the ptrace tracer, in-process
+//! recording of built-in strategies, mutation windows, recipes and crash
+//! states.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Nanoseconds of `CLOCK_MONOTONIC` (the clock of `std::time::Instant`).
+pub fn now_ns() -> u64 {
+    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC is always available");
+    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
+}
+
+/// One completed system call (or its in-process equivalent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// When the call was entered ([`now_ns`]).
+    pub start_ns: u64,
+    /// When it returned.
+    pub end_ns: u64,
+    /// Thread that made it (the process id for single-threaded writers; 0
+    /// for in-process recording).
+    pub tid: u32,
+    /// What was called, with its arguments resolved to absolute paths.
+    pub call: Call,
+    /// The return value, or `-errno` on failure.
+    pub result: i64,
+}
+
+impl Event {
+    /// Whether the call succeeded.
+    pub fn ok(&self) -> bool {
+        self.result >= 0
+    }
+}
+
+/// A file-system call, with every file descriptor resolved to the path it
+/// named when the call was made. Paths are absolute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "kebab-case")]
+pub enum Call {
+    /// `open`, `openat`, `openat2`, `creat`: `flags` are the raw `O_*` bits,
+    /// `mode` the creation mode as passed (before the umask); `fd` the
+    /// descriptor returned (-1 on failure).
+    Open {
+        path: PathBuf,
+        flags: i32,
+        mode: u32,
+        fd: i32,
+    },
+    /// `write`, `pwrite64`, `writev`, `pwritev*`: `offset` is `None` for
+    /// writes at the file position. `data` holds the bytes written when the
+    /// recorder kept them (bounded; see the recorder's cap), else `None`.
+    Write {
+        path: PathBuf,
+        fd: i32,
+        offset: Option<u64>,
+        len: u64,
+        #[serde(skip)]
+        data: Option<Arc<[u8]>>,
+    },
+    /// `truncate`, `ftruncate`.
+    Truncate { path: PathBuf, len: u64 },
+    /// `fsync`, `fdatasync` (`data_only`), `sync_file_range`, and `fsync` of
+    /// a directory (`path` is then the directory).
+    Fsync { path: PathBuf, data_only: bool },
+    /// `rename`, `renameat`, `renameat2` (`flags`: `RENAME_*`).
+    Rename { from: PathBuf, to: PathBuf, flags: u32 },
+    /// `link`, `linkat`.
+    Link { from: PathBuf, to: PathBuf },
+    /// `symlink`, `symlinkat`: `to` is the new link, `target` what it points at.
+    Symlink { target: PathBuf, to: PathBuf },
+    /// `unlink`, `unlinkat` (without `AT_REMOVEDIR`).
+    Unlink { path: PathBuf },
+    /// `mkdir`, `mkdirat`.
+    Mkdir { path: PathBuf, mode: u32 },
+    /// `rmdir`, `unlinkat(AT_REMOVEDIR)`.
+    Rmdir { path: PathBuf },
+    /// `chmod`, `fchmod`, `fchmodat`.
+    Chmod { path: PathBuf, mode: u32 },
+    /// `chown` and its variants.
+    Chown { path: PathBuf, uid: u32, gid: u32 },
+    /// `close` of a descriptor that named a traced path.
+    Close { path: PathBuf, fd: i32 },
+}
+
+impl Call {
+    /// The paths this call touches (both ends of a rename or link).
+    pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        let (a, b) = match self {
+            Call::Open { path, .. }
+            | Call::Write { path, .. }
+            | Call::Truncate { path, .. }
+            | Call::Fsync { path, .. }
+            | Call::Unlink { path }
+            | Call::Mkdir { path, .. }
+            | Call::Rmdir { path }
+            | Call::Chmod { path, .. }
+            | Call::Chown { path, .. }
+            | Call::Close { path, .. } => (path, None),
+            Call::Rename { from, to, .. } | Call::Link { from, to } => (from, Some(to)),
+            Call::Symlink { to, .. } => (to, None),
+        };
+        std::iter::once(a).chain(b)
+    }
+
+    /// The short name used in recipes (`open`, `write`, `rename`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::Open { .. } => "open",
+            Call::Write { .. } => "write",
+            Call::Truncate { .. } => "truncate",
+            Call::Fsync { data_only: true, .. } => "fdatasync",
+            Call::Fsync { .. } => "fsync",
+            Call::Rename { .. } => "rename",
+            Call::Link { .. } => "link",
+            Call::Symlink { .. } => "symlink",
+            Call::Unlink { .. } => "unlink",
+            Call::Mkdir { .. } => "mkdir",
+            Call::Rmdir { .. } => "rmdir",
+            Call::Chmod { .. } => "chmod",
+            Call::Chown { .. } => "chown",
+            Call::Close { .. } => "close",
+        }
+    }
+}
+
+/// A fixed-size ring of events: memory stays flat however long a writer
+/// runs; `dropped` says how many of the oldest were overwritten.
+#[derive(Debug, Clone)]
+pub struct Ring {
+    events: VecDeque<Event>,
+    cap: usize,
+    /// Events pushed in all.
+    pub total: u64,
+    /// Events overwritten because the ring was full.
+    pub dropped: u64,
+}
+
+impl Ring {
+    pub fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
+        Self {
+            events: VecDeque::with_capacity(cap.min(4096)),
+            cap,
+            total: 0,
+            dropped: 0,
+        }
+    }
+
+    pub fn push(&mut self, e: Event) {
+        if self.events.len() == self.cap {
+            self.events.pop_front();
+            self.dropped += 1;
+        }
+        self.total += 1;
+        self.events.push_back(e);
+    }
+
+    /// The kept events, oldest first.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.events.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Takes the kept events, leaving the ring empty (counters kept).
+    pub fn drain(&mut self) -> Vec<Event> {
+        self.events.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(i: u64) -> Event {
+        Event {
+            start_ns: i,
+            end_ns: i + 1,
+            tid: 0,
+            call: Call::Unlink {
+                path: PathBuf::from(format!("/x/{i}")),
+            },
+            result: 0,
+        }
+    }
+
+    #[test]
+    fn ring_keeps_the_newest_and_counts_the_rest() {
+        let mut r = Ring::new(3);
+        (0..10).for_each(|i| r.push(ev(i)));
+        assert_eq!(r.len(), 3);
+        assert_eq!((r.total, r.dropped), (10, 7));
+        let kept: Vec<u64> = r.events().map(|e| e.start_ns).collect();
+        assert_eq!(kept, vec![7, 8, 9]);
+    }
+}

@@ -1,0 +1,16 @@
+//! What a writer really did: the file-system calls it made on the target,
+//! its directory, and any file later renamed onto the target.
+//!
+//! One event model for both kinds of subject: external writers are traced
+//! with `ptrace` (threads and children followed), built-in strategies record
+//! the same events in-process. Everything downstream — mutation windows,
+//! recipes, crash states — reads [`Event`]s and never asks how they were
+//! obtained.
+//!
+//! Times are nanoseconds of `CLOCK_MONOTONIC` ([`now_ns`]), the clock
+//! `std::time::Instant` uses on Linux, so a trace lines up with the readers'
+//! timestamps.
+
+pub mod event;
+
+pub use event::{Call, Event, Ring, now_ns};
