@@ -18,6 +18,7 @@ pub mod envinfo;
 pub mod exit;
 pub mod format;
 pub mod gate;
+pub mod guard;
 pub mod matrix;
 pub mod report;
 pub mod run;

@@ -21,13 +21,12 @@ fn main() {
             std::process::exit(exit::USAGE_ERROR);
         }
     };
-    // First Ctrl-C: stop the run, clean up, report what was measured.
-    // Second: give up at once.
-    let _ = ctrlc::set_handler(|| {
-        if cli::CANCEL.swap(true, Ordering::SeqCst) {
-            std::process::exit(exit::INTERRUPTED);
-        }
-    });
+    if cli.command.runs_cases() {
+        // Before any thread exists: a parent that cleans up if this process dies.
+        torn::guard::supervisor::split();
+        report_leftovers(cli.quiet);
+        install_signal_handler();
+    }
     let code = match cli::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -38,12 +37,49 @@ fn main() {
     std::process::exit(code);
 }
 
+/// First Ctrl-C, SIGTERM or SIGHUP: stop the run, clean up, report what was
+/// measured. Second: undo everything now (processes, faults, scratch) and exit.
+fn install_signal_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if cli::CANCEL.swap(true, Ordering::SeqCst) {
+            for (entry, r) in torn::guard::journal::undo_all() {
+                if let Err(e) = r {
+                    eprintln!("torn: could not clean up {}: {e}", entry.describe());
+                }
+            }
+            std::process::exit(exit::INTERRUPTED);
+        }
+    });
+}
+
+/// Says, once per run, what dead runs left behind (`torn clean` removes it).
+fn report_leftovers(quiet: bool) {
+    let found = torn::guard::clean::find();
+    if quiet || found.is_empty() {
+        return;
+    }
+    eprintln!(
+        "torn: {} leftover(s) of runs that were killed; `torn clean` removes them:",
+        found.len()
+    );
+    for l in found.iter().take(5) {
+        eprintln!("  {}", l.describe());
+    }
+}
+
 /// Configuration mistakes are usage errors; anything else is I/O.
 fn exit_code_for(e: &anyhow::Error) -> i32 {
     let config = e.chain().any(|c| {
         c.is::<torn::scenario::ScenarioError>()
             || c.is::<torn::format::TemplateError>()
-            || matches!(c.downcast_ref(), Some(torn::scratch::ScratchError::NotOurs(_)))
+            || matches!(
+                c.downcast_ref(),
+                Some(
+                    torn::scratch::ScratchError::NotOurs(_)
+                        | torn::scratch::ScratchError::CaseNotOurs(..)
+                        | torn::scratch::ScratchError::NotADirectory(_)
+                )
+            )
     });
     if config { exit::USAGE_ERROR } else { exit::IO_ERROR }
 }

@@ -3,12 +3,23 @@
 //! By default a fresh directory under the system temp dir, removed at the
 //! end. With `--dir`, a directory that is empty or was made by torn (it holds
 //! a marker file); torn removes what it created there and nothing else.
+//!
+//! Every directory torn will remove is recorded in the undo journal
+//! ([`crate::guard::journal`]) first, so a killed run's directories are
+//! removed by its supervisor or by `torn clean`. The marker holds the pid of
+//! the run that made the directory, so `torn clean` can tell a dead run's
+//! directory from a live one's.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 /// Name of the file that marks a directory as torn's own.
 pub const MARKER: &str = ".torn-scratch";
+
+/// Name of the file that marks a case directory as torn's own.
+pub const CASE_MARKER: &str = ".torn-case";
+
+use crate::guard::journal::{self, Entry, Ticket};
 
 /// Why a scratch directory cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +29,14 @@ pub enum ScratchError {
          torn only writes into empty directories or its own, so nothing of yours is overwritten"
     )]
     NotOurs(PathBuf),
-    #[error("--dir {path}")]
+    #[error(
+        "--dir {0}: {1} exists and was not made by torn (no {CASE_MARKER} file); \
+         torn does not remove a directory of yours — move it away or pick another --dir"
+    )]
+    CaseNotOurs(PathBuf, PathBuf),
+    #[error("--dir {0}: not a directory")]
+    NotADirectory(PathBuf),
+    #[error("--dir {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
 
@@ -39,8 +57,13 @@ pub fn slug(s: &str) -> String {
 /// A scratch root for one run.
 pub struct Scratch {
     root: PathBuf,
-    temp: Option<tempfile::TempDir>,
+    /// The journal entry of a root torn created (removed on drop).
+    ticket: Option<Ticket>,
     keep: bool,
+}
+
+fn marker_text() -> String {
+    std::process::id().to_string()
 }
 
 impl Scratch {
@@ -56,24 +79,39 @@ impl Scratch {
                     .prefix("torn-")
                     .tempdir()
                     .map_err(io_err(&std::env::temp_dir()))?;
-                std::fs::write(temp.path().join(MARKER), b"").map_err(io_err(temp.path()))?;
+                let root = temp.keep();
+                let ticket = journal::record(Entry::Dir { path: root.clone() });
+                let ticket = match ticket {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let _ = std::fs::remove_dir_all(&root);
+                        return Err(ScratchError::Io {
+                            path: root,
+                            source: e,
+                        });
+                    }
+                };
+                std::fs::write(root.join(MARKER), marker_text()).map_err(io_err(&root))?;
                 Ok(Self {
-                    root: temp.path().to_path_buf(),
-                    temp: Some(temp),
+                    root,
+                    ticket: Some(ticket),
                     keep,
                 })
             }
             Some(d) => {
+                if d.exists() && !d.is_dir() {
+                    return Err(ScratchError::NotADirectory(d.to_path_buf()));
+                }
                 std::fs::create_dir_all(d).map_err(io_err(d))?;
                 let marker = d.join(MARKER);
                 let empty = std::fs::read_dir(d).map_err(io_err(d))?.next().is_none();
                 if !empty && !marker.exists() {
                     return Err(ScratchError::NotOurs(d.to_path_buf()));
                 }
-                std::fs::write(&marker, b"").map_err(io_err(d))?;
+                std::fs::write(&marker, marker_text()).map_err(io_err(d))?;
                 Ok(Self {
                     root: d.to_path_buf(),
-                    temp: None,
+                    ticket: None,
                     keep,
                 })
             }
@@ -84,23 +122,39 @@ impl Scratch {
         &self.root
     }
 
-    /// A fresh fake HOME for one case: `<root>/<NN>-<label>/home`.
-    pub fn case_dir(&self, index: usize, label: &str) -> io::Result<CaseDir> {
+    /// A fresh fake HOME for one case: `<root>/<NN>-<label>/home`. An
+    /// existing directory of that name is replaced only if torn made it.
+    pub fn case_dir(&self, index: usize, label: &str) -> Result<CaseDir, ScratchError> {
         let dir = self.root.join(format!("{index:02}-{}", slug(label)));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
+        let io_err = |source| ScratchError::Io {
+            path: dir.clone(),
+            source,
+        };
+        if dir.symlink_metadata().is_ok() {
+            if !dir.join(CASE_MARKER).is_file() {
+                return Err(ScratchError::CaseNotOurs(self.root.clone(), dir));
+            }
+            journal::remove_tree(&dir).map_err(io_err)?;
         }
-        std::fs::create_dir_all(dir.join("home"))?;
-        Ok(CaseDir { dir, keep: self.keep })
+        let ticket = journal::record(Entry::Dir { path: dir.clone() }).map_err(io_err)?;
+        std::fs::create_dir_all(dir.join("home")).map_err(io_err)?;
+        std::fs::write(dir.join(CASE_MARKER), marker_text()).map_err(io_err)?;
+        Ok(CaseDir {
+            dir,
+            ticket,
+            keep: self.keep,
+        })
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if self.keep
-            && let Some(t) = self.temp.take()
-        {
-            let _ = t.keep();
+        if let Some(t) = self.ticket.take() {
+            if self.keep {
+                journal::release(t);
+            } else {
+                let _ = journal::undo(t);
+            }
         }
     }
 }
@@ -108,6 +162,7 @@ impl Drop for Scratch {
 /// One case's directory; removed on drop unless the run keeps scratch files.
 pub struct CaseDir {
     dir: PathBuf,
+    ticket: Ticket,
     keep: bool,
 }
 
@@ -125,8 +180,12 @@ impl CaseDir {
 
 impl Drop for CaseDir {
     fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.dir);
+        // Whatever the case started dies with it, tagged daemons included.
+        crate::guard::procs::sweep(&self.dir);
+        if self.keep {
+            journal::release(self.ticket);
+        } else {
+            let _ = journal::undo(self.ticket);
         }
     }
 }
@@ -157,6 +216,14 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left, vec![std::ffi::OsString::from(MARKER)]);
+        // A folder of the user's that looks like a case folder is refused, not removed.
+        std::fs::create_dir_all(d.path().join("00-naive_truncate")).unwrap();
+        std::fs::write(d.path().join("00-naive_truncate/notes.txt"), b"mine").unwrap();
+        let s = Scratch::new(Some(d.path()), false).unwrap();
+        let e = s.case_dir(0, "naive truncate").err().unwrap();
+        assert!(e.to_string().contains("was not made by torn"), "{e}");
+        assert!(d.path().join("00-naive_truncate/notes.txt").exists());
+        std::fs::remove_dir_all(d.path().join("00-naive_truncate")).unwrap();
         assert!(
             Scratch::new(Some(d.path()), false).is_ok(),
             "a dir made by torn is reusable"
@@ -170,5 +237,28 @@ mod tests {
         assert!(root.exists());
         drop(s);
         assert!(!root.exists());
+    }
+}
+
+#[cfg(test)]
+mod dir_tests {
+    use super::*;
+
+    #[test]
+    fn dir_at_a_file_says_not_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("file");
+        std::fs::write(&f, b"x").unwrap();
+        let e = Scratch::new(Some(&f), false).err().unwrap();
+        assert!(e.to_string().ends_with("not a directory"), "{e}");
+    }
+
+    #[test]
+    fn the_marker_names_the_run() {
+        let s = Scratch::new(None, false).unwrap();
+        assert_eq!(
+            crate::guard::clean::marker_pid(s.root()),
+            Some(std::process::id())
+        );
     }
 }

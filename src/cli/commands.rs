@@ -105,6 +105,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             list();
             Ok(exit::OK)
         }
+        Command::Clean { dry_run } => clean(dry_run),
         Command::Bench {
             duration,
             ref dir,
@@ -402,4 +403,34 @@ fn list() {
             .unwrap_or_default();
         println!("  {name:<20} scenarios/{file} — {desc}");
     }
+}
+
+fn clean(dry_run: bool) -> anyhow::Result<i32> {
+    let found = torn::guard::clean::find();
+    if found.is_empty() {
+        eprintln!("torn clean: nothing left behind by killed runs");
+        return Ok(exit::OK);
+    }
+    let mut failed = 0;
+    for l in &found {
+        if dry_run {
+            eprintln!("would undo: {}", l.describe());
+            continue;
+        }
+        match torn::guard::clean::remove(l) {
+            Ok(lines) => lines.iter().for_each(|line| eprintln!("{line}")),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "torn clean: {failed} of {} leftovers could not be undone",
+            found.len()
+        );
+        return Ok(exit::IO_ERROR);
+    }
+    Ok(exit::OK)
 }

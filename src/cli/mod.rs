@@ -89,6 +89,13 @@ pub enum Command {
     },
     /// List strategies, formats, templates and scenarios.
     List,
+    /// Undo what killed runs left behind: processes, faults (an immutable or
+    /// read-only directory), scratch directories. Runs report such leftovers.
+    Clean {
+        /// Only list what would be undone.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Internal: a built-in strategy writing until killed (killed-writer trials).
     #[command(name = "__writer", hide = true)]
     Writer {
@@ -122,6 +129,21 @@ pub enum Command {
         #[arg(long)]
         writer_stdio: Option<String>,
     },
+}
+
+impl Command {
+    /// Whether the command runs cases (starts processes, changes files):
+    /// such commands run under the supervisor and report leftovers.
+    pub fn runs_cases(&self) -> bool {
+        matches!(
+            self,
+            Command::Run { .. }
+                | Command::Repro { .. }
+                | Command::Gate(_)
+                | Command::Matrix { .. }
+                | Command::Bench { .. }
+        )
+    }
 }
 
 /// Formats, for `--format`.

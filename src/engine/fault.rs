@@ -16,7 +16,6 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -79,33 +78,38 @@ fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
 }
 
-/// Makes `dir` read-only for the writer.
+/// Makes `dir` read-only for the writer. The change is journaled first
+/// ([`crate::guard::journal`]), so it is undone even if torn is killed.
 pub fn read_only(dir: &Path) -> io::Result<Injected> {
+    use crate::guard::journal::{self, Entry};
     let dir = dir.to_path_buf();
     if is_root() {
-        let ok = Command::new("chattr")
-            .arg("+i")
-            .arg(&dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
+        let ticket = journal::record(Entry::Immutable { path: dir.clone() })?;
+        if let Err(e) = journal::set_immutable(&dir, true) {
+            journal::release(ticket);
             return Err(io::Error::other(format!(
-                "chattr +i {} failed (root ignores directory modes, so torn uses the immutable attribute; \
-                 this filesystem may not support it)",
-                dir.display()
+                "{e} (root ignores directory modes, so torn uses the immutable attribute; \
+                 this filesystem may not support it)"
             )));
         }
         return Ok(Injected {
             undo: Box::new(move || {
-                let _ = Command::new("chattr").arg("-i").arg(&dir).status();
+                let _ = journal::undo(ticket);
             }),
         });
     }
-    let mode = fs::metadata(&dir)?.permissions().mode();
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o555))?;
+    let mode = fs::metadata(&dir)?.permissions().mode() & 0o7777;
+    let ticket = journal::record(Entry::Mode {
+        path: dir.clone(),
+        mode,
+    })?;
+    if let Err(e) = fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)) {
+        journal::release(ticket);
+        return Err(e);
+    }
     Ok(Injected {
         undo: Box::new(move || {
-            let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(mode));
+            let _ = journal::undo(ticket);
         }),
     })
 }

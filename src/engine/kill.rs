@@ -146,7 +146,9 @@ pub struct WriterProc<'a> {
 fn kill_builtin(exe: &Path, a: &WriterProc<'_>, delay: Duration) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
     let c = a.classifier;
-    let mut child = Command::new(exe)
+    let mut cmd = Command::new(exe);
+    let case_dir = a.target.parent().unwrap_or(Path::new("/"));
+    let mut child = crate::guard::procs::contain(&mut cmd, case_dir)
         .arg("__writer")
         .arg(format!("--strategy={}", a.strategy))
         .arg(format!("--chunks={}", a.chunks))

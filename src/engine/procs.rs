@@ -136,7 +136,8 @@ pub fn spawn(
             bucket_ns: opts.bucket_ns,
             profile: opts.profile,
         };
-        let child = Command::new(exe)
+        let mut cmd = Command::new(exe);
+        let child = crate::guard::procs::contain(&mut cmd, dir)
             .args(p.args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -45,7 +45,8 @@ pub fn stderr_path(ctx: &WriterCtx) -> PathBuf {
 }
 
 /// Spawns `argv` with `HOME` set to the scratch home, in a new process group,
-/// stderr to `log` (truncated).
+/// stderr to `log` (truncated), tagged with its case directory and killed
+/// if torn dies ([`crate::guard::procs::contain`]).
 pub fn spawn(
     argv: &[String],
     ctx: &WriterCtx,
@@ -55,7 +56,8 @@ pub fn spawn(
 ) -> Result<Child, String> {
     use std::os::unix::process::CommandExt;
     let log = File::create(log).map_err(|e| format!("cannot create log {}: {e}", log.display()))?;
-    Command::new(&argv[0])
+    let mut cmd = Command::new(&argv[0]);
+    crate::guard::procs::contain(&mut cmd, &ctx.log_dir)
         .args(&argv[1..])
         .env("HOME", &ctx.home)
         .env("TORN_TARGET", &ctx.target)

@@ -1,0 +1,141 @@
+//! The supervisor: a small parent that outlives the worker.
+//!
+//! [`split`] is called first thing in `main`, before any thread exists, by
+//! commands that start processes or change the file system. It forks: the
+//! child (the *worker*) returns and runs the command; the parent (the
+//! *supervisor*) never returns. The supervisor
+//! - is a child subreaper, so every orphan of the run (a writer's daemon)
+//!   becomes its child and is reaped by it;
+//! - forwards SIGINT, SIGTERM and SIGHUP sent to it with `kill` (not those a
+//!   terminal sends to the whole foreground group, which the worker gets
+//!   anyway), so `timeout`, `docker stop` and CI cancellation reach the worker;
+//! - when the worker ends, however it ends, replays the worker's journal
+//!   ([`super::journal`]) — killing the processes of its runs, undoing
+//!   faults, removing scratch directories — and exits with the worker's exit
+//!   code (128 + signal when it was killed).
+//!
+//! If the supervisor itself is killed, the worker gets SIGTERM (its
+//! parent-death signal) and cleans up as on Ctrl-C.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+
+static WORKER: AtomicI32 = AtomicI32::new(0);
+
+/// Environment variable that turns the supervisor off (`TORN_SUPERVISOR=0`),
+/// for debugging torn itself under a debugger.
+pub const DISABLE: &str = "TORN_SUPERVISOR";
+
+extern "C" fn forward(sig: nix::libc::c_int, info: *mut nix::libc::siginfo_t, _: *mut nix::libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let code = unsafe { (*info).si_code };
+    // A terminal's Ctrl-C reaches the whole foreground group (the worker
+    // too): forward only signals sent to the supervisor alone.
+    if code == nix::libc::SI_USER || code == nix::libc::SI_QUEUE || code == nix::libc::SI_TKILL {
+        let pid = WORKER.load(Ordering::Relaxed);
+        if pid > 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { nix::libc::kill(pid, sig) };
+        }
+    }
+}
+
+/// Forks the supervisor (see the module doc). Returns in the worker only;
+/// returns at once, without forking, when disabled or when fork fails.
+pub fn split() {
+    if std::env::var(DISABLE).is_ok_and(|v| v == "0") {
+        return;
+    }
+    let parent = nix::unistd::getpid();
+    // SAFETY: called before any thread is started (checked by the caller's
+    // contract: first thing in main), so the child may run arbitrary code.
+    match unsafe { fork() } {
+        Err(_) => {}
+        Ok(ForkResult::Child) => {
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
+            // The supervisor may have died between fork and prctl.
+            if nix::unistd::getppid() != parent {
+                let _ = nix::sys::signal::raise(Signal::SIGTERM);
+            }
+        }
+        Ok(ForkResult::Parent { child }) => supervise(child),
+    }
+}
+
+fn supervise(worker: Pid) -> ! {
+    WORKER.store(worker.as_raw(), Ordering::Relaxed);
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let action = SigAction::new(
+        SigHandler::SigAction(forward),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only calls kill().
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+    // Writing to a closed pipe must not kill the supervisor.
+    // SAFETY: ignoring a signal is always safe.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    let code = loop {
+        // Reap every child: the worker, and orphans handed to us.
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == worker => break code,
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == worker => break 128 + sig as i32,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => break crate::exit::IO_ERROR,
+        }
+    };
+    let journal = super::journal::path_of(worker.as_raw() as u32);
+    if journal.exists() {
+        match super::journal::replay(&journal) {
+            Ok(results) => {
+                for (entry, r) in results {
+                    match r {
+                        Ok(()) => eprintln!("torn: cleaned up after the run: {}", entry.describe()),
+                        Err(e) => eprintln!("torn: could not clean up {}: {e}", entry.describe()),
+                    }
+                }
+            }
+            Err(e) => eprintln!("torn: reading the journal {}: {e}", journal.display()),
+        }
+    }
+    // Every child left is an orphan of the run (the worker was the only
+    // child this process started), tagged or not: kill and reap them all.
+    for _ in 0..100 {
+        let orphans = children_of(nix::unistd::getpid());
+        if orphans.is_empty() {
+            break;
+        }
+        for pid in &orphans {
+            let _ = nix::sys::signal::kill(*pid, Signal::SIGKILL);
+        }
+        for pid in orphans {
+            let _ = waitpid(pid, None);
+        }
+    }
+    std::process::exit(code)
+}
+
+/// Processes whose parent is `parent` (from /proc/PID/stat).
+fn children_of(parent: Pid) -> Vec<Pid> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The fields after the command name (in parentheses): state, ppid.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
+                    == Some(parent.as_raw())
+            })
+        })
+        .map(Pid::from_raw)
+        .collect()
+}
