@@ -29,10 +29,14 @@ pub enum Outcome {
     TornUnparseable,
     TornParseable,
     Error,
+    /// The target was not a regular file inside torn's scratch directory (a
+    /// link to a file elsewhere, a FIFO, a device, a directory): a finding
+    /// in its own right, and its bytes are neither classified nor kept.
+    Foreign,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Ok,
         Outcome::Stale,
         Outcome::Empty,
@@ -40,9 +44,10 @@ impl Outcome {
         Outcome::TornUnparseable,
         Outcome::TornParseable,
         Outcome::Error,
+        Outcome::Foreign,
     ];
     /// Number of outcomes; counters are arrays indexed by [`Outcome::index`].
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
 
     pub fn index(self) -> usize {
         self as usize
@@ -57,6 +62,7 @@ impl Outcome {
             Outcome::TornUnparseable => "torn-unparseable",
             Outcome::TornParseable => "torn-parseable",
             Outcome::Error => "error",
+            Outcome::Foreign => "foreign",
         }
     }
 
@@ -92,6 +98,21 @@ pub struct Classified {
     pub sent: Option<u64>,
     /// For torn reads, what the client's parser said (anomalies only).
     pub detail: Option<String>,
+}
+
+impl Classified {
+    /// A read from something that is not the target torn made (see
+    /// [`Outcome::Foreign`]): the client would have sent no valid token.
+    pub fn foreign(why: String) -> Self {
+        Self {
+            outcome: Outcome::Foreign,
+            version: None,
+            field: None,
+            would_403: true,
+            sent: None,
+            detail: Some(why),
+        }
+    }
 }
 
 /// Classifies reads of one template's versions.

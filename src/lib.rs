@@ -19,6 +19,7 @@ pub mod exit;
 pub mod format;
 pub mod gate;
 pub mod guard;
+pub mod limits;
 pub mod matrix;
 pub mod report;
 pub mod run;

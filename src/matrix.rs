@@ -43,7 +43,8 @@ impl Matrix {
 
     /// Writes `matrix.json`, `matrix.md` and `report.html` into `dir`.
     pub fn write(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let private = self.reports.iter().any(Report::is_private);
+        report::files::create_report_dir(dir, private)?;
         let files = [
             ("matrix.json", serde_json::to_string_pretty(self)? + "\n"),
             ("matrix.md", report::markdown::matrix(&self.title, &self.reports)),
@@ -52,7 +53,7 @@ impl Matrix {
         let mut written = Vec::new();
         for (name, text) in files {
             let path = dir.join(name);
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            report::files::write(&path, text.as_bytes(), private)?;
             written.push(path);
         }
         Ok(written)
@@ -60,7 +61,8 @@ impl Matrix {
 
     /// Reads a `report.json` (one run) or `matrix.json` (many) as a list of reports.
     pub fn load_reports(path: &Path) -> anyhow::Result<Vec<Report>> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = crate::limits::read_text(path, crate::limits::MAX_REPORT_BYTES, "report")
+            .with_context(|| format!("reading {}", path.display()))?;
         let value: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
         match value.get("schema").and_then(|s| s.as_str()) {

@@ -120,6 +120,9 @@ pub fn run(
             slug(&scenario.name)
         ))
     });
+    if let Some(dir) = &report_dir {
+        report::files::create_report_dir(dir, report::files::is_private(scenario.target_mode))?;
+    }
     let target_rel = scenario.target_rel();
     let mut report = Report {
         schema: report::SCHEMA.into(),
@@ -132,6 +135,7 @@ pub fn run(
             template: classifier.template.origin.clone(),
             target: target_rel.display().to_string(),
             version_len: classifier.template.len(),
+            target_mode: scenario.target_mode,
             effective: serde_saphyr::to_string(scenario).context("serialising the scenario")?,
         },
         seed: scenario.seed,
@@ -192,8 +196,14 @@ pub fn run(
             .with_context(|| format!("running {} on {}", case.label, target.display()))?;
         bar.finish_and_clear();
         let slug = format!("{i:02}-{}", slug(&case.label));
-        let evidence = evidence::save(&raw.reads.evidence, &classifier, report_dir.as_deref(), &slug)
-            .context("saving evidence")?;
+        let evidence = evidence::save(
+            &raw.reads.evidence,
+            &classifier,
+            report_dir.as_deref(),
+            &slug,
+            report::files::is_private(scenario.target_mode),
+        )
+        .context("saving evidence")?;
         let mut case_report = CaseReport::new(case, &raw, evidence);
         if scenario.kill_trials > 0 && !raw.interrupted {
             bar.finish_and_clear();

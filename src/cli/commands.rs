@@ -193,6 +193,13 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit::USAGE_ERROR);
     }
+    if args.max_rate == 0.0 && args.min_exposed == 0 {
+        eprintln!(
+            "error: --max-rate 0 with --min-exposed 0 leaves the gate nothing to prove; \
+             give a bound to prove (--max-rate 1e-5) or a number of exposed reads (--min-exposed N)"
+        );
+        return Ok(exit::USAGE_ERROR);
+    }
     let proof = ProofTarget {
         min_exposed: args.min_exposed,
         max_rate: (args.max_rate > 0.0).then_some(args.max_rate),
@@ -229,7 +236,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
     execute(
         cli,
         &g.scenario(),
-        "gate",
+        torn::scenario::COMMAND_LINE,
         Path::new("."),
         &args.output,
         Some(proof),
@@ -254,9 +261,20 @@ fn execute(
         proof,
         reader_exe: None,
     };
-    // Refuse a bad scenario before announcing the run.
+    // Refuse a bad scenario, or a place results cannot be written, before
+    // announcing the run.
     scenario.validate(source)?;
     scenario.template(source, base)?;
+    if let Some(dir) = &opts.reports_dir {
+        torn::report::check_writable_dir(dir, "--reports-dir")?;
+    }
+    if let Some(path) = &output.junit {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        torn::report::check_writable_dir(parent, "--junit")?;
+    }
     if !cli.quiet && proof.is_none() {
         eprintln!(
             "torn: {} — {} strategies × {} on {}, seed {}",

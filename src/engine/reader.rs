@@ -59,13 +59,93 @@ pub struct ReaderOptions {
 /// longer than `buf` fills it completely (and is then not a whole version).
 #[inline]
 pub fn read_once(path: &Path, buf: &mut [u8], lock: bool) -> io::Result<usize> {
-    let file = File::open(path)?;
+    read_open(path, buf, lock).map(|(n, _)| n)
+}
+
+/// The file a read came from, kept open until its bytes are classified so
+/// that an anomalous read is checked against the very file it read.
+pub enum Opened {
+    Plain(File),
+    Locked(crate::strategy::UpdateLock),
+}
+
+impl Opened {
+    pub fn file(&self) -> &File {
+        match self {
+            Opened::Plain(f) => f,
+            Opened::Locked(g) => g,
+        }
+    }
+}
+
+/// [`read_once`], returning the open file too. The open is non-blocking, so
+/// a FIFO put in the target's place cannot hang a reader.
+#[inline]
+pub fn read_open(path: &Path, buf: &mut [u8], lock: bool) -> io::Result<(usize, Opened)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)?;
     if lock {
         let mut guard = crate::strategy::lock_shared(file)?;
-        read_to_end(&mut guard, buf)
+        let n = read_to_end(&mut guard, buf)?;
+        Ok((n, Opened::Locked(guard)))
     } else {
         let mut file = file;
-        read_to_end(&mut file, buf)
+        let n = read_to_end(&mut file, buf)?;
+        Ok((n, Opened::Plain(file)))
+    }
+}
+
+/// Where a target's bytes may come from: torn's scratch directory (the
+/// nearest ancestor holding the scratch marker). A read from anything else —
+/// a link to `/etc/shadow`, a device, a FIFO, a directory — is `foreign`,
+/// and its bytes are neither classified nor kept as evidence.
+#[derive(Debug, Clone)]
+pub struct Boundary {
+    root: Option<std::path::PathBuf>,
+}
+
+impl Boundary {
+    /// The boundary of `target`: its scratch root, if it is in one.
+    pub fn of(target: &Path) -> Self {
+        let root = target
+            .ancestors()
+            .skip(1)
+            .find(|d| d.join(crate::scratch::MARKER).is_file())
+            .and_then(|d| d.canonicalize().ok());
+        Self { root }
+    }
+
+    /// Why `file` is foreign, if it is (checked off the hot path: only for
+    /// reads that are already anomalies).
+    #[cold]
+    pub fn foreign(&self, file: &File) -> Option<String> {
+        use std::os::unix::io::AsRawFd;
+        let meta = file.metadata().ok()?;
+        let kind = meta.file_type();
+        if !kind.is_file() {
+            use std::os::unix::fs::FileTypeExt;
+            let what = if kind.is_dir() {
+                "a directory"
+            } else if kind.is_fifo() {
+                "a FIFO"
+            } else if kind.is_char_device() || kind.is_block_device() {
+                "a device"
+            } else if kind.is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            };
+            return Some(format!("the target was {what}; nothing was read from it"));
+        }
+        let root = self.root.as_ref()?;
+        let real = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+        (!real.starts_with(root)).then(|| {
+            "the target led to a file outside torn's scratch directory; its contents were not kept"
+                .to_string()
+        })
     }
 }
 
@@ -120,8 +200,25 @@ pub fn classify_file(
     committed: Versions,
 ) -> crate::classify::Classified {
     let mut buf = vec![0u8; buffer_len(classifier.template.len())];
-    let res = read_once(path, &mut buf, false);
-    classifier.classify_versions(as_read_result(&res, &buf), committed, committed.token)
+    let res = read_open(path, &mut buf, false);
+    let (res, opened) = split(res);
+    let c = classifier.classify_versions(as_read_result(&res, &buf), committed, committed.token);
+    match opened {
+        Some(o) if c.outcome.is_anomaly() => match Boundary::of(path).foreign(o.file()) {
+            Some(why) => crate::classify::Classified::foreign(why),
+            None => c,
+        },
+        _ => c,
+    }
+}
+
+/// Splits a [`read_open`] result into what the classifier takes and the file.
+#[inline]
+fn split(res: io::Result<(usize, Opened)>) -> (io::Result<usize>, Option<Opened>) {
+    match res {
+        Ok((n, o)) => (Ok(n), Some(o)),
+        Err(e) => (Err(e), None),
+    }
 }
 
 /// Buffer size for reading a target whose whole versions are `len` bytes:
@@ -145,6 +242,7 @@ pub fn run_reader(
         tally = tally.with_timeline(opts.bucket_ns);
     }
     let mut buf = vec![0u8; buffer_len(classifier.template.len())];
+    let boundary = Boundary::of(path);
     let budget = opts.reads.unwrap_or(u64::MAX);
     let mut i = 0u64;
     // The last whole version this reader saw, to catch it going backwards.
@@ -180,15 +278,22 @@ pub fn run_reader(
             field: shared.committed_field.load(Ordering::Acquire),
         };
         let exposure = shared.before_read();
-        let res = read_once(path, &mut buf, opts.lock);
+        let (res, opened) = split(read_open(path, &mut buf, opts.lock));
         let exposed = shared.exposed(exposure);
         let committed_at_use = shared.committed.load(Ordering::Acquire);
         let read = as_read_result(&res, &buf);
-        let bytes = match read {
+        let mut bytes = match read {
             ReadResult::Bytes(b) => b,
             _ => &[],
         };
-        let c = classifier.classify_versions(read, committed_before, committed_at_use);
+        let mut c = classifier.classify_versions(read, committed_before, committed_at_use);
+        if c.outcome.is_anomaly()
+            && let Some(why) = opened.as_ref().and_then(|o| boundary.foreign(o.file()))
+        {
+            c = crate::classify::Classified::foreign(why);
+            bytes = &[];
+        }
+        drop(opened);
         if let Some(v) = c.version {
             let field = c.field.unwrap_or(0);
             tally.regressions += u64::from(v < last_token || field < last_field);

@@ -250,10 +250,12 @@ impl Template {
 
     /// A template read from a file.
     pub fn from_file(path: &Path, format: Format, client_key: &str) -> Result<Self, TemplateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::limits::read_text(path, crate::limits::MAX_TEMPLATE_BYTES, "template").map_err(
+            |source| TemplateError::Read {
+                path: path.display().to_string(),
+                source,
+            },
+        )?;
         Self::new(&path.display().to_string(), format, client_key, &text)
     }
 

@@ -43,7 +43,8 @@ pub fn save(
     classifier: &Classifier,
     report_dir: Option<&Path>,
     case_slug: &str,
-) -> std::io::Result<Vec<EvidenceRef>> {
+    private: bool,
+) -> anyhow::Result<Vec<EvidenceRef>> {
     let mut out = Vec::with_capacity(evidence.len());
     let mut per_class = [0usize; Outcome::COUNT];
     for e in evidence {
@@ -61,8 +62,8 @@ pub fn save(
                     per_class[e.outcome.index()]
                 );
                 let path = dir.join(&rel);
-                std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-                std::fs::write(&path, &e.bytes)?;
+                super::files::create_report_dir(path.parent().expect("has a parent"), private)?;
+                super::files::write(&path, &e.bytes, private)?;
                 Some(rel)
             }
             None => None,

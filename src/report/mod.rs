@@ -4,6 +4,7 @@
 //! `report.json` is the source of truth; every field is documented here.
 
 pub mod evidence;
+pub mod files;
 pub mod github;
 pub mod html;
 pub mod json;
@@ -25,6 +26,7 @@ use crate::stats::Estimate;
 use crate::strategy::Expect;
 use crate::subject::SubjectSpec;
 
+pub use files::check_writable_dir;
 pub use verdict::{CaseStatus, RunStatus, Verdict};
 
 /// Identifies the schema of `report.json`; bumped on incompatible change.
@@ -62,6 +64,10 @@ pub struct ScenarioInfo {
     pub target: String,
     /// Length in bytes of every whole version.
     pub version_len: usize,
+    /// Mode the target was created with; reports of a private target
+    /// (no group or other bits, a credentials file) are written 0600.
+    #[serde(default = "public_mode")]
+    pub target_mode: u32,
     /// The scenario with command-line overrides applied, as YAML: feed it to
     /// `torn run` to repeat the run.
     pub effective: String,
@@ -404,15 +410,26 @@ pub fn reporters() -> Vec<Box<dyn Reporter>> {
     ]
 }
 
-/// Writes every reporter's file into `dir` (created if needed).
+fn public_mode() -> u32 {
+    0o644
+}
+
+impl Report {
+    /// Whether the run's files must be private (its target is).
+    pub fn is_private(&self) -> bool {
+        files::is_private(self.scenario.target_mode)
+    }
+}
+
+/// Writes every reporter's file into `dir` (created if needed; refused if
+/// it holds files that are not torn's).
 pub fn write_all(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    use anyhow::Context;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating report directory {}", dir.display()))?;
+    files::create_report_dir(dir, report.is_private())?;
     let mut written = Vec::new();
     for r in reporters() {
         let path = dir.join(r.file_name());
         let bytes = r.render(report)?;
-        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        files::write(&path, &bytes, report.is_private())?;
         written.push(path);
     }
     Ok(written)

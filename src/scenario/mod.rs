@@ -226,7 +226,7 @@ pub enum ScenarioError {
     Read { path: String, source: std::io::Error },
     #[error("scenario file {path}: {message}")]
     Parse { path: String, message: String },
-    #[error("scenario file {path}: field `{field}`: {message}")]
+    #[error("{}", invalid_message(path, field, message))]
     Invalid {
         path: String,
         field: &'static str,
@@ -237,6 +237,18 @@ pub enum ScenarioError {
         path: String,
         source: format::TemplateError,
     },
+}
+
+/// The origin of a scenario built from command-line flags (the gate, the
+/// overrides of `run`): its errors name the flag, not a field of a file.
+pub const COMMAND_LINE: &str = "command line";
+
+fn invalid_message(path: &str, field: &str, message: &str) -> String {
+    if path == COMMAND_LINE {
+        format!("--{}: {message}", field.replace('_', "-"))
+    } else {
+        format!("scenario file {path}: field `{field}`: {message}")
+    }
 }
 
 /// A case with every default applied: what the engine will run.
@@ -268,16 +280,21 @@ impl Scenario {
         serde_saphyr::from_str::<Scenario>(text).map_err(|e| ScenarioError::Parse {
             path: origin.to_string(),
             // The parser's snippet calls the text `<input>`: name the file.
-            message: e.to_string().replace("<input>", origin),
+            // Its advice on duplicate keys is for programmers, not users.
+            message: e.to_string().replace("<input>", origin).replace(
+                ", set DuplicateKeyPolicy in Options if acceptable",
+                " (each field may appear once)",
+            ),
         })
     }
 
     /// Loads a scenario file.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::limits::read_text(path, crate::limits::MAX_SCENARIO_BYTES, "scenario file")
+            .map_err(|source| ScenarioError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -356,7 +373,54 @@ impl Scenario {
         if self.strategies.is_empty() {
             return Err(invalid("strategies", "list at least one strategy".into()));
         }
+        use crate::limits::{MAX_DURATION, MAX_EVIDENCE, MAX_READERS, MAX_WRITERS};
+        let over = |what: &str, n: usize, max: usize| format!("{n} {what}: torn runs at most {max} per case");
+        let check_counts = |readers: Option<usize>, writers: Option<usize>, entry: String| {
+            if let Some(r) = readers.filter(|&r| r > MAX_READERS) {
+                return Err(invalid(
+                    "readers",
+                    format!("{entry}{}", over("readers", r, MAX_READERS)),
+                ));
+            }
+            if let Some(w) = writers.filter(|&w| w > MAX_WRITERS) {
+                return Err(invalid(
+                    "writers",
+                    format!("{entry}{}", over("writers", w, MAX_WRITERS)),
+                ));
+            }
+            Ok(())
+        };
+        check_counts(Some(self.readers.get()), Some(self.writers.get()), String::new())?;
+        if self.evidence > MAX_EVIDENCE {
+            return Err(invalid(
+                "evidence",
+                format!(
+                    "{} anomalous reads kept per outcome: at most {MAX_EVIDENCE}",
+                    self.evidence
+                ),
+            ));
+        }
+        if self.duration.0 > MAX_DURATION {
+            return Err(invalid(
+                "duration",
+                format!(
+                    "{:?} is longer than torn runs a case ({MAX_DURATION:?})",
+                    self.duration.0
+                ),
+            ));
+        }
         for (i, e) in self.strategies.iter().enumerate() {
+            check_counts(
+                e.readers.map(NonZeroUsize::get),
+                e.writers.map(NonZeroUsize::get),
+                format!("entry {}: ", i + 1),
+            )?;
+            if e.duration.is_some_and(|d| d.0 > MAX_DURATION) {
+                return Err(invalid(
+                    "duration",
+                    format!("entry {}: longer than {MAX_DURATION:?}", i + 1),
+                ));
+            }
             if e.rmw.unwrap_or(self.rmw) && e.strategy.is_none() {
                 return Err(invalid(
                     "rmw",
