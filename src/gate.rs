@@ -72,6 +72,7 @@ impl Gate {
             write_rate: None,
             duration: None,
             expect: None,
+            expect_reason: None,
         };
         let mut control = entry(CONTROL);
         control.strategy = Some(StrategyName("naive-truncate".into()));
@@ -140,7 +141,7 @@ pub fn judge(report: &mut Report, proof: &ProofTarget) {
         .cases
         .iter()
         .find(|c| c.label == CONTROL)
-        .map(|c| c.findings());
+        .map(|c| c.anomaly_count());
     if let Some(subject) = report.cases.iter_mut().find(|c| c.label != CONTROL)
         && subject.status == CaseStatus::Pass
         && !proof.met(subject.exposed_reads)
@@ -165,7 +166,7 @@ pub fn judge(report: &mut Report, proof: &ProofTarget) {
         ),
         (RunStatus::AnomaliesFound, Some(s)) => format!("fail: {}", crate::report::verdict::summary(s)),
         (RunStatus::SubjectError, Some(s)) => format!("subject error: {}", s.reason),
-        (status, _) => format!("{status:?}").to_lowercase(),
+        (status, _) => status.name().to_string(),
     };
     verdict.lines.insert(0, headline);
     if verdict.status == RunStatus::Pass {

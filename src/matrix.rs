@@ -15,8 +15,12 @@ use crate::report::{self, Report};
 use crate::run::{self, RunOptions};
 use crate::scenario::Scenario;
 
-/// Identifies the schema of `matrix.json`.
-pub const SCHEMA: &str = "torn.matrix/1";
+/// Identifies the schema of `matrix.json`: `torn.matrix/2` holds
+/// `torn.report/2` reports; `torn merge` still reads `torn.matrix/1`.
+pub const SCHEMA: &str = "torn.matrix/2";
+
+/// Every `matrix.json` schema this build reads.
+pub const SCHEMAS_READ: [&str; 2] = [SCHEMA, "torn.matrix/1"];
 
 /// Several runs of the same kind, one per filesystem or machine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,19 +70,24 @@ impl Matrix {
         let value: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
         match value.get("schema").and_then(|s| s.as_str()) {
-            Some(SCHEMA) => Ok(serde_json::from_value::<Matrix>(value)
-                .with_context(|| format!("{}: not a valid {SCHEMA} file", path.display()))?
-                .reports),
-            Some(report::SCHEMA) => {
+            Some(s) if SCHEMAS_READ.contains(&s) => {
+                let s = s.to_string();
+                Ok(serde_json::from_value::<Matrix>(value)
+                    .with_context(|| format!("{}: not a valid {s} file", path.display()))?
+                    .reports)
+            }
+            Some(s) if report::SCHEMAS_READ.contains(&s) => {
+                let s = s.to_string();
                 Ok(vec![serde_json::from_value(value).with_context(|| {
-                    format!("{}: not a valid {} file", path.display(), report::SCHEMA)
+                    format!("{}: not a valid {s} file", path.display())
                 })?])
             }
             other => anyhow::bail!(
-                "{}: unknown schema {:?}; expected {} (report.json) or {SCHEMA} (matrix.json)",
+                "{}: unknown schema {:?}; expected one of {} (report.json) or {} (matrix.json)",
                 path.display(),
                 other,
-                report::SCHEMA
+                report::SCHEMAS_READ.join(", "),
+                SCHEMAS_READ.join(", ")
             ),
         }
     }

@@ -230,15 +230,10 @@ pub fn run(
             case_report.set_kill_trials(trials);
         }
         if opts.verbose {
+            let width = report::table::terminal_width();
             eprintln!(
-                "[{}/{}] {:<30} {:>12} reads  {:>10} exposed  {:>9} findings  {}",
-                i + 1,
-                cases.len(),
-                case.label,
-                thousands(case_report.reads),
-                thousands(case_report.exposed_reads),
-                thousands(case_report.findings()),
-                format!("{:?}", case_report.status).to_lowercase()
+                "{}",
+                report::table::progress_line(i, cases.len(), &case_report, width)
             );
         }
         report.cases.push(case_report);
@@ -280,7 +275,7 @@ fn progress_bar(verbose: bool, i: usize, n: usize, label: &str) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{prefix} {spinner} {elapsed:>3} {msg}").expect("valid template"),
+        ProgressStyle::with_template("{prefix} {spinner} {elapsed:>3} {wide_msg}").expect("valid template"),
     );
     bar.set_prefix(format!("[{}/{}] {label:<30}", i + 1, n));
     bar.enable_steady_tick(Duration::from_millis(100));

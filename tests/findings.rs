@@ -17,7 +17,7 @@ fn rename_without_a_lock_loses_updates_and_the_locked_variant_does_not() {
     assert!(unlocked.outcome(Outcome::Stale).count > 0, "{unlocked:?}");
     assert_eq!(unlocked.status, CaseStatus::Reproduced);
     let locked = case(&r, "rename-durable-locked");
-    assert_eq!(locked.findings(), 0, "{locked:?}");
+    assert_eq!(locked.anomaly_count(), 0, "{locked:?}");
     assert_eq!(locked.regressions, 0);
     assert!(locked.writes.committed > 10 && locked.exposed_reads > 1000);
     assert_eq!(locked.status, CaseStatus::Pass);
@@ -30,9 +30,22 @@ fn a_default_mode_temp_file_widens_a_credentials_file_and_rename_durable_does_no
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let r = run_text(
         "name: modes\nformat: ini\ntarget_mode: \"0600\"\nwatch_modes: true\nduration: 600ms\nstrategies:\n  \
-         - strategy: naive-truncate\n  - strategy: rename-fixed-tmp\n  - strategy: rename-durable\n",
+         - strategy: naive-truncate\n  - strategy: rename-fixed-tmp\n  - strategy: rename-durable\n  \
+         - strategy: rename-fixed-tmp\n    label: known flaw\n    expect: anomalies\n    expect_reason: shown on purpose\n",
     );
     nix::sys::stat::umask(old);
+    // The same flaw, expected by its entry with a reason: shown, not failed.
+    let known = case(&r, "known flaw");
+    assert_eq!(known.status, CaseStatus::Expected, "{}", known.reason);
+    assert!(
+        r.verdict
+            .lines
+            .iter()
+            .any(|l| l.starts_with("expected: known flaw showed mode widened")
+                && l.ends_with("— shown on purpose")),
+        "{:?}",
+        r.verdict.lines
+    );
     let flawed = case(&r, "rename-fixed-tmp");
     assert!(flawed.watch.mode_widened, "{:?}", flawed.watch);
     assert_eq!(

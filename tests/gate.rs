@@ -198,7 +198,7 @@ fn github_actions_get_an_annotation_and_a_summary() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "::error title=torn AnomaliesFound::fail: ",
+            "::error title=torn anomalies-found::fail: ",
         ));
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains("| control: naive-truncate |"), "{md}");

@@ -125,6 +125,28 @@ fn matrix_and_merge_round_trip() {
 }
 
 #[test]
+fn merge_reads_the_first_schemas_too() {
+    // The reference reports were written as torn.report/1 and torn.matrix/1.
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/reference");
+    let single = reference.join("hermes-rotation-ext4/report.json");
+    let matrix = reference.join("matrix-hermes-rotation/matrix.json");
+    let out = tempfile::tempdir().unwrap();
+    torn()
+        .args(["merge", single.to_str().unwrap(), matrix.to_str().unwrap(), "-q"])
+        .args(["--out", out.path().join("m").to_str().unwrap()])
+        .assert()
+        .code(predicates::prelude::predicate::in_iter([0, 1, 2]));
+    let merged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("m/matrix.json")).unwrap()).unwrap();
+    assert_eq!(merged["schema"], torn::matrix::SCHEMA);
+    assert_eq!(
+        merged["reports"][0]["schema"], "torn.report/1",
+        "each report keeps its own"
+    );
+    assert!(merged["reports"].as_array().unwrap().len() > 2);
+}
+
+#[test]
 fn merge_names_a_bad_file() {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("x.json");

@@ -84,7 +84,7 @@ fn two_writers_sharing_a_fixed_tmp_name_break_it() {
     );
     let c = case(&r, "rename-fixed-tmp");
     assert!(
-        c.findings() > 0,
+        c.anomaly_count() > 0,
         "shared temp name must show torn reads or rename errors: {c:?}"
     );
     assert_eq!(c.status, CaseStatus::Reproduced);

@@ -226,12 +226,13 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         seed: args.seed,
     };
     if !cli.quiet {
-        eprintln!(
+        let line = format!(
             "torn gate: needs 0 anomalies in ≥ {} exposed reads within {}; control first ({})",
             thousands(proof.exposed_needed()),
             humantime::format_duration(args.budget),
             humantime::format_duration(args.control)
         );
+        eprintln!("{}", table::wrap(&line, table::terminal_width()));
     }
     execute(
         cli,
@@ -276,7 +277,7 @@ fn execute(
         torn::report::check_writable_dir(parent, "--junit")?;
     }
     if !cli.quiet && proof.is_none() {
-        eprintln!(
+        let line = format!(
             "torn: {} — {} strategies × {} on {}, seed {}",
             scenario.name,
             scenario.strategies.len(),
@@ -287,6 +288,7 @@ fn execute(
             ),
             scenario.seed
         );
+        eprintln!("{}", table::wrap(&line, table::terminal_width()));
     }
     let mut result = run::run(scenario, source, base, &opts, &CANCEL)?;
     if let Some(proof) = &proof {
@@ -307,22 +309,28 @@ fn execute(
         writeln!(out)?;
     }
     if !cli.quiet {
-        eprintln!("\n{}", table::plain(report));
+        eprintln!("\n{}", table::terminal(report, cli.wide));
+        let width = table::terminal_width();
         if proof.is_some() {
-            eprint!("{}", torn::report::evidence::explain_failures(report));
+            for line in torn::report::evidence::explain_failures(report).lines() {
+                eprintln!("{}", table::wrap(line, width));
+            }
         }
         for line in &report.verdict.lines {
-            eprintln!("{line}");
+            eprintln!("{}", table::wrap(line, width));
         }
         eprintln!(
-            "verdict: {:?} (exit {}); filesystem {} ({})",
-            report.verdict.status,
+            "verdict: {} (exit {}); filesystem {} ({})",
+            report.verdict.status.name(),
             report.verdict.exit_code,
             report.environment.fs_type,
             report.environment.mount_point
         );
         if let Some(dir) = &result.report_dir {
-            eprintln!("report: {}/report.md (and report.json)", dir.display());
+            eprintln!(
+                "report: {}/report.html (and report.md, report.json)",
+                dir.display()
+            );
         }
     }
     Ok(report.verdict.exit_code)
@@ -352,11 +360,11 @@ fn matrix(
     let m = torn::matrix::run_matrix(&scenario, &source, &base, filesystems, &opts, &CANCEL, |r| {
         if !cli.quiet {
             eprintln!(
-                "── {} ({}): {:?}\n{}",
+                "── {} ({}): {}\n{}",
                 r.environment.fs_label,
                 r.environment.fs_type,
-                r.verdict.status,
-                table::plain(r)
+                r.verdict.status.name(),
+                table::terminal(r, cli.wide)
             );
         }
     })?;

@@ -26,6 +26,11 @@ pub struct Cli {
     /// No progress or tables on stderr; errors only.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Print every column of the results table (counts of each outcome,
+    /// writes, would-403, first anomaly), however wide; by default the table
+    /// fits the terminal (COLUMNS, else the terminal's width, else 80).
+    #[arg(long, global = true)]
+    pub wide: bool,
     #[command(subcommand)]
     pub command: Command,
 }

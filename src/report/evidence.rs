@@ -117,7 +117,7 @@ pub fn explain_failures(report: &super::Report) -> String {
         if !matches!(c.status, CaseStatus::Fail | CaseStatus::SubjectError) {
             continue;
         }
-        s.push_str(&format!("── {} ({:?}): {}\n", c.label, c.status, c.reason));
+        s.push_str(&format!("── {} ({}): {}\n", c.label, c.status.name(), c.reason));
         let mut seen = Vec::new();
         for e in &c.evidence {
             if seen.contains(&e.outcome) {
@@ -182,7 +182,7 @@ pub fn hexdump(bytes: &[u8], at: usize, lines: usize) -> String {
             })
             .collect();
         s.push_str(&format!(
-            "    {:08x}  {:<47}  |{ascii}|\n",
+            "    {:08x} {:<47} |{ascii}|\n",
             start + i * 16,
             hex.join(" ")
         ));

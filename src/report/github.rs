@@ -15,8 +15,8 @@ pub fn publish(report: &Report) -> anyhow::Result<()> {
     if report.verdict.status != RunStatus::Pass {
         let message = report.verdict.lines.join("\n");
         eprintln!(
-            "::error title=torn {:?}::{}",
-            report.verdict.status,
+            "::error title=torn {}::{}",
+            report.verdict.status.name(),
             escape(&message)
         );
     }
@@ -29,8 +29,9 @@ pub fn publish(report: &Report) -> anyhow::Result<()> {
             .with_context(|| format!("appending to GITHUB_STEP_SUMMARY {path}"))?;
         writeln!(
             f,
-            "### torn: {} — {:?}\n",
-            report.scenario.name, report.verdict.status
+            "### torn: {} — {}\n",
+            report.scenario.name,
+            report.verdict.status.name()
         )?;
         for line in &report.verdict.lines {
             writeln!(f, "- {line}")?;

@@ -56,8 +56,8 @@ pub fn render(title: &str, reports: &[Report]) -> String {
             "<h2>{} on {} — <span class=\"{}\">{:?}</span> (exit {})</h2>",
             escape(&r.scenario.name),
             escape(&e.fs_label),
-            format!("{:?}", r.verdict.status).to_lowercase(),
-            r.verdict.status,
+            r.verdict.status.name(),
+            r.verdict.status.name(),
             r.verdict.exit_code
         );
         let _ = writeln!(
@@ -90,22 +90,22 @@ pub fn render(title: &str, reports: &[Report]) -> String {
 
 fn html_table(r: &Report) -> String {
     let mut s = String::from("<table><tr>");
-    for (i, h) in table::HEADERS.iter().enumerate() {
+    for col in &table::COLUMNS {
         let _ = write!(
             s,
             "<th{}>{}</th>",
-            if i == 0 || i >= 14 { " class=\"l\"" } else { "" },
-            escape(h)
+            if col.text { " class=\"l\"" } else { "" },
+            escape(col.header)
         );
     }
     s.push_str("</tr>\n");
-    for row in table::rows(r) {
+    for (row, case) in table::rows(r).iter().zip(&r.cases) {
         s.push_str("<tr>");
         let last = row.len() - 1;
-        for (i, cell) in row.iter().enumerate() {
+        for (i, (cell, col)) in row.iter().zip(&table::COLUMNS).enumerate() {
             let class = if i == last {
-                format!(" class=\"l {}\"", escape(cell))
-            } else if i == 0 || i >= 14 {
+                format!(" class=\"l {}\"", case.status.name())
+            } else if col.text {
                 " class=\"l\"".into()
             } else {
                 String::new()

@@ -29,8 +29,9 @@ fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "## Verdict: {:?} (exit {})\n",
-        r.verdict.status, r.verdict.exit_code
+        "## Verdict: {} (exit {})\n",
+        r.verdict.status.name(),
+        r.verdict.exit_code
     );
     for line in &r.verdict.lines {
         let _ = writeln!(s, "- {line}");
@@ -49,7 +50,7 @@ fn render(r: &Report) -> String {
         let _ = writeln!(s, "### {}\n", c.label);
         let _ = writeln!(
             s,
-            "- {} `{}`, {} writer(s) at {}, {} reader(s){}{}; expected: {:?}",
+            "- {} `{}`, {} writer(s) at {}, {} reader(s){}{}; expected: {}",
             c.subject_kind,
             c.subject,
             c.writers,
@@ -61,9 +62,12 @@ fn render(r: &Report) -> String {
                 ""
             },
             c.chunks.map(|n| format!(", {n} chunks")).unwrap_or_default(),
-            c.expect
+            c.expect.name()
         );
-        let _ = writeln!(s, "- status: **{:?}** — {}", c.status, c.reason);
+        let _ = writeln!(s, "- status: **{}** — {}", c.status.name(), c.reason);
+        if let Some(why) = &c.expect_reason {
+            let _ = writeln!(s, "- expected because: {why}");
+        }
         if c.reader_profile != crate::engine::Profile::Reread {
             let _ = writeln!(
                 s,
@@ -251,13 +255,13 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
                 thousands(c.writes.errors),
                 thousands(c.reads),
                 thousands(c.exposed_reads),
-                thousands(c.findings()),
+                thousands(c.anomaly_count()),
                 per_read,
                 thousands(c.would_403.count),
                 c.writes.latency_us.p50,
                 c.writes.latency_us.p99,
                 thousands((c.reads_per_s / c.readers as f64) as u64),
-                format!("{:?}", c.status).to_lowercase()
+                c.status.name()
             );
         }
     }
@@ -266,7 +270,7 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
         let e = &r.environment;
         let _ = writeln!(
             s,
-            "- **{}** ({}, `{}` from {}, options `{}`), kernel {}, {} CPUs, torn {}, seed {}: {:?} — {}",
+            "- **{}** ({}, `{}` from {}, options `{}`), kernel {}, {} CPUs, torn {}, seed {}: {} — {}",
             e.fs_label,
             e.fs_type,
             e.mount_point,
@@ -276,7 +280,7 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
             e.cpus,
             e.torn_version,
             r.seed,
-            r.verdict.status,
+            r.verdict.status.name(),
             r.verdict.lines.first().map(String::as_str).unwrap_or("")
         );
     }

@@ -30,7 +30,14 @@ pub use files::check_writable_dir;
 pub use verdict::{CaseStatus, RunStatus, Verdict};
 
 /// Identifies the schema of `report.json`; bumped on incompatible change.
-pub const SCHEMA: &str = "torn.report/1";
+///
+/// - `torn.report/2`: a case status may be `expected` (a known flaw the
+///   scenario demonstrates), and a case may carry `expect_reason`.
+/// - `torn.report/1`: the first; `torn merge` still reads it.
+pub const SCHEMA: &str = "torn.report/2";
+
+/// Every `report.json` schema this build reads.
+pub const SCHEMAS_READ: [&str; 2] = [SCHEMA, "torn.report/1"];
 
 /// A whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +102,9 @@ pub struct CaseReport {
     pub write_rate: String,
     /// What the strategy promises here.
     pub expect: Expect,
+    /// Why (the scenario entry's `expect_reason`), when the scenario says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_reason: Option<String>,
     /// Wall time from the start barrier to the end, seconds.
     pub elapsed_s: f64,
     /// Whether Ctrl-C cut the case short.
@@ -106,7 +116,10 @@ pub struct CaseReport {
     pub reads_per_s: f64,
     /// Reads that overlapped a write in flight (the ones that could tear).
     pub exposed_reads: u64,
-    /// Per-outcome counts, rates over all reads, and exact 95% bounds.
+    /// Per-outcome counts, rates over all reads, and exact 95% bounds: one
+    /// per outcome, in [`Outcome::ALL`] order. (A report made before an
+    /// outcome existed reads as a count of 0 for it.)
+    #[serde(deserialize_with = "every_outcome")]
     pub outcomes: Vec<OutcomeStat>,
     /// Any anomaly, over all reads.
     pub anomalies: Estimate,
@@ -165,6 +178,28 @@ pub struct Timeline {
     pub anomalies: Vec<u64>,
     /// Committed writes per bucket.
     pub writes: Vec<u64>,
+}
+
+/// Reads `outcomes` and adds, with a count of 0, any outcome the report's
+/// torn did not know (`foreign` in a `torn.report/1`), so that
+/// [`CaseReport::outcome`] can index by [`Outcome::index`].
+fn every_outcome<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<OutcomeStat>, D::Error> {
+    let given = Vec::<OutcomeStat>::deserialize(d)?;
+    let reads = given.first().map_or(0, |s| s.estimate.n);
+    Ok(Outcome::ALL
+        .iter()
+        .map(|&o| {
+            given
+                .iter()
+                .find(|s| s.outcome == o)
+                .cloned()
+                .unwrap_or(OutcomeStat {
+                    outcome: o,
+                    estimate: Estimate::new(0, reads),
+                    first: None,
+                })
+        })
+        .collect())
 }
 
 fn no_calls() -> Estimate {
@@ -298,6 +333,7 @@ impl CaseReport {
             reader_profile: case.reader_profile,
             write_rate: case.write_rate.to_string(),
             expect: case.expect,
+            expect_reason: case.expect_reason.clone(),
             elapsed_s: secs,
             interrupted: raw.interrupted,
             writes: WriteStats {
@@ -377,9 +413,10 @@ impl CaseReport {
         &self.outcomes[o.index()].estimate
     }
 
-    /// Anomalous reads plus failed writes: everything that counts against a
-    /// strategy that claims safety.
-    pub fn findings(&self) -> u64 {
+    /// Every anomaly of the case: anomalous reads plus the writer-side ones
+    /// (failed writes, mode, litter, a broken file, ...) — everything that
+    /// counts against a strategy that claims safety.
+    pub fn anomaly_count(&self) -> u64 {
         self.anomalies.count
             + if self.fault.is_some() {
                 0

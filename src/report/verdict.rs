@@ -12,7 +12,8 @@ use crate::classify::Outcome;
 use crate::exit;
 use crate::strategy::Expect;
 
-/// How one case came out against its expectation.
+/// How one case came out against its expectation. Serialized, and printed,
+/// by [`CaseStatus::name`] (kebab-case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CaseStatus {
@@ -20,6 +21,10 @@ pub enum CaseStatus {
     Pass,
     /// Known unsafe (a control); anomalies shown as expected.
     Reproduced,
+    /// A known flaw the scenario demonstrates (an entry with `expect:
+    /// anomalies` and an `expect_reason`) showed as the scenario says: not a
+    /// failure, and not a positive control.
+    Expected,
     /// Claimed safe; anomalies found.
     Fail,
     /// Could not prove anything: no exposure, or a control showed nothing.
@@ -30,15 +35,49 @@ pub enum CaseStatus {
     SubjectError,
 }
 
-/// How the run came out.
+impl CaseStatus {
+    /// The one spelling used everywhere: tables, verdict lines, JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            CaseStatus::Pass => "pass",
+            CaseStatus::Reproduced => "reproduced",
+            CaseStatus::Expected => "expected",
+            CaseStatus::Fail => "fail",
+            CaseStatus::Inconclusive => "inconclusive",
+            CaseStatus::Info => "info",
+            CaseStatus::SubjectError => "subject-error",
+        }
+    }
+}
+
+/// How the run came out. Serialized, and printed, by [`RunStatus::name`]
+/// (kebab-case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
+    /// Every case behaved as its scenario says, and a control showed the race.
     Pass,
+    /// Something surprised: a case that claims safety showed an anomaly.
     AnomaliesFound,
+    /// Nothing contradicts the claims, but they are not proven.
     Inconclusive,
+    /// The writer (or external reader) under test broke.
     SubjectError,
+    /// Ctrl-C (or SIGTERM/SIGHUP) cut the run short.
     Interrupted,
+}
+
+impl RunStatus {
+    /// The one spelling used everywhere: the `verdict:` line, JSON, pages.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Pass => "pass",
+            RunStatus::AnomaliesFound => "anomalies-found",
+            RunStatus::Inconclusive => "inconclusive",
+            RunStatus::SubjectError => "subject-error",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
 }
 
 /// What a gate must prove about a subject: at least `min_exposed` exposed
@@ -80,7 +119,7 @@ pub struct Verdict {
 }
 
 pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
-    let found = c.findings();
+    let found = c.anomaly_count();
     if let Some(e) = &c.subject_error {
         return (CaseStatus::SubjectError, e.clone());
     }
@@ -108,12 +147,17 @@ pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
                 }
             ),
         ),
+        Expect::Anomalies if found > 0 && c.expect_reason.is_some() => (CaseStatus::Expected, summary(c)),
         Expect::Anomalies if found > 0 => (CaseStatus::Reproduced, summary(c)),
         Expect::Anomalies => (
             CaseStatus::Inconclusive,
             format!(
-                "expected anomalies but saw none in {} exposed reads",
-                thousands(c.exposed_reads)
+                "expected anomalies but saw none in {} exposed reads{}",
+                thousands(c.exposed_reads),
+                c.expect_reason
+                    .as_ref()
+                    .map(|r| format!(" (expected because {r})"))
+                    .unwrap_or_default()
             ),
         ),
         Expect::Any => (
@@ -127,49 +171,76 @@ pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
     }
 }
 
-/// "empty 1,234 · torn-parseable 5 · 2 write errors; first after 0.31 ms".
-pub fn summary(c: &CaseReport) -> String {
-    let mut parts: Vec<String> = Outcome::ALL
+/// One anomaly of a case, in words and in a table cell.
+pub struct Part {
+    /// "mode widened 0600 → 0644", "empty 1,234".
+    pub long: String,
+    /// "mode 0600→0644", "empty 1,234", "torn-p 5".
+    pub short: String,
+}
+
+/// An outcome's name in a narrow table cell.
+pub fn short_outcome(o: Outcome) -> &'static str {
+    match o {
+        Outcome::TornUnparseable => "torn-u",
+        Outcome::TornParseable => "torn-p",
+        o => o.name(),
+    }
+}
+
+/// Every anomaly of a case, reads first, then the writer-side ones.
+pub fn parts(c: &CaseReport) -> Vec<Part> {
+    let part = |long: String, short: String| Part { long, short };
+    let mut parts: Vec<Part> = Outcome::ALL
         .iter()
         .filter(|o| o.is_anomaly() && c.outcome(**o).count > 0)
-        .map(|o| format!("{} {}", o.name(), thousands(c.outcome(*o).count)))
+        .map(|&o| {
+            let n = thousands(c.outcome(o).count);
+            part(format!("{} {n}", o.name()), format!("{} {n}", short_outcome(o)))
+        })
         .collect();
     if c.writes.errors > 0 && c.fault.is_none() {
-        parts.push(format!("{} write errors", thousands(c.writes.errors)));
+        let n = thousands(c.writes.errors);
+        parts.push(part(format!("{n} write errors"), format!("w-err {n}")));
     }
     if c.writes.swallowed > 0 {
-        parts.push(format!(
-            "{} swallowed write errors",
-            thousands(c.writes.swallowed)
+        let n = thousands(c.writes.swallowed);
+        parts.push(part(
+            format!("{n} swallowed write errors"),
+            format!("swallowed {n}"),
         ));
     }
     if c.writes.broken_after_failure > 0 {
-        parts.push(format!(
-            "{} failed writes left the file broken",
-            thousands(c.writes.broken_after_failure)
+        let n = thousands(c.writes.broken_after_failure);
+        parts.push(part(
+            format!("{n} failed writes left the file broken"),
+            format!("broken {n}"),
         ));
     }
     let w = &c.watch;
     if w.mode_widened {
-        parts.push(format!(
-            "mode widened {:04o} → {:04o}",
-            w.mode_before, w.mode_after
+        parts.push(part(
+            format!("mode widened {:04o} → {:04o}", w.mode_before, w.mode_after),
+            format!("mode {:04o}→{:04o}", w.mode_before, w.mode_after),
         ));
     }
     if w.owner_changed {
-        parts.push("owner changed".into());
+        parts.push(part("owner changed".into(), "owner".into()));
     }
     if w.widened_samples > 0 {
-        parts.push(format!(
-            "target wider than {:04o} in {} scans",
-            w.mode_before,
-            thousands(w.widened_samples)
+        parts.push(part(
+            format!(
+                "target wider than {:04o} in {} scans",
+                w.mode_before,
+                thousands(w.widened_samples)
+            ),
+            format!("wide {}×", thousands(w.widened_samples)),
         ));
     }
     if w.exposures > 0 {
-        parts.push(format!(
-            "token readable by others in {}",
-            w.exposed_files.join(", ")
+        parts.push(part(
+            format!("token readable by others in {}", w.exposed_files.join(", ")),
+            format!("readable {}", w.exposed_files.len()),
         ));
     }
     if w.litter_count > 0 {
@@ -179,46 +250,83 @@ pub fn summary(c: &CaseReport) -> String {
         } else {
             String::new()
         };
-        parts.push(format!("left behind: {}{more}", w.litter.join(", ")));
+        parts.push(part(
+            format!("left behind: {}{more}", w.litter.join(", ")),
+            format!("litter {}", thousands(w.litter_count)),
+        ));
     }
     if let Some(k) = &c.kill_trials {
-        let broken: Vec<String> = k
+        let broken: Vec<(Outcome, u64)> = k
             .after_kill
             .iter()
             .filter(|(o, _)| *o != Outcome::Ok)
-            .map(|(o, n)| format!("{} {n}", o.name()))
+            .copied()
             .collect();
         if !broken.is_empty() {
-            parts.push(format!(
-                "after {} kills the file was {}",
-                k.trials,
-                broken.join(", ")
+            let list = |name: fn(Outcome) -> &'static str| {
+                broken
+                    .iter()
+                    .map(|(o, n)| format!("{} {n}", name(*o)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            parts.push(part(
+                format!("after {} kills the file was {}", k.trials, list(Outcome::name)),
+                format!("killed: {}", list(short_outcome)),
             ));
         }
         if k.littered > 0 {
-            parts.push(format!("{} of {} kills left temp files", k.littered, k.trials));
+            parts.push(part(
+                format!("{} of {} kills left temp files", k.littered, k.trials),
+                format!("kill-litter {}/{}", k.littered, k.trials),
+            ));
         }
     }
     if c.regressions > 0 {
-        parts.push(format!("{} reads went back in time", thousands(c.regressions)));
+        let n = thousands(c.regressions);
+        parts.push(part(format!("{n} reads went back in time"), format!("back {n}")));
     }
     if c.final_state.is_anomaly() {
-        let what = if c.final_state == Outcome::Stale {
-            "lost a committed change"
+        let (long, short) = if c.final_state == Outcome::Stale {
+            ("lost a committed change", "lost")
         } else {
-            c.final_state.name()
+            (c.final_state.name(), short_outcome(c.final_state))
         };
-        parts.push(format!("final file {what}"));
+        parts.push(part(format!("final file {long}"), format!("final {short}")));
     }
+    parts
+}
+
+/// "empty 1,234 · torn-parseable 5 · 2 write errors; first after 0.31 ms".
+pub fn summary(c: &CaseReport) -> String {
+    let parts = parts(c);
     let mut s = if parts.is_empty() {
         "no anomalies".to_string()
     } else {
-        parts.join(" · ")
+        parts.into_iter().map(|p| p.long).collect::<Vec<_>>().join(" · ")
     };
     if let Some(f) = c.first_anomaly {
         s.push_str(&format!("; first after {:.2} ms", f.seen.at_ms));
     }
     s
+}
+
+/// The status of a case with its reason in a few words, for a table cell:
+/// `pass`, `reproduced`, `fail: mode 0600→0644`, `expected: litter 1`,
+/// `inconclusive: none seen`.
+pub fn status_cell(c: &CaseReport) -> String {
+    let first = || parts(c).into_iter().next().map(|p| p.short);
+    let why = match c.status {
+        CaseStatus::Pass | CaseStatus::Reproduced | CaseStatus::Info | CaseStatus::SubjectError => None,
+        CaseStatus::Fail | CaseStatus::Expected => first(),
+        CaseStatus::Inconclusive if c.exposed_reads == 0 => Some("no exposed reads".into()),
+        CaseStatus::Inconclusive if c.expect == Expect::Anomalies => Some("none seen".into()),
+        CaseStatus::Inconclusive => Some("bound not met".into()),
+    };
+    match why {
+        Some(why) => format!("{}: {why}", c.status.name()),
+        None => c.status.name().to_string(),
+    }
 }
 
 /// The verdict over all cases so far.
@@ -240,6 +348,14 @@ pub fn judge_run(report: &Report) -> Verdict {
     for c in with(CaseStatus::Pass) {
         lines.push(format!("zero anomalies: {} — {}", c.label, c.reason));
     }
+    for c in with(CaseStatus::Expected) {
+        lines.push(format!(
+            "expected: {} showed {} — {}",
+            c.label,
+            c.reason,
+            c.expect_reason.as_deref().unwrap_or("a known flaw")
+        ));
+    }
     for c in with(CaseStatus::Fail) {
         lines.push(format!("FAILED: {} {}", c.label, c.reason));
     }
@@ -247,7 +363,15 @@ pub fn judge_run(report: &Report) -> Verdict {
         lines.push(format!("inconclusive: {} — {}", c.label, c.reason));
     }
     for c in with(CaseStatus::Info) {
-        lines.push(format!("for information: {} — {}", c.label, c.reason));
+        lines.push(format!(
+            "for information: {} — {}{}",
+            c.label,
+            c.reason,
+            c.expect_reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ));
     }
     for c in with(CaseStatus::SubjectError) {
         lines.push(format!("SUBJECT ERROR: {} — {}", c.label, c.reason));

@@ -179,6 +179,11 @@ pub struct CaseEntry {
     /// Override what the strategy promises (`clean`, `anomalies`, `any`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
+    /// Why this entry expects what it does, printed with its verdict. With
+    /// `expect: anomalies` it marks a known flaw the scenario demonstrates
+    /// (not a positive control): anomalies are then `expected`, not a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_reason: Option<String>,
 }
 
 fn default_mode() -> u32 {
@@ -272,6 +277,8 @@ pub struct Case {
     pub duration: Duration,
     pub reads: Option<u64>,
     pub expect: Expect,
+    /// The entry's `expect_reason`.
+    pub expect_reason: Option<String>,
 }
 
 impl Scenario {
@@ -517,6 +524,7 @@ impl Scenario {
             duration: e.duration.unwrap_or(self.duration).0,
             reads: self.reads,
             expect,
+            expect_reason: e.expect_reason.clone(),
         }
     }
 }

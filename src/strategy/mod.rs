@@ -45,6 +45,17 @@ pub enum Expect {
     Any,
 }
 
+impl Expect {
+    /// As written in scenario files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Expect::Clean => "clean",
+            Expect::Anomalies => "anomalies",
+            Expect::Any => "any",
+        }
+    }
+}
+
 /// Tunables a scenario may pass to a strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
