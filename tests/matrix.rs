@@ -51,6 +51,28 @@ fn html_report_is_well_formed_and_has_the_plots() {
     assert_eq!(svgs, 2 + 5, "plots in the page");
     assert!(!html.contains("plot failed"), "every plot drew");
     assert!(html.contains("naive-truncate: anomalies against writes"));
+    // What report.md has, a glossary, numbers that never wrap, stated buckets.
+    for part in [
+        "<h2>Evidence</h2>",
+        "<h2>Environment</h2>",
+        "<h2>What the columns mean</h2>",
+        "<dt>exposed</dt>",
+        "<dt>foreign</dt>",
+        "white-space:nowrap",
+        "ms bucket",
+    ] {
+        assert!(html.contains(part), "report.html lacks {part}");
+    }
+    // Tick labels read like numbers: no "10000.0", no "5.0" on a count axis.
+    let ticks: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(!ticks.is_empty());
+    for t in ticks {
+        assert!(!t.ends_with(".0"), "tick {t}");
+    }
 }
 
 #[test]
@@ -121,7 +143,11 @@ fn matrix_and_merge_round_trip() {
         serde_json::to_value(&again.reports).unwrap(),
         serde_json::to_value(&merged).unwrap()
     );
-    assert!(parse_xhtml(&std::fs::read_to_string(out.join("report.html")).unwrap()).is_ok());
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(parse_xhtml(&page).is_ok());
+    // The page starts with the filesystem × strategy summary.
+    let first_h2 = page.find("<h2>").unwrap();
+    assert!(page[first_h2..].starts_with("<h2>Summary: strategy × filesystem</h2>"));
 }
 
 #[test]

@@ -1,10 +1,15 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, readable
 //! offline) for a run or a matrix of runs. The page is well-formed XHTML.
+//!
+//! A matrix page opens with the filesystem × strategy summary; a run's page
+//! has what `report.md` has: the verdict, the table, the evidence and the
+//! environment, plus a glossary of the column names and the plots.
 
 use std::fmt::Write;
 
 use super::plots::{self, Series};
-use super::verdict::thousands;
+use super::verdict::{self, thousands};
+use super::xml::escape;
 use super::{Report, Reporter, table};
 
 pub struct Html;
@@ -23,19 +28,16 @@ impl Reporter for Html {
     }
 }
 
-/// Escapes text for HTML/XML.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1400px}\
-table{border-collapse:collapse;font-size:13px;margin:1em 0}\
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}\
+table{border-collapse:collapse;font-size:12px;margin:1em 0}\
+th,td{border:1px solid #ccc;padding:2px 5px;text-align:right;white-space:nowrap;vertical-align:top}\
 th{background:#f3f3f3}td.l,th.l{text-align:left}\
-.pass{color:#2a7a2a}.fail,.subjecterror{color:#b00}.inconclusive{color:#a60}\
+.scroll{overflow-x:auto}\
+.pass,.reproduced,.expected{color:#2a7a2a}.fail,.subject-error,.anomalies-found{color:#b00}\
+.inconclusive,.interrupted{color:#a60}.info{color:#555}\
+dl.glossary{display:grid;grid-template-columns:max-content auto;gap:2px 1em;font-size:14px}\
+dl.glossary dt{font-family:monospace;font-weight:bold}dl.glossary dd{margin:0}\
+pre{background:#f7f7f7;padding:6px;font-size:12px;overflow-x:auto}\
 figure{margin:1.5em 0}code{background:#f5f5f5;padding:0 3px}";
 
 /// Renders one run (one report) or a matrix (several reports, one per
@@ -49,47 +51,108 @@ pub fn render(title: &str, reports: &[Report]) -> String {
         escape(title),
         escape(title)
     );
-    for r in reports {
-        let e = &r.environment;
-        let _ = writeln!(
-            s,
-            "<h2>{} on {} — <span class=\"{}\">{:?}</span> (exit {})</h2>",
-            escape(&r.scenario.name),
-            escape(&e.fs_label),
-            r.verdict.status.name(),
-            r.verdict.status.name(),
-            r.verdict.exit_code
-        );
-        let _ = writeln!(
-            s,
-            "<p>{} · kernel {} · {} CPUs · {} ({}) mounted at <code>{}</code> with <code>{}</code> · \
-             target <code>~/{}</code>, {} bytes per version · seed {}</p>",
-            escape(&r.created),
-            escape(&e.kernel),
-            e.cpus,
-            escape(&e.fs_label),
-            escape(&e.fs_type),
-            escape(&e.mount_point),
-            escape(&e.mount_options),
-            escape(&r.scenario.target),
-            r.scenario.version_len,
-            r.seed
-        );
-        s.push_str("<ul>");
-        for line in &r.verdict.lines {
-            let _ = write!(s, "<li>{}</li>", escape(line));
-        }
-        s.push_str("</ul>\n");
-        s.push_str(&html_table(r));
+    if reports.len() > 1 {
+        summary(&mut s, reports);
     }
+    for r in reports {
+        run_section(&mut s, r);
+    }
+    glossary(&mut s);
     s.push_str("<h2>Plots</h2>\n");
     plots_for(&mut s, reports);
+    if let [r] = reports {
+        evidence(&mut s, r);
+        environment(&mut s, r);
+    }
     s.push_str("</body></html>\n");
     s
 }
 
+/// A matrix's first table: one row per strategy, one column per filesystem
+/// (or machine), each cell the case's status and its anomalies or bound.
+fn summary(s: &mut String, reports: &[Report]) {
+    let mut labels: Vec<&str> = Vec::new();
+    for r in reports {
+        for c in &r.cases {
+            if !labels.contains(&c.label.as_str()) {
+                labels.push(&c.label);
+            }
+        }
+    }
+    s.push_str("<h2>Summary: strategy × filesystem</h2>\n<div class=\"scroll\"><table><tr><th class=\"l\">strategy</th>");
+    for r in reports {
+        let _ = write!(
+            s,
+            "<th class=\"l\">{}<br/><span class=\"{}\">{}</span></th>",
+            escape(&series_name(r)),
+            r.verdict.status.name(),
+            r.verdict.status.name()
+        );
+    }
+    s.push_str("</tr>\n");
+    for label in labels {
+        let _ = write!(s, "<tr><td class=\"l\">{}</td>", escape(label));
+        for r in reports {
+            let Some(c) = r.cases.iter().find(|c| c.label == label) else {
+                s.push_str("<td class=\"l\">—</td>");
+                continue;
+            };
+            let mut lines: Vec<String> = verdict::parts(c).into_iter().map(|p| escape(&p.short)).collect();
+            if c.anomalies.count == 0 && c.exposed_reads > 0 {
+                lines.push(format!(
+                    "reads ≤ {} per exposed",
+                    verdict::sci(c.anomalies_per_exposed.high)
+                ));
+            }
+            let _ = write!(
+                s,
+                "<td class=\"l\"><span class=\"{}\">{}</span><br/>{}</td>",
+                c.status.name(),
+                escape(&verdict::status_cell(c)),
+                lines.join("<br/>")
+            );
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table></div>\n");
+}
+
+fn run_section(s: &mut String, r: &Report) {
+    let e = &r.environment;
+    let _ = writeln!(
+        s,
+        "<h2>{} on {} — <span class=\"{}\">{}</span> (exit {})</h2>",
+        escape(&r.scenario.name),
+        escape(&e.fs_label),
+        r.verdict.status.name(),
+        r.verdict.status.name(),
+        r.verdict.exit_code
+    );
+    let _ = writeln!(
+        s,
+        "<p>{} · kernel {} · {} CPUs · {} ({}) mounted at <code>{}</code> with <code>{}</code> · \
+         target <code>~/{}</code>, {} bytes per version · seed {}</p>",
+        escape(&r.created),
+        escape(&e.kernel),
+        e.cpus,
+        escape(&e.fs_label),
+        escape(&e.fs_type),
+        escape(&e.mount_point),
+        escape(&e.mount_options),
+        escape(&r.scenario.target),
+        r.scenario.version_len,
+        r.seed
+    );
+    s.push_str("<ul>");
+    for line in &r.verdict.lines {
+        let _ = write!(s, "<li>{}</li>", escape(line));
+    }
+    s.push_str("</ul>\n");
+    s.push_str(&html_table(r));
+}
+
 fn html_table(r: &Report) -> String {
-    let mut s = String::from("<table><tr>");
+    let mut s = String::from("<div class=\"scroll\"><table><tr>");
     for col in &table::COLUMNS {
         let _ = write!(
             s,
@@ -114,8 +177,86 @@ fn html_table(r: &Report) -> String {
         }
         s.push_str("</tr>\n");
     }
-    s.push_str("</table>\n");
+    s.push_str("</table></div>\n");
     s
+}
+
+fn glossary(s: &mut String) {
+    s.push_str("<h2>What the columns mean</h2>\n<dl class=\"glossary\">");
+    for (name, meaning) in table::GLOSSARY {
+        let _ = write!(s, "<dt>{}</dt><dd>{}</dd>", escape(name), escape(meaning));
+    }
+    s.push_str("</dl>\n");
+}
+
+/// The first anomalous reads of each kind, as in `report.md`.
+fn evidence(s: &mut String, r: &Report) {
+    if r.cases.iter().all(|c| c.evidence.is_empty()) {
+        return;
+    }
+    s.push_str("<h2>Evidence</h2>\n<p>The first reads of each kind of anomaly, per case: the bytes read against the version that should have been read.</p>\n");
+    for c in r.cases.iter().filter(|c| !c.evidence.is_empty()) {
+        let _ = writeln!(s, "<h3>{}</h3>\n<ul>", escape(&c.label));
+        for ev in &c.evidence {
+            let _ = write!(
+                s,
+                "<li><code>{}</code> at {:.3} ms (reader {}, read {}), {} of {} bytes{}{}{}",
+                ev.outcome.name(),
+                ev.at_ms,
+                ev.reader,
+                thousands(ev.read_index),
+                ev.len,
+                ev.whole_len,
+                ev.first_diff
+                    .map(|d| format!(", differs from v{} at byte {d}", ev.committed_before))
+                    .unwrap_or_default(),
+                ev.file
+                    .as_ref()
+                    .map(|f| format!(" — <a href=\"{0}\">{0}</a>", escape(f)))
+                    .unwrap_or_default(),
+                ev.detail
+                    .as_ref()
+                    .map(|d| format!(" — {}", escape(d)))
+                    .unwrap_or_default(),
+            );
+            if !ev.excerpt.is_empty() {
+                let _ = write!(
+                    s,
+                    "<pre>read:     {}\nexpected: {}</pre>",
+                    escape(&ev.excerpt),
+                    escape(&ev.expected_excerpt)
+                );
+            }
+            s.push_str("</li>\n");
+        }
+        s.push_str("</ul>\n");
+    }
+}
+
+/// What is needed to repeat the run, as in `report.md`.
+fn environment(s: &mut String, r: &Report) {
+    let e = &r.environment;
+    let _ = writeln!(
+        s,
+        "<h2>Environment</h2>\n<ul><li>torn {}; <code>{}</code></li><li>kernel {}; {} CPUs</li>\
+         <li>scratch {} on {} (magic {}), mounted at {} from {} with <code>{}</code></li></ul>",
+        escape(&e.torn_version),
+        escape(&r.command),
+        escape(&e.kernel),
+        e.cpus,
+        escape(&e.scratch_dir),
+        escape(&e.fs_type),
+        escape(&e.fs_magic),
+        escape(&e.mount_point),
+        escape(&e.mount_source),
+        escape(&e.mount_options)
+    );
+    let _ = writeln!(
+        s,
+        "<h2>Repeat this run</h2>\n<p>Save this scenario (source: {}) and run <code>torn run &lt;file&gt;</code>:</p>\n<pre>{}</pre>",
+        escape(&r.scenario.source),
+        escape(&r.scenario.effective)
+    );
 }
 
 fn figure(s: &mut String, svg: &str) {

@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod plots;
 pub mod table;
 pub mod verdict;
+pub mod xml;
 
 use std::path::{Path, PathBuf};
 

@@ -3,12 +3,15 @@
 //!
 //! Category charts are horizontal: one row per strategy (or filesystem),
 //! labels drawn at the left, values on a (log) x axis, one colour per series.
+//! Legends sit below the plotting area, never on the data; counts get
+//! integer ticks, and no tick reads like "10000.0".
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::Latency;
 use super::Timeline;
+use super::verdict::thousands;
 use crate::stats::Estimate;
 
 const WIDTH: u32 = 960;
@@ -23,7 +26,66 @@ pub struct Series<T> {
 }
 
 fn height(rows: usize, series: usize) -> u32 {
-    110 + 34 * rows.max(1) as u32 + 18 * series as u32
+    110 + 34 * rows.max(1) as u32 + 18 * series as u32 + LEGEND
+}
+
+/// Height of the legend strip under a chart.
+const LEGEND: u32 = 28;
+
+/// How a series is marked in its legend.
+#[derive(Clone, Copy)]
+enum Mark {
+    Dot,
+    Bar,
+    Line,
+}
+
+/// Draws `items` in a row along the bottom of `root` and returns the area
+/// above it for the chart: the legend never covers data.
+fn with_legend<'a>(
+    root: &Area<'a>,
+    items: &[(String, RGBColor, Mark)],
+) -> Result<Area<'a>, Box<dyn std::error::Error>> {
+    if items.is_empty() {
+        return Ok(root.clone());
+    }
+    let (w, h) = root.dim_in_pixel();
+    let (chart, strip) = root.split_vertically(h - LEGEND);
+    let mut x = LEFT as i32;
+    let y = (LEGEND / 2) as i32;
+    for (name, c, mark) in items {
+        match mark {
+            Mark::Dot => strip.draw(&Circle::new((x + 6, y), 5, c.filled()))?,
+            Mark::Bar => strip.draw(&Rectangle::new([(x, y - 3), (x + 12, y + 3)], c.filled()))?,
+            Mark::Line => strip.draw(&PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)))?,
+        }
+        let style = TextStyle::from((FONT, 13).into_font()).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        strip.draw(&Text::new(name.clone(), (x + 20, y), style))?;
+        x += 40 + 7 * name.chars().count() as i32;
+        if x > w as i32 - 100 {
+            break;
+        }
+    }
+    Ok(chart)
+}
+
+/// A tick label: whole numbers with thousands separators ("10,000", never
+/// "10000.0"), others with three significant digits at most.
+fn tick(v: &f64) -> String {
+    let v = *v;
+    if v >= 0.0 && ((v - v.round()).abs() < 1e-9 * v.max(1.0) || v >= 1000.0) {
+        return thousands(v.round() as u64);
+    }
+    let decimals = (2 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 fn color(i: usize) -> RGBColor {
@@ -78,7 +140,8 @@ fn offset(s: usize, n: usize) -> f64 {
     if n <= 1 {
         0.0
     } else {
-        (s as f64 / (n - 1) as f64 - 0.5) * 0.6
+        // The first series on top, as in the legend.
+        (0.5 - s as f64 / (n - 1) as f64) * 0.6
     }
 }
 
@@ -112,15 +175,23 @@ pub fn anomaly_rates(title: &str, rows: &[String], series: &[Series<Estimate>]) 
         }
     }
     let floor = (lowest / 5.0).clamp(1e-12, 1e-3);
+    let legend: Vec<_> = series
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| series.len() > 1 || !s.name.is_empty())
+        .map(|(i, s)| (s.name.clone(), color(i), Mark::Dot))
+        .collect();
     render_svg((WIDTH, height(rows.len(), series.len())), |root| {
         let n = rows.len().max(1) as f64;
-        let mut chart = row_chart(root, title).build_cartesian_2d((floor..1.0).log_scale(), -0.5..n - 0.5)?;
+        let area = with_legend(root, &legend)?;
+        let mut chart =
+            row_chart(&area, title).build_cartesian_2d((floor..1.0).log_scale(), -0.5..n - 0.5)?;
         chart
             .configure_mesh()
             .y_labels(0)
             .disable_y_mesh()
             .x_desc("probability per read (log); ≤ marks the 95% bound of a zero count")
-            .x_label_formatter(&|v| format!("{v:.0e}"))
+            .x_label_formatter(&|v| if *v >= 1.0 { tick(v) } else { format!("{v:.0e}") })
             .draw()?;
         for (si, s) in series.iter().enumerate() {
             let c = color(si);
@@ -147,19 +218,8 @@ pub fn anomaly_rates(title: &str, rows: &[String], series: &[Series<Estimate>]) 
                     )))?;
                 }
             }
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-                .label(s.name.clone())
-                .legend(move |(x, y)| Circle::new((x, y), 5, c.filled()));
         }
-        if series.len() > 1 || series.first().is_some_and(|s| !s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()?;
-        }
-        row_labels(root, rows, |i| {
+        row_labels(&area, rows, |i| {
             chart.backend_coord(&(floor, n - 1.0 - i as f64)).1
         })?;
         Ok(())
@@ -179,15 +239,23 @@ pub fn latencies(title: &str, rows: &[String], series: &[Series<Latency>]) -> St
         lo = 1.0;
     }
     let left = lo / 2.0;
+    let legend: Vec<_> = series
+        .iter()
+        .enumerate()
+        .filter(|_| series.len() > 1)
+        .map(|(i, s)| (s.name.clone(), color(i), Mark::Bar))
+        .collect();
     render_svg((WIDTH, height(rows.len(), series.len())), |root| {
         let n = rows.len().max(1) as f64;
+        let area = with_legend(root, &legend)?;
         let mut chart =
-            row_chart(root, title).build_cartesian_2d((left..hi * 2.0).log_scale(), -0.5..n - 0.5)?;
+            row_chart(&area, title).build_cartesian_2d((left..hi * 2.0).log_scale(), -0.5..n - 0.5)?;
         chart
             .configure_mesh()
             .y_labels(0)
             .disable_y_mesh()
             .x_desc("write latency, µs (log): bar p50–p99, | p90, × max")
+            .x_label_formatter(&tick)
             .draw()?;
         for (si, s) in series.iter().enumerate() {
             let c = color(si);
@@ -205,19 +273,8 @@ pub fn latencies(title: &str, rows: &[String], series: &[Series<Latency>]) -> St
                 )))?;
                 chart.draw_series(std::iter::once(Cross::new((l.max.max(left), y), 4, c)))?;
             }
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-                .label(s.name.clone())
-                .legend(move |(x, y)| Rectangle::new([(x - 6, y - 3), (x + 6, y + 3)], c.filled()));
         }
-        if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()?;
-        }
-        row_labels(root, rows, |i| chart.backend_coord(&(lo, n - 1.0 - i as f64)).1)?;
+        row_labels(&area, rows, |i| chart.backend_coord(&(lo, n - 1.0 - i as f64)).1)?;
         Ok(())
     })
 }
@@ -233,6 +290,7 @@ pub fn bars(title: &str, x_desc: &str, rows: &[String], values: &[f64]) -> Strin
             .y_labels(0)
             .disable_y_mesh()
             .x_desc(x_desc)
+            .x_label_formatter(&tick)
             .draw()?;
         for (i, v) in values.iter().enumerate() {
             let y = n - 1.0 - i as f64;
@@ -247,56 +305,55 @@ pub fn bars(title: &str, x_desc: &str, rows: &[String], values: &[f64]) -> Strin
 }
 
 /// Anomalous reads (left axis, red) against committed writes (right axis,
-/// blue) per time bucket of one case.
+/// blue) per time bucket of one case. Both are counts: integer axes.
 pub fn timeline(title: &str, t: &Timeline) -> String {
     let n = t.anomalies.len().max(1);
     let x_max = t.bucket_ms * n as f64;
-    let a_max = t.anomalies.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
-    let w_max = t.writes.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.1;
-    render_svg((WIDTH, 260), |root| {
-        let mut chart = ChartBuilder::on(root)
+    // 10% headroom, at least 1, so the highest count is not on the frame.
+    let top = |v: &[u64]| {
+        let m = v.iter().copied().max().unwrap_or(0);
+        (m + m / 10).max(m + 1)
+    };
+    let (a_max, w_max) = (top(&t.anomalies), top(&t.writes));
+    let legend = [
+        ("writes (right axis)".to_string(), color(0), Mark::Line),
+        ("anomalous reads (left axis)".to_string(), color(1), Mark::Line),
+    ];
+    let bucket = format!("{} ms", tick(&t.bucket_ms));
+    render_svg((WIDTH, 260 + LEGEND), |root| {
+        let area = with_legend(root, &legend)?;
+        let mut chart = ChartBuilder::on(&area)
             .caption(title, (FONT, 16))
             .margin(10)
             .x_label_area_size(32)
-            .y_label_area_size(60)
-            .right_y_label_area_size(60)
-            .build_cartesian_2d(0.0..x_max, 0.0..a_max)?
-            .set_secondary_coord(0.0..x_max, 0.0..w_max);
+            .y_label_area_size(70)
+            .right_y_label_area_size(70)
+            .build_cartesian_2d(0.0..x_max, 0..a_max)?
+            .set_secondary_coord(0.0..x_max, 0..w_max);
         chart
             .configure_mesh()
-            .x_desc("ms since start")
-            .y_desc("anomalous reads")
+            .x_desc(format!(
+                "ms since start: one point per {bucket} bucket (the last also counts what came after the end)"
+            ))
+            .y_desc(format!("anomalous reads per {bucket}"))
+            .x_label_formatter(&tick)
             .y_labels(6)
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| thousands(*v))
             .draw()?;
         chart
             .configure_secondary_axes()
-            .y_desc("writes")
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_desc(format!("writes per {bucket}"))
+            .y_label_formatter(&|v| thousands(*v))
             .draw()?;
         let at = |i: usize| (i as f64 + 0.5) * t.bucket_ms;
-        let line = |c: RGBColor| {
-            move |(x, y): (i32, i32)| PathElement::new(vec![(x - 8, y), (x + 8, y)], c.stroke_width(2))
-        };
-        chart
-            .draw_secondary_series(LineSeries::new(
-                t.writes.iter().enumerate().map(|(i, &w)| (at(i), w as f64)),
-                color(0).stroke_width(2),
-            ))?
-            .label("writes")
-            .legend(line(color(0)));
-        chart
-            .draw_series(LineSeries::new(
-                t.anomalies.iter().enumerate().map(|(i, &a)| (at(i), a as f64)),
-                color(1).stroke_width(2),
-            ))?
-            .label("anomalous reads")
-            .legend(line(color(1)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
+        chart.draw_secondary_series(LineSeries::new(
+            t.writes.iter().enumerate().map(|(i, &w)| (at(i), w)),
+            color(0).stroke_width(2),
+        ))?;
+        chart.draw_series(LineSeries::new(
+            t.anomalies.iter().enumerate().map(|(i, &a)| (at(i), a)),
+            color(1).stroke_width(2),
+        ))?;
         Ok(())
     })
 }
@@ -305,6 +362,21 @@ pub fn timeline(title: &str, t: &Timeline) -> String {
 fn error_svg(message: &str) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"40\"><text x=\"10\" y=\"25\">plot failed: {}</text></svg>",
-        super::html::escape(message)
+        super::xml::escape(message)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick;
+
+    #[test]
+    fn ticks_read_like_numbers() {
+        assert_eq!(tick(&10000.0), "10,000");
+        assert_eq!(tick(&1.0), "1");
+        assert_eq!(tick(&0.5), "0.5");
+        assert_eq!(tick(&12.5), "12.5");
+        assert_eq!(tick(&0.00123), "0.00123");
+        assert_eq!(tick(&1234.5678), "1,235");
+    }
 }

@@ -94,11 +94,11 @@ pub const GLOSSARY: &[(&str, &str)] = &[
     ("first anomaly", "when the first anomaly came, and which"),
     (
         "anomalies",
-        "every anomaly that occurred, by kind: reads (torn-p = torn-parseable, torn-u = torn-unparseable) and writer-side (mode, litter, w-err, ...)",
+        "(terminal) every anomaly that occurred, by kind: reads (torn-p = torn-parseable, torn-u = torn-unparseable) and writer-side (mode, litter, w-err, ...)",
     ),
     (
         "95% bound",
-        "exact 95% upper bound on the probability of an anomaly per exposed read",
+        "(terminal) for a case whose reads showed no anomaly, the exact 95% upper bound on the probability of one per exposed read",
     ),
     (
         "status",
