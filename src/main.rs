@@ -29,6 +29,9 @@ fn main() {
     }
     let code = match cli::dispatch(cli) {
         Ok(code) => code,
+        // The reader of our stdout went away (`torn list --json | head -1`):
+        // nothing left to say, and no one to say it to.
+        Err(e) if is_broken_pipe(&e) => exit::OK,
         Err(e) => {
             eprintln!("Error: {e:#}");
             exit_code_for(&e)
@@ -65,6 +68,13 @@ fn report_leftovers(quiet: bool) {
     for l in found.iter().take(5) {
         eprintln!("  {}", l.describe());
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Configuration mistakes are usage errors; anything else is I/O.

@@ -353,3 +353,94 @@ fn a_gates_table_fits_with_its_long_subject_label() {
         assert!(text.contains("…/durable.py"), "label shortened: {text}");
     }
 }
+
+#[test]
+fn every_command_has_examples_and_repro_lists_every_scenario() {
+    for cmd in [
+        "run",
+        "repro",
+        "gate",
+        "matrix",
+        "merge",
+        "list",
+        "clean",
+        "bench",
+        "completions",
+        "man",
+    ] {
+        torn().args([cmd, "--help"]).assert().success().stdout(
+            predicate::str::contains("Examples:\n  torn ").or(predicate::str::contains("Examples:\n  #")),
+        );
+    }
+    let help = torn().args(["repro", "--help"]).output().unwrap().stdout;
+    let help = String::from_utf8(help).unwrap().replace(['\n', ' '], "");
+    for (name, _, _) in torn::run::BUILTIN_SCENARIOS {
+        assert!(
+            help.contains(&format!("{name},")) || help.contains(&format!("{name}]")),
+            "{name}"
+        );
+    }
+    torn()
+        .args(["run", "--help"])
+        .assert()
+        .stdout(predicate::str::contains("report.html"));
+}
+
+#[test]
+fn list_json_completions_and_man_go_to_stdout() {
+    let out = torn().args(["list", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list --json is JSON");
+    assert_eq!(
+        json["scenarios"].as_array().unwrap().len(),
+        torn::run::BUILTIN_SCENARIOS.len()
+    );
+    assert!(
+        json["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "rename-durable")
+    );
+    torn()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("_torn()"));
+    torn()
+        .args(["completions", "zsh"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("#compdef torn"));
+    torn()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".TH torn 1"))
+        .stdout(predicate::str::contains("repro"));
+}
+
+#[test]
+fn a_closed_pipe_or_a_full_stdout_ends_cleanly() {
+    // A pipe whose reader is gone before torn writes: `torn list --json | head -1`.
+    let bin = || std::process::Command::new(assert_cmd::cargo::cargo_bin("torn"));
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let out = bin()
+        .args(["list", "--json"])
+        .stdout(std::process::Stdio::from(write))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A full disk: `torn list > /dev/full`.
+    for args in [&["list"][..], &["list", "--json"], &["man"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = bin().args(args).stdout(full).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(74), "{args:?}: {stderr}");
+        assert!(stderr.contains("No space left on device"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

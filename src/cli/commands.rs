@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
+use clap::CommandFactory;
 
 use torn::exit;
 use torn::format::{BUILTINS, Format};
@@ -70,7 +71,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             });
             m.write(&dir)?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&m)?);
+                stdout(&json_text(&m)?)?;
             }
             if !cli.quiet {
                 eprint!("{}", torn::report::markdown::matrix(&m.title, &m.reports));
@@ -102,7 +103,25 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Command::List => {
-            list();
+            stdout(&if cli.json {
+                json_text(&list_json())?
+            } else {
+                list()
+            })?;
+            Ok(exit::OK)
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut super::Cli::command(), "torn", &mut script);
+            stdout(&String::from_utf8(script).context("completion script")?)?;
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(super::Cli::command())
+                .render(&mut page)
+                .context("rendering the man page")?;
+            stdout(&String::from_utf8(page).context("man page")?)?;
             Ok(exit::OK)
         }
         Command::Clean { dry_run } => clean(dry_run),
@@ -114,7 +133,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let row = torn::bench::external_writer_cost(cmd, duration, dir.as_deref(), &CANCEL)?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&row)?);
+                stdout(&json_text(&row)?)?;
             }
             if !cli.quiet {
                 eprintln!(
@@ -140,7 +159,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             let rows = torn::bench::reader_overhead(&formats, duration, dir.as_deref(), &CANCEL)?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                stdout(&json_text(&rows)?)?;
             }
             if !cli.quiet {
                 eprint!("{}", torn::bench::table(&rows));
@@ -304,9 +323,7 @@ fn execute(
     }
     torn::report::github::publish(report)?;
     if cli.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, report).context("writing JSON to stdout")?;
-        writeln!(out)?;
+        stdout(&json_text(report)?)?;
     }
     if !cli.quiet {
         eprintln!("\n{}", table::terminal(report, cli.wide));
@@ -383,7 +400,7 @@ fn matrix(
         }
     }
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&m)?);
+        stdout(&json_text(&m)?)?;
     }
     Ok(matrix_exit(&m.reports))
 }
@@ -402,33 +419,76 @@ fn matrix_exit(reports: &[torn::report::Report]) -> i32 {
     .unwrap_or(exit::OK)
 }
 
-fn list() {
-    println!("strategies:");
-    for s in strategy::ALL {
-        println!("  {:<20} {}", s.name, s.summary);
+/// `torn list` as text.
+fn list() -> String {
+    let mut s = String::from("strategies:\n");
+    for st in strategy::ALL {
+        s += &format!("  {:<20} {}\n", st.name, st.summary);
     }
-    println!("formats:");
+    s += "formats:\n";
     for f in Format::ALL {
-        println!("  {:<20} {}", f.name(), f.summary());
+        s += &format!("  {:<20} {}\n", f.name(), f.summary());
     }
-    println!("templates:");
+    s += "templates:\n";
     for b in BUILTINS {
-        println!(
-            "  {:<20} [{}] ~/{} — {}",
+        s += &format!(
+            "  {:<20} [{}] ~/{} — {}\n",
             b.name,
             b.format.name(),
             b.default_target,
             b.summary
         );
     }
-    println!("scenarios (torn repro NAME, or torn run scenarios/FILE):");
-    for (name, file, text) in run::BUILTIN_SCENARIOS {
+    s += "scenarios (torn repro NAME, or torn run scenarios/FILE):\n";
+    for (name, file, desc) in scenarios() {
+        s += &format!("  {name:<20} scenarios/{file} — {desc}\n");
+    }
+    s
+}
+
+/// The built-in scenarios: short name, file, description.
+fn scenarios() -> impl Iterator<Item = (&'static str, &'static str, String)> {
+    run::BUILTIN_SCENARIOS.iter().map(|(name, file, text)| {
         let desc = Scenario::parse(text, file)
             .ok()
             .and_then(|s| s.description)
             .unwrap_or_default();
-        println!("  {name:<20} scenarios/{file} — {desc}");
-    }
+        (*name, *file, desc)
+    })
+}
+
+/// `torn list --json`.
+fn list_json() -> serde_json::Value {
+    serde_json::json!({
+        "strategies": strategy::ALL.iter().map(|s| serde_json::json!({
+            "name": s.name, "summary": s.summary,
+        })).collect::<Vec<_>>(),
+        "formats": Format::ALL.iter().map(|f| serde_json::json!({
+            "name": f.name(), "summary": f.summary(),
+        })).collect::<Vec<_>>(),
+        "templates": BUILTINS.iter().map(|b| serde_json::json!({
+            "name": b.name, "format": b.format.name(), "target": b.default_target,
+            "client_key": b.client_key, "summary": b.summary,
+        })).collect::<Vec<_>>(),
+        "scenarios": scenarios().map(|(name, file, desc)| serde_json::json!({
+            "name": name, "file": format!("scenarios/{file}"), "description": desc,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Pretty JSON and a newline.
+fn json_text(value: &impl serde::Serialize) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(value)? + "\n")
+}
+
+/// Writes machine output to stdout, flushed, so that a closed pipe or a full
+/// disk is an error returned here (`main` ends quietly on a closed pipe)
+/// rather than a panic in `println!`.
+fn stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
 }
 
 fn clean(dry_run: bool) -> anyhow::Result<i32> {

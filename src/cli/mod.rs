@@ -1,4 +1,5 @@
-//! The command line: `torn run | repro | gate | matrix | merge | list | bench`.
+//! The command line: `torn run | repro | gate | matrix | merge | list |
+//! clean | bench | completions | man`.
 //!
 //! This file declares the arguments; [`commands`] carries them out.
 
@@ -18,7 +19,7 @@ use torn::run::{self, Overrides};
 /// Proves, with numbers, whether a way of rewriting a file is safe for the
 /// programs reading it at the same time.
 #[derive(Debug, Parser)]
-#[command(name = "torn", version, about, after_help = EXIT_CODES)]
+#[command(name = "torn", version, about, after_help = TOP_AFTER_HELP)]
 pub struct Cli {
     /// Print the report as JSON on stdout (human output stays on stderr).
     #[arg(long, global = true)]
@@ -35,20 +36,109 @@ pub struct Cli {
     pub command: Command,
 }
 
-const EXIT_CODES: &str = "\
+const TOP_AFTER_HELP: &str = "\
+Examples:
+  torn repro hermes                 the Hermes 403 race and its fixes (~25 s)
+  torn gate --format yaml --writer-stdio 'python3 rotate.py {path}'
+                                    CI gate for your own writer
+  torn list                         strategies, formats, templates, scenarios
+  torn help gate                    a command's options and examples
+
 Exit codes:
-  0   pass: controls showed the race, safe strategies showed zero anomalies
+  0   pass: every case behaved as its scenario says, and a control showed the race
   1   anomalies found in a strategy that claims safety
   2   inconclusive: a control showed nothing, or no read overlapped a write
   3   subject error (the writer under test failed to run)
   64  usage or configuration error (arguments, scenario file, template)
-  74  I/O error outside the subject (scratch or report directory)
+  74  I/O error outside the subject (scratch or report directory, stdout)
   130 interrupted (scratch files cleaned up)";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  torn run scenarios/hermes-rotation.yaml
+  torn run my-scenario.yaml --duration 500ms --seed 7 --no-report
+  torn run scenarios/claude-settings.yaml --dir /dev/shm/torn   # on tmpfs
+  TORN_DURATION=10s torn run scenarios/two-writers-fixed-tmp.yaml --junit torn.xml
+
+Exit codes: 0 pass, 1 anomalies found, 2 inconclusive (see `torn --help`).";
+
+const REPRO_EXAMPLES: &str = "\
+Examples:
+  torn repro hermes                       # ~25 s; exits 0 when all behaved as expected
+  torn repro hermes --duration 500ms      # quicker, less certain
+  torn repro credentials-mode --wide      # every column of the table
+  torn repro two-writers --json > report.json
+
+`torn list` says what each scenario shows.";
+
+const GATE_EXAMPLES: &str = "\
+Examples:
+  # Your line-protocol writer (one token per line in, `ok` or `err ...` out):
+  torn gate --format yaml --writer-stdio 'python3 tools/rotate_server.py {path}'
+
+  # A command run once per write, with a template file of your own:
+  torn gate --format json --template app.json --client-key auth.token \\
+            --target .config/app.json --writer-cmd './rotate {path} {token}'
+
+  # Prove a stronger bound, in CI, with JUnit output:
+  torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' \\
+            --min-exposed 200000 --max-rate 1e-5 --budget 120s --junit torn.xml
+
+  # Two instances at once, then 20 SIGKILLs at random instants:
+  torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' --writers 2 --kill-trials 20
+
+  # See what a pass and a failure look like, with built-in strategies:
+  torn gate --format yaml --strategy rename-durable
+  torn gate --format yaml --strategy naive-truncate
+
+Exit codes: 0 pass, 1 anomalies found, 2 inconclusive (the control showed
+nothing, or the bound was not reached within --budget), 3 subject error.";
+
+const MATRIX_EXAMPLES: &str = "\
+Examples:
+  torn matrix hermes --fs tmpfs=/dev/shm --fs home=$HOME/tmp
+  sudo harness/matrix.sh hermes --duration 1s    # mounts ext4, xfs, btrfs, ... itself
+  torn matrix scenarios/credentials-mode.yaml --fs a=/mnt/a --fs b=/mnt/b --json";
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  torn merge linux-6.1/report.json linux-6.18/report.json --out reports/kernels
+  torn merge artifacts/*/report.json --title 'torn: CI matrix'
+
+Reads report.json (torn.report/1 and /2) and matrix.json (torn.matrix/1 and /2).";
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  torn list
+  torn list --json | jq -r '.scenarios[].name'";
+
+const CLEAN_EXAMPLES: &str = "\
+Examples:
+  torn clean --dry-run    # what killed runs left behind
+  torn clean";
+
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  torn bench                                   # every format, 3 rounds of 1 s each
+  torn bench --format yaml --duration 3s --json
+  torn bench --writer-stdio 'python3 examples/writers/durable.py {path}'";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  torn completions bash > ~/.local/share/bash-completion/completions/torn
+  torn completions zsh > ~/.zfunc/_torn
+  torn completions fish > ~/.config/fish/completions/torn.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  torn man > torn.1 && man ./torn.1
+  torn man | gzip > /usr/local/share/man/man1/torn.1.gz";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario file: one case per strategy entry; print the table and
-    /// write report.json and report.md.
+    /// write report.json, report.md and report.html.
+    #[command(after_help = RUN_EXAMPLES)]
     Run {
         /// Scenario file (YAML); see `torn list` for the shipped ones.
         scenario: PathBuf,
@@ -56,8 +146,9 @@ pub enum Command {
         args: RunArgs,
     },
     /// Reproduce a known race with its built-in scenario, e.g. `torn repro hermes`.
+    #[command(after_help = REPRO_EXAMPLES)]
     Repro {
-        /// Which one: hermes, claude, codex, databricks, two-writers.
+        /// Which built-in scenario (`torn list` says what each shows).
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(run::BUILTIN_SCENARIOS.iter().map(|s| s.0)))]
         name: String,
         #[command(flatten)]
@@ -65,9 +156,11 @@ pub enum Command {
     },
     /// CI gate: judge your own writer black-box against a positive control
     /// in the same run, until a bound is proven or the budget runs out.
+    #[command(after_help = GATE_EXAMPLES)]
     Gate(Box<GateArgs>),
     /// Run a scenario on several filesystems and combine the reports
     /// (matrix.json, matrix.md, report.html with plots).
+    #[command(after_help = MATRIX_EXAMPLES)]
     Matrix {
         /// Scenario file, or a built-in name (hermes, claude, ...).
         scenario: String,
@@ -80,6 +173,7 @@ pub enum Command {
     },
     /// Combine report.json / matrix.json files (other machines, CI matrix
     /// jobs) into one matrix report.
+    #[command(after_help = MERGE_EXAMPLES)]
     Merge {
         /// report.json or matrix.json files.
         #[arg(required = true)]
@@ -92,10 +186,13 @@ pub enum Command {
         #[arg(long, default_value = "torn: merged matrix")]
         title: String,
     },
-    /// List strategies, formats, templates and scenarios.
+    /// List strategies, formats, templates and scenarios (`--json`: as JSON
+    /// on stdout).
+    #[command(after_help = LIST_EXAMPLES)]
     List,
     /// Undo what killed runs left behind: processes, faults (an immutable or
     /// read-only directory), scratch directories. Runs report such leftovers.
+    #[command(after_help = CLEAN_EXAMPLES)]
     Clean {
         /// Only list what would be undone.
         #[arg(long)]
@@ -117,7 +214,8 @@ pub enum Command {
     #[command(name = "__reader", hide = true)]
     Reader(Box<ReaderArgs>),
     /// Measure verified reads/s against a bare open+read+close loop on the
-    /// same file, and print the ratio.
+    /// same file, and print the ratio (min / median / max over the rounds).
+    #[command(after_help = BENCH_EXAMPLES)]
     Bench {
         /// Time per measurement; each format is measured in 3 alternating rounds.
         #[arg(long, default_value = "1s", value_parser = parse_duration)]
@@ -134,6 +232,16 @@ pub enum Command {
         #[arg(long)]
         writer_stdio: Option<String>,
     },
+    /// Print a shell completion script on stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print torn's man page (roff) on stdout.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
 }
 
 impl Command {
