@@ -185,6 +185,41 @@ fn junit_has_a_case_for_the_control_and_the_subject() {
         .find(|c| c.has_tag_name("failure"))
         .expect("subject failed");
     assert_eq!(failure.attribute("type"), Some("anomalies-found"));
+    // When and how long: on the report, the suite and every case.
+    for tag in ["testsuites", "testsuite"] {
+        let node = doc.descendants().find(|n| n.has_tag_name(tag)).unwrap();
+        assert!(node.attribute("time").is_some(), "{tag} has time: {xml}");
+        let stamp = node.attribute("timestamp").expect("timestamp");
+        assert!(stamp.starts_with("20") && stamp.contains('T'), "{stamp}");
+    }
+    assert!(cases.iter().all(|c| c.attribute("time").is_some()));
+}
+
+#[test]
+fn an_inconclusive_gate_is_a_warning_and_the_summary_escapes_pipes() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let writer = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/writers/durable.py");
+    // A per-write command with a pipe in it, and a bound it cannot reach in time.
+    gate()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["--shell", "--budget", "300ms", "--min-exposed", "1000000000"])
+        .arg("--writer-cmd")
+        .arg(format!("python3 {} {{path}} {{token}} | cat", writer.display()))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("::warning title=torn inconclusive::"))
+        .stderr(predicate::str::contains("::error").not());
+    let md = std::fs::read_to_string(&summary).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| subject:"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(row.contains("{token} \\| cat"), "{row}");
+    let header = md.lines().find(|l| l.starts_with("| strategy |")).unwrap();
+    let cells = |l: &str| l.replace("\\|", "").matches('|').count();
+    assert_eq!(cells(row), cells(header), "{row}");
 }
 
 #[test]

@@ -234,7 +234,7 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
     use super::verdict::sci;
     let mut s = format!("# {title}\n\n");
     s.push_str(
-        "| filesystem | kernel | strategy | writes | w-err | reads | exposed | findings | per read | would-403 | write µs p50 / p99 | reads/s per reader | status |\n\
+        "| filesystem | kernel | strategy | writes | w-err | reads | exposed | anomalies | per read | would-403 | write µs p50 / p99 | reads/s per reader | status |\n\
          |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in reports {
@@ -245,12 +245,13 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
             } else {
                 sci(c.anomalies.rate)
             };
+            let cell = super::table::md_cell;
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} / {:.0} | {} | {} |",
-                r.environment.fs_label,
-                kernel,
-                c.label,
+                cell(&r.environment.fs_label),
+                cell(kernel),
+                cell(&c.label),
                 thousands(c.writes.committed),
                 thousands(c.writes.errors),
                 thousands(c.reads),
@@ -265,7 +266,7 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
             );
         }
     }
-    s.push_str("\n`findings`: anomalous reads plus writer-side findings (write errors, mode, litter, ...). `per read`: the rate of anomalous reads, or for zero the exact one-sided 95% upper bound.\n\n## Runs\n\n");
+    s.push_str("\n`anomalies`: anomalous reads plus writer-side anomalies (write errors, mode, litter, ...). `per read`: the rate of anomalous reads, or for zero the exact one-sided 95% upper bound.\n\n## Runs\n\n");
     for r in reports {
         let e = &r.environment;
         let _ = writeln!(
