@@ -4,8 +4,12 @@
 //! For each format, one thread alternately runs (a) the bare loop —
 //! open, read to EOF, close — and (b) torn's real reader loop (the same
 //! function the engine runs: counters, exposure snapshot, classification),
-//! on the same file with no writer, for three rounds each. The ratio of the
-//! medians is the share of the bare system-call rate torn keeps.
+//! on the same file with no writer, for three rounds each. Each round's
+//! ratio is the share of the bare system-call rate torn keeps; the table and
+//! `--json` give its min / median / max. A ratio above 1.05 (checking faster
+//! than not checking) is implausible — a noisy machine — and is flagged.
+//!
+//! `--json` prints a [`BenchReport`] (schema [`SCHEMA`]).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,20 +25,92 @@ use crate::report::verdict::thousands;
 use crate::scratch::Scratch;
 use crate::token::TokenCodec;
 
+/// Identifies the schema of `torn bench --json`; bumped on incompatible change.
+pub const SCHEMA: &str = "torn.bench/1";
+
+/// A ratio above this is implausible (checking cannot make reads faster):
+/// the machine was too noisy for the measurement.
+pub const IMPLAUSIBLE_RATIO: f64 = 1.05;
+
+/// What `torn bench --json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport<T> {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// When the bench ran, RFC 3339 UTC.
+    pub created: String,
+    /// Alternating rounds per measurement.
+    pub rounds: usize,
+    /// Seconds each loop ran per round.
+    pub seconds_per_round: f64,
+    /// `reader-overhead` (rows per format) or `external-writer`.
+    pub kind: &'static str,
+    pub results: T,
+    /// Reasons not to trust a number (an implausible ratio), one per line.
+    pub warnings: Vec<String>,
+}
+
+impl<T> BenchReport<T> {
+    pub fn new(kind: &'static str, each: Duration, results: T, warnings: Vec<String>) -> Self {
+        Self {
+            schema: SCHEMA,
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            rounds: ROUNDS,
+            seconds_per_round: each.as_secs_f64(),
+            kind,
+            results,
+            warnings,
+        }
+    }
+}
+
+/// The spread of a number over the rounds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Spread {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Self {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        Self {
+            min: v[0],
+            median: v[v.len() / 2],
+            max: v[v.len() - 1],
+        }
+    }
+}
+
 /// One format's measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct OverheadRow {
     pub format: &'static str,
     pub template: String,
     pub bytes: usize,
-    /// Median reads/s of the bare open+read+close loop.
-    pub bare_reads_per_s: f64,
-    /// Median reads/s of torn's verified reader loop.
-    pub verified_reads_per_s: f64,
-    /// verified / bare.
-    pub ratio: f64,
+    /// Reads/s of the bare open+read+close loop.
+    pub bare_reads_per_s: Spread,
+    /// Reads/s of torn's verified reader loop.
+    pub verified_reads_per_s: Spread,
+    /// verified / bare, per round (each round runs both loops, back to back).
+    pub ratio: Spread,
     /// Filesystem the file was on.
     pub fs_type: String,
+}
+
+impl OverheadRow {
+    /// Why the row's ratio cannot be trusted, if it cannot.
+    pub fn warning(&self) -> Option<String> {
+        (self.ratio.max > IMPLAUSIBLE_RATIO).then(|| {
+            format!(
+                "{}: a verified loop faster than the bare one (ratio up to {:.3} > {IMPLAUSIBLE_RATIO}) \
+                 is implausible: the machine was busy; run again, or with a longer --duration",
+                self.format, self.ratio.max
+            )
+        })
+    }
 }
 
 const ROUNDS: usize = 3;
@@ -63,14 +139,14 @@ pub fn reader_overhead(
             bare.push(bare_loop(&path, classifier.template.len(), each));
             verified.push(verified_loop(&path, &classifier, each));
         }
-        let (b, v) = (median(&mut bare), median(&mut verified));
+        let ratios: Vec<f64> = verified.iter().zip(&bare).map(|(v, b)| v / b).collect();
         rows.push(OverheadRow {
             format: format.name(),
             template: classifier.template.origin.clone(),
             bytes: classifier.template.len(),
-            bare_reads_per_s: b,
-            verified_reads_per_s: v,
-            ratio: v / b,
+            bare_reads_per_s: Spread::of(&bare),
+            verified_reads_per_s: Spread::of(&verified),
+            ratio: Spread::of(&ratios),
             fs_type: fs_type.clone(),
         });
     }
@@ -114,27 +190,29 @@ fn verified_loop(path: &Path, classifier: &Classifier, each: Duration) -> f64 {
     tally.reads as f64 / start.elapsed().as_secs_f64()
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// The rows as a plain-text table.
+/// The rows as a plain-text table (medians of the reads/s; the ratio's
+/// spread), then any warnings. Fits 80 columns.
 pub fn table(rows: &[OverheadRow]) -> String {
     let mut s = format!(
-        "{:<8} {:>6} {:>14} {:>16} {:>7}  {}\n",
-        "format", "bytes", "bare reads/s", "verified reads/s", "ratio", "fs"
+        "{:<7} {:>5} {:>12} {:>12}  {:<21} {}\n",
+        "format", "bytes", "bare/s", "verified/s", "ratio min/median/max", "fs"
     );
     for r in rows {
         s.push_str(&format!(
-            "{:<8} {:>6} {:>14} {:>16} {:>7.3}  {}\n",
+            "{:<7} {:>5} {:>12} {:>12}  {:<21} {}\n",
             r.format,
             r.bytes,
-            thousands(r.bare_reads_per_s as u64),
-            thousands(r.verified_reads_per_s as u64),
-            r.ratio,
+            thousands(r.bare_reads_per_s.median as u64),
+            thousands(r.verified_reads_per_s.median as u64),
+            format!("{:.3} {:.3} {:.3}", r.ratio.min, r.ratio.median, r.ratio.max),
             r.fs_type
         ));
+    }
+    s.push_str(&format!(
+        "reads/s are medians of {ROUNDS} alternating rounds; ratio = verified / bare per round\n"
+    ));
+    for w in rows.iter().filter_map(OverheadRow::warning) {
+        s.push_str(&format!("warning: {w}\n"));
     }
     s
 }
@@ -144,12 +222,12 @@ pub fn table(rows: &[OverheadRow]) -> String {
 pub struct ExternalWriterCost {
     pub command: String,
     /// Reads/s per reader thread while `rename-durable` writes.
-    pub builtin_reads_per_s: f64,
+    pub builtin_reads_per_s: Spread,
     /// Reads/s per reader thread while the external writer writes.
-    pub external_reads_per_s: f64,
-    pub external_writes_per_s: f64,
-    /// external / built-in.
-    pub ratio: f64,
+    pub external_reads_per_s: Spread,
+    pub external_writes_per_s: Spread,
+    /// external / built-in, per round.
+    pub ratio: Spread,
 }
 
 /// Runs `rename-durable` and the line-protocol writer `command` for `each`,
@@ -182,12 +260,54 @@ pub fn external_writer_cost(
         external.push(per_reader(1));
         writes.push(report.cases[1].writes.per_s);
     }
-    let (b, e) = (median(&mut builtin), median(&mut external));
+    let ratios: Vec<f64> = external.iter().zip(&builtin).map(|(e, b)| e / b).collect();
     Ok(ExternalWriterCost {
         command: command.to_string(),
-        builtin_reads_per_s: b,
-        external_reads_per_s: e,
-        external_writes_per_s: median(&mut writes),
-        ratio: e / b,
+        builtin_reads_per_s: Spread::of(&builtin),
+        external_reads_per_s: Spread::of(&external),
+        external_writes_per_s: Spread::of(&writes),
+        ratio: Spread::of(&ratios),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_and_implausible_ratios() {
+        let s = Spread::of(&[3.0, 1.0, 2.0]);
+        assert_eq!((s.min, s.median, s.max), (1.0, 2.0, 3.0));
+        let row = |max: f64| OverheadRow {
+            format: "yaml",
+            template: "hermes".into(),
+            bytes: 1196,
+            bare_reads_per_s: Spread::of(&[100.0]),
+            verified_reads_per_s: Spread::of(&[90.0]),
+            ratio: Spread::of(&[0.9, 0.95, max]),
+            fs_type: "ext4".into(),
+        };
+        assert!(row(0.95).warning().is_none());
+        let w = row(1.2).warning().unwrap();
+        assert!(w.contains("implausible") && w.contains("1.200"), "{w}");
+        let t = table(&[row(1.2)]);
+        assert!(
+            t.contains("0.900 0.950 1.200") && t.contains("warning: yaml"),
+            "{t}"
+        );
+        assert!(
+            t.lines()
+                .all(|l| l.chars().count() <= 80 || l.starts_with("warning")),
+            "{t}"
+        );
+        let json = serde_json::to_value(BenchReport::new(
+            "reader-overhead",
+            Duration::from_secs(1),
+            vec![row(1.0)],
+            vec![],
+        ))
+        .unwrap();
+        assert_eq!(json["schema"], SCHEMA);
+        assert_eq!(json["results"][0]["ratio"]["max"], 1.0);
+    }
 }

@@ -444,3 +444,23 @@ fn a_closed_pipe_or_a_full_stdout_ends_cleanly() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn bench_json_is_versioned_and_gives_the_spread() {
+    let out = torn()
+        .args(["bench", "--duration", "30ms", "--format", "ini", "--json", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema"], torn::bench::SCHEMA);
+    assert_eq!(json["kind"], "reader-overhead");
+    let ratio = &json["results"][0]["ratio"];
+    let (min, median, max) = (
+        ratio["min"].as_f64().unwrap(),
+        ratio["median"].as_f64().unwrap(),
+        ratio["max"].as_f64().unwrap(),
+    );
+    assert!(0.0 < min && min <= median && median <= max, "{ratio}");
+    assert!(json["warnings"].is_array());
+}

@@ -133,16 +133,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let row = torn::bench::external_writer_cost(cmd, duration, dir.as_deref(), &CANCEL)?;
             if cli.json {
-                stdout(&json_text(&row)?)?;
+                let report = torn::bench::BenchReport::new("external-writer", duration, &row, vec![]);
+                stdout(&json_text(&report)?)?;
             }
             if !cli.quiet {
-                eprintln!(
-                    "reads/s per reader: built-in rename-durable {}, writer-stdio {} ({} writes/s): ratio {:.3}",
-                    thousands(row.builtin_reads_per_s as u64),
-                    thousands(row.external_reads_per_s as u64),
-                    thousands(row.external_writes_per_s as u64),
-                    row.ratio
+                let line = format!(
+                    "reads/s per reader (medians): built-in rename-durable {}, writer-stdio {} ({} writes/s); \
+                     ratio min/median/max {:.3} {:.3} {:.3}",
+                    thousands(row.builtin_reads_per_s.median as u64),
+                    thousands(row.external_reads_per_s.median as u64),
+                    thousands(row.external_writes_per_s.median as u64),
+                    row.ratio.min,
+                    row.ratio.median,
+                    row.ratio.max
                 );
+                eprintln!("{}", table::wrap(&line, table::terminal_width()));
             }
             Ok(exit::OK)
         }
@@ -159,7 +164,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             let rows = torn::bench::reader_overhead(&formats, duration, dir.as_deref(), &CANCEL)?;
             if cli.json {
-                stdout(&json_text(&rows)?)?;
+                let warnings = rows.iter().filter_map(|r| r.warning()).collect();
+                let report = torn::bench::BenchReport::new("reader-overhead", duration, &rows, warnings);
+                stdout(&json_text(&report)?)?;
             }
             if !cli.quiet {
                 eprint!("{}", torn::bench::table(&rows));
