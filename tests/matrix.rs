@@ -152,24 +152,45 @@ fn matrix_and_merge_round_trip() {
 
 #[test]
 fn merge_reads_the_first_schemas_too() {
-    // The reference reports were written as torn.report/1 and torn.matrix/1.
-    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/reference");
-    let single = reference.join("hermes-rotation-ext4/report.json");
-    let matrix = reference.join("matrix-hermes-rotation/matrix.json");
-    let out = tempfile::tempdir().unwrap();
+    // A torn.report/1 and a torn.matrix/1 as the first torn wrote them: no
+    // `foreign` outcome (it came later), no `expect_reason`.
+    let work = tempfile::tempdir().unwrap();
+    let runs = work.path().join("runs");
+    quick_codex_run(runs.to_str().unwrap());
+    let mut old: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(only_dir(&runs).join("report.json")).unwrap()).unwrap();
+    old["schema"] = "torn.report/1".into();
+    for case in old["cases"].as_array_mut().unwrap() {
+        case["outcomes"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|o| o["outcome"] != "foreign");
+    }
+    let single = work.path().join("old-report.json");
+    std::fs::write(&single, serde_json::to_vec(&old).unwrap()).unwrap();
+    let matrix = work.path().join("old-matrix.json");
+    let old_matrix = serde_json::json!({
+        "schema": "torn.matrix/1", "created": "2026-01-01T00:00:00Z", "title": "old", "reports": [old],
+    });
+    std::fs::write(&matrix, serde_json::to_vec(&old_matrix).unwrap()).unwrap();
+    let out = work.path().join("merged");
     torn()
         .args(["merge", single.to_str().unwrap(), matrix.to_str().unwrap(), "-q"])
-        .args(["--out", out.path().join("m").to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
         .assert()
-        .code(predicates::prelude::predicate::in_iter([0, 1, 2]));
+        .code(predicates::prelude::predicate::in_iter([0, 2]));
     let merged: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("m/matrix.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(out.join("matrix.json")).unwrap()).unwrap();
     assert_eq!(merged["schema"], torn::matrix::SCHEMA);
+    let reports = merged["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["schema"], "torn.report/1", "each report keeps its own");
+    let foreign = &reports[0]["cases"][0]["outcomes"][7];
+    assert_eq!(foreign["outcome"], "foreign");
     assert_eq!(
-        merged["reports"][0]["schema"], "torn.report/1",
-        "each report keeps its own"
+        foreign["estimate"]["count"], 0,
+        "an outcome the old torn did not know counts 0"
     );
-    assert!(merged["reports"].as_array().unwrap().len() > 2);
 }
 
 #[test]

@@ -377,10 +377,10 @@ pub fn progress_line(i: usize, n: usize, c: &CaseReport, width: usize) -> String
         thousands(c.anomaly_count()),
         c.status.name()
     );
-    // Room for a status as long as "reproduced"; a longer one takes it
+    // Room for a status as long as "inconclusive"; a longer one takes it
     // from this line's label.
     let fixed = display_width(&prefix) + display_width(&tail) - c.status.name().len();
-    let label_width = width.saturating_sub(fixed + "reproduced".len()).clamp(8, 30);
+    let label_width = width.saturating_sub(fixed + "inconclusive".len()).clamp(8, 30);
     let label_width = label_width.min(width.saturating_sub(fixed + c.status.name().len()).max(8));
     let label = shorten_label(&c.label, label_width);
     let line = format!("{prefix}{label:<label_width$}{tail}");
