@@ -351,10 +351,11 @@ fn execute(
             report.environment.mount_point
         );
         if let Some(dir) = &result.report_dir {
-            eprintln!(
+            let line = format!(
                 "report: {}/report.html (and report.md, report.json)",
                 dir.display()
             );
+            eprintln!("{}", table::wrap(&line, width));
         }
     }
     Ok(report.verdict.exit_code)

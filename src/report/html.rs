@@ -173,7 +173,14 @@ fn html_table(r: &Report) -> String {
             } else {
                 String::new()
             };
-            let _ = write!(s, "<td{class}>{}</td>", escape(cell));
+            // The status's reason goes under it, and the first anomaly's
+            // kind under its time: the table stays narrow, no number is split.
+            let text = match col.header {
+                "status" => escape(cell).replacen(": ", ":<br/>", 1),
+                "first anomaly" => escape(cell).replacen(" (", "<br/>(", 1),
+                _ => escape(cell),
+            };
+            let _ = write!(s, "<td{class}>{text}</td>");
         }
         s.push_str("</tr>\n");
     }

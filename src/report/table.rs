@@ -206,10 +206,11 @@ const MIN_WIDTH: usize = 40;
 
 /// The five-column table, no line wider than `width`.
 ///
-/// One line per case when that fits; otherwise, in this order, the label
-/// gives way (down to 16 columns), each kind of anomaly goes on a line of
-/// its own, the status's reason goes under it, and the label gives way down
-/// to 10. comfy-table wraps whatever still does not fit inside its column.
+/// One line per case when that fits; otherwise, in this order, each kind of
+/// anomaly goes on a line of its own, the status's reason goes under the
+/// status, and the label gives way (down to 10 columns): a strategy's name
+/// is worth more than a line. comfy-table wraps whatever still does not fit
+/// inside its column.
 pub fn fitted(report: &Report, width: usize) -> String {
     let width = width.max(MIN_WIDTH);
     let rows: Vec<FittedRow> = report.cases.iter().map(FittedRow::new).collect();
@@ -228,9 +229,9 @@ pub fn fitted(report: &Report, width: usize) -> String {
     let others =
         |a: bool, s: bool| widest(1, false) + widest(2, a) + widest(3, false) + widest(4, s) + 4 * GAP;
     let label_room = |a, s| width.saturating_sub(others(a, s));
-    if label_room(false, false) < label_natural.min(16) {
+    if label_room(false, false) < label_natural {
         split_anomalies = true;
-        if label_room(true, false) < label_natural.min(16) {
+        if label_room(true, false) < label_natural {
             split_status = true;
         }
     }
