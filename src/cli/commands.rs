@@ -147,7 +147,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     row.ratio.median,
                     row.ratio.max
                 );
-                eprintln!("{}", table::wrap(&line, table::terminal_width()));
+                eprintln!("{}", table::wrap(&line, table::sentence_width()));
             }
             Ok(exit::OK)
         }
@@ -258,7 +258,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
             humantime::format_duration(args.budget),
             humantime::format_duration(args.control)
         );
-        eprintln!("{}", table::wrap(&line, table::terminal_width()));
+        eprintln!("{}", table::wrap(&line, table::sentence_width()));
     }
     execute(
         cli,
@@ -314,7 +314,7 @@ fn execute(
             ),
             scenario.seed
         );
-        eprintln!("{}", table::wrap(&line, table::terminal_width()));
+        eprintln!("{}", table::wrap(&line, table::sentence_width()));
     }
     let mut result = run::run(scenario, source, base, &opts, &CANCEL)?;
     if let Some(proof) = &proof {
@@ -334,7 +334,7 @@ fn execute(
     }
     if !cli.quiet {
         eprintln!("\n{}", table::terminal(report, cli.wide));
-        let width = table::terminal_width();
+        let width = table::sentence_width();
         if proof.is_some() {
             for line in torn::report::evidence::explain_failures(report).lines() {
                 eprintln!("{}", table::wrap(line, width));

@@ -191,14 +191,25 @@ pub fn terminal(report: &Report, wide: bool) -> String {
     }
 }
 
-/// The width to fit: `COLUMNS` if set, else the terminal stderr is on, else 80.
+/// The width to fit tables to: `COLUMNS` if set, else the terminal stderr is
+/// on, else 80.
 pub fn terminal_width() -> usize {
+    known_width().unwrap_or(80)
+}
+
+/// The width to wrap sentences (verdict lines) at: the terminal's, or
+/// `COLUMNS`. Without either (a CI log, a file) a sentence stays on one line,
+/// whole for `grep`.
+pub fn sentence_width() -> usize {
+    known_width().unwrap_or(usize::MAX)
+}
+
+fn known_width() -> Option<usize> {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|&c| c > 0)
         .or_else(|| terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0 as usize))
-        .unwrap_or(80)
 }
 
 /// Narrowest table torn lays out; a narrower terminal wraps it.
