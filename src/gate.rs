@@ -56,22 +56,8 @@ impl Gate {
     /// The gate as a scenario: the control, then the subject.
     pub fn scenario(&self) -> Scenario {
         let entry = |label: &str| CaseEntry {
-            strategy: None,
-            writer_cmd: None,
-            writer_stdio: None,
-            shell: None,
-            write_timeout: None,
             label: Some(label.to_string()),
-            chunks: None,
-            writers: None,
-            readers: None,
-            reader_lock: None,
-            reader_profile: None,
-            reader_procs: None,
-            rmw: None,
-            write_rate: None,
-            duration: None,
-            expect: None,
+            ..CaseEntry::default()
         };
         let mut control = entry(CONTROL);
         control.strategy = Some(StrategyName("naive-truncate".into()));

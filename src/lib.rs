@@ -12,6 +12,7 @@
 //! - [`report`]: the run's result as JSON, Markdown and a terminal table.
 
 pub mod bench;
+pub mod case;
 pub mod classify;
 pub mod engine;
 pub mod envinfo;

@@ -37,20 +37,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             run_scenario(&cli, loaded, &format!("built-in:{file}"), Path::new("."), args)
         }
         Command::Gate(ref args) => gate(&cli, args),
-        Command::Writer {
-            ref strategy,
-            chunks,
-            ref target,
-            ref doc,
-        } => {
-            let classifier = doc.classifier(u64::MAX)?;
-            torn::engine::kill::writer_main(&torn::engine::kill::WriterProc {
-                strategy: strategy.clone(),
-                chunks,
-                target: target.clone(),
-                template: doc.template.clone(),
-                classifier: &classifier,
-            })?;
+        Command::Writer { ref job } => {
+            torn::engine::kill::writer_main(&torn::case::read_job(job)?)?;
             Ok(exit::OK)
         }
         Command::Matrix {
@@ -81,23 +69,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(matrix_exit(&m.reports))
         }
-        Command::Reader(ref a) => {
-            let tally = torn::engine::procs::ReaderProc {
-                board: a.board.clone(),
-                id: a.id,
-                target: a.target.clone(),
-                template: a.doc.template.clone(),
-                format: a.doc.format.into(),
-                client_key: a.doc.client_key.clone(),
-                seed: a.doc.seed,
-                grace: a.grace,
-                lock: a.lock,
-                reads: a.reads,
-                evidence: a.evidence,
-                bucket_ns: a.bucket_ns,
-                profile: a.profile,
-            }
-            .run()?;
+        Command::Reader { ref job, id } => {
+            let tally = torn::engine::procs::reader_main(&torn::case::read_job(job)?, id)?;
             serde_json::to_writer(std::io::stdout().lock(), &tally)?;
             Ok(exit::OK)
         }
@@ -136,7 +109,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let formats: Vec<Format> = if format.is_empty() {
                 Format::ALL.to_vec()
             } else {
-                format.iter().map(|&f| f.into()).collect()
+                format.clone()
             };
             let rows = torn::bench::reader_overhead(&formats, duration, dir.as_deref(), &CANCEL)?;
             if cli.json {
@@ -205,7 +178,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         max_rate: (args.max_rate > 0.0).then_some(args.max_rate),
     };
     let g = Gate {
-        format: args.format.into(),
+        format: args.format,
         template: args.template.clone(),
         client_key: args.client_key.clone(),
         target: args.target.clone(),
@@ -217,7 +190,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         reader_stdio: args.reader_stdio.clone(),
         reader_timeout: args.write_timeout,
         kill_trials: args.kill_trials,
-        fault: args.fault.map(Into::into),
+        fault: args.fault,
         fault_after: args.fault_after,
         write_rate: args.write_rate,
         proof,

@@ -99,18 +99,20 @@ pub enum Command {
     /// Internal: a built-in strategy writing until killed (killed-writer trials).
     #[command(name = "__writer", hide = true)]
     Writer {
+        /// The job file (JSON) the run wrote.
         #[arg(long)]
-        strategy: String,
-        #[arg(long)]
-        chunks: usize,
-        #[arg(long)]
-        target: PathBuf,
-        #[command(flatten)]
-        doc: DocArgs,
+        job: PathBuf,
     },
     /// Internal: one reader process of a run with `--reader-procs`.
     #[command(name = "__reader", hide = true)]
-    Reader(Box<ReaderArgs>),
+    Reader {
+        /// The job file (JSON) the run wrote.
+        #[arg(long)]
+        job: PathBuf,
+        /// This reader's slot on the board.
+        #[arg(long)]
+        id: usize,
+    },
     /// Measure verified reads/s against a bare open+read+close loop on the
     /// same file, and print the ratio.
     Bench {
@@ -122,7 +124,7 @@ pub enum Command {
         dir: Option<PathBuf>,
         /// Only these formats (default: all).
         #[arg(long, value_enum)]
-        format: Vec<FormatArg>,
+        format: Vec<Format>,
         /// Instead: compare the readers' reads/s while this line-protocol
         /// writer runs against their reads/s under the built-in
         /// rename-durable, in one run (YAML, Hermes template).
@@ -143,26 +145,6 @@ impl Command {
                 | Command::Matrix { .. }
                 | Command::Bench { .. }
         )
-    }
-}
-
-/// Formats, for `--format`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum FormatArg {
-    Yaml,
-    Json,
-    Dotenv,
-    Ini,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Yaml => Format::Yaml,
-            FormatArg::Json => Format::Json,
-            FormatArg::Dotenv => Format::Dotenv,
-            FormatArg::Ini => Format::Ini,
-        }
     }
 }
 
@@ -206,31 +188,6 @@ impl RunArgs {
     }
 }
 
-/// The document a helper process works on (set by the run that starts it).
-#[derive(Debug, Args)]
-pub struct DocArgs {
-    #[arg(long)]
-    template: PathBuf,
-    #[arg(long, value_enum)]
-    format: FormatArg,
-    #[arg(long)]
-    client_key: String,
-    #[arg(long)]
-    seed: u64,
-}
-
-impl DocArgs {
-    fn classifier(&self, grace: u64) -> anyhow::Result<torn::classify::Classifier> {
-        let template =
-            torn::format::Template::from_file(&self.template, self.format.into(), &self.client_key)?;
-        Ok(torn::classify::Classifier::new(
-            template,
-            torn::token::TokenCodec::new(self.seed),
-            grace,
-        ))
-    }
-}
-
 /// Where a run works and what it writes.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
@@ -257,7 +214,7 @@ pub struct OutputArgs {
 pub struct GateArgs {
     /// Format of the target.
     #[arg(long, value_enum)]
-    pub format: FormatArg,
+    pub format: Format,
     /// Template: a built-in name (see `torn list`) or a file with {{TOKEN}} slots
     /// (default: the format's built-in).
     #[arg(long)]
@@ -319,62 +276,12 @@ pub struct GateArgs {
     /// Inject a real fault mid-run: read-only-dir, or full-disk (needs a
     /// small filesystem: harness/fs.sh up tmpfs-small, then --dir on it).
     #[arg(long, value_enum)]
-    pub fault: Option<FaultArg>,
+    pub fault: Option<torn::engine::fault::Fault>,
     /// When the fault starts.
     #[arg(long, default_value = "200ms", value_parser = parse_duration)]
     pub fault_after: Duration,
     #[command(flatten)]
     pub output: OutputArgs,
-}
-
-/// Faults, for `--fault`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum FaultArg {
-    ReadOnlyDir,
-    FullDisk,
-}
-
-impl From<FaultArg> for torn::engine::fault::Fault {
-    fn from(f: FaultArg) -> Self {
-        match f {
-            FaultArg::ReadOnlyDir => Self::ReadOnlyDir,
-            FaultArg::FullDisk => Self::FullDisk,
-        }
-    }
-}
-
-/// Arguments of a reader process (set by the run that starts it).
-#[derive(Debug, Args)]
-pub struct ReaderArgs {
-    #[arg(long)]
-    board: PathBuf,
-    #[arg(long)]
-    id: usize,
-    #[arg(long)]
-    target: PathBuf,
-    #[command(flatten)]
-    doc: DocArgs,
-    #[arg(long)]
-    grace: u64,
-    #[arg(long)]
-    lock: bool,
-    #[arg(long)]
-    reads: Option<u64>,
-    #[arg(long)]
-    evidence: usize,
-    #[arg(long)]
-    bucket_ns: u64,
-    #[arg(long, value_parser = parse_profile)]
-    profile: torn::engine::Profile,
-}
-
-fn parse_profile(s: &str) -> Result<torn::engine::Profile, String> {
-    match s {
-        "reread" => Ok(torn::engine::Profile::Reread),
-        "cached" => Ok(torn::engine::Profile::Cached),
-        "mtime-cached" => Ok(torn::engine::Profile::MtimeCached),
-        _ => Err(format!("`{s}`: expected reread, cached or mtime-cached")),
-    }
 }
 
 /// What the gate judges: exactly one of these.

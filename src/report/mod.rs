@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::case::Case;
 use crate::classify::Outcome;
 use crate::engine::{CaseRaw, FirstSeen};
 use crate::envinfo::Environment;
-use crate::scenario::Case;
 use crate::stats::Estimate;
 use crate::strategy::Expect;
 use crate::subject::SubjectSpec;
@@ -292,11 +292,11 @@ impl CaseReport {
                 SubjectSpec::Strategy { name, params } if name == "naive-chunked" => Some(params.chunks),
                 _ => None,
             },
-            writers: case.writers,
-            readers: case.readers,
-            reader_lock: case.reader_lock,
-            reader_profile: case.reader_profile,
-            write_rate: case.write_rate.to_string(),
+            writers: case.writers.count,
+            readers: case.readers.count,
+            reader_lock: case.readers.lock,
+            reader_profile: case.readers.profile,
+            write_rate: case.writers.rate.to_string(),
             expect: case.expect,
             elapsed_s: secs,
             interrupted: raw.interrupted,
@@ -331,7 +331,7 @@ impl CaseReport {
             final_state: raw.final_state,
             watch: raw.watch.clone(),
             kill_trials: None,
-            fault: case.fault.map(|(f, _)| f.name().to_string()),
+            fault: case.fault.map(|p| p.fault.name().to_string()),
             evidence,
             subject_error: raw
                 .writes

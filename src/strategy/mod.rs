@@ -46,7 +46,7 @@ pub enum Expect {
 }
 
 /// Tunables a scenario may pass to a strategy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Params {
     /// Number of `write` calls `naive-chunked` splits a version into.
     pub chunks: usize,

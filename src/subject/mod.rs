@@ -109,7 +109,7 @@ impl SubjectWriter for BuiltInWriter<'_> {
 }
 
 /// How an external writer's command line is run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExternalSpec {
     /// The command, with `{token}`, `{path}` and `{home}` placeholders.
     pub command: String,
@@ -127,7 +127,8 @@ pub(crate) fn substitute(word: &str, token: &str, path: &Path, home: &Path) -> S
 }
 
 /// A subject as configured (in a scenario entry or on the gate's command line).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SubjectSpec {
     /// A built-in strategy.
     Strategy {
