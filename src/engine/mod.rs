@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 pub use reader::{Profile, ReaderRun};
 
 use crate::case::{Case, CaseEnv};
-pub use shared::{Live, Shared};
+pub use shared::{Live, Shared, WindowStats};
 pub use tally::{Evidence, FirstSeen, ReadTally, WriteTally};
 pub use writer::WriteRate;
 
@@ -39,8 +39,13 @@ use crate::subject::WriterCtx;
 pub struct Progress {
     pub elapsed: Duration,
     pub reads: u64,
+    /// Reads that overlapped a mutation window.
     pub exposed: u64,
     pub anomalies: u64,
+    /// Mutation windows at least one read overlapped (lagging slightly).
+    pub windows_hit: u64,
+    /// Writes committed so far (warm-up included).
+    pub writes: u64,
 }
 
 /// What a case produced.
@@ -59,6 +64,8 @@ pub struct CaseRaw {
     pub external: Option<external_reader::ExternalReads>,
     /// Modes, owner, litter, symlink.
     pub watch: watch::Findings,
+    /// The mutation windows and the reads that overlapped them.
+    pub windows: WindowStats,
 }
 
 /// Runs one case on `target` (whose directory must exist and be torn's own).
@@ -280,6 +287,8 @@ fn monitor(
             reads: sum(|l| &l.reads),
             exposed: sum(|l| &l.exposed),
             anomalies: sum(|l| &l.anomalies),
+            windows_hit: shared.windows_hit(),
+            writes: shared.committed.load(Ordering::Acquire),
         });
         let interrupted = cancel.load(Ordering::Relaxed);
         let all_done = shared.readers_done.load(Ordering::Acquire) >= live.len() as u64;
@@ -361,7 +370,9 @@ fn collect(
         classifier,
         shared.committed.load(Ordering::Acquire),
     );
+    let windows = shared.window_stats(t.writes.traced);
     Ok(CaseRaw {
+        windows,
         elapsed: t.elapsed,
         reads,
         writes: t.writes,

@@ -297,6 +297,7 @@ pub fn run_reader(
         let exposure = shared.before_read();
         let (res, opened) = split(read_open(path, &mut buf, opts.lock));
         let exposed = shared.exposed(exposure);
+        let window_exposed = shared.window_exposed(exposure);
         let committed_at_use = shared.committed.load(Ordering::Acquire);
         let read = as_read_result(&res, &buf);
         let mut bytes = match read {
@@ -326,7 +327,7 @@ pub fn run_reader(
             reader: id,
             read_index: i,
         };
-        tally.record(&c, exposed, seen, bytes, committed_before.token);
+        tally.record(&c, exposed, window_exposed, seen, bytes, committed_before.token);
         i += 1;
         if i.is_multiple_of(256) || c.outcome.is_anomaly() {
             live.publish(&tally);
