@@ -718,6 +718,21 @@ mod tests {
     }
 
     #[test]
+    fn fraction_gives_up_only_next_to_the_mean() {
+        // n = 1e12, k = n/2: one standard deviation of p is 5e-7.
+        let (k, n, sd) = (5e11, 1e12, 5e-7f64);
+        for z in [0.0, 0.1] {
+            assert!(ln_tails(k, n, (0.5 - z * sd).ln()).is_none(), "z = {z}");
+        }
+        for z in [0.5, 1.0, 2.0, 3.0, 10.0] {
+            for p in [0.5 - z * sd, 0.5 + z * sd] {
+                let (ge, lt) = ln_tails(k, n, p.ln()).expect("converges away from the mean");
+                assert!(((ge.exp() + lt.exp()) - 1.0).abs() < 1e-12, "z = {z}");
+            }
+        }
+    }
+
+    #[test]
     fn every_shape_returns_ordered_bounds() {
         // The shapes that hung statrs' inverse_cdf (issue 8), and the extremes.
         for n in [
