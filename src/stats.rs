@@ -267,7 +267,7 @@ fn illinois(f: impl Fn(f64) -> f64, mut a: f64, mut fa: f64, mut b: f64, mut fb:
 
 /// (ln P(X ≥ k), ln P(X ≤ k − 1)) for X ~ Bin(n, p), p = e^t, 1 ≤ k ≤ n,
 /// t < 0; `None` when the continued fraction did not converge (only within
-/// about half a standard deviation of the mean).
+/// about 0.4 standard deviations of the mean).
 fn ln_tails(k: f64, n: f64, t: f64) -> Option<(f64, f64)> {
     let p = t.exp();
     let q = -t.exp_m1();
@@ -297,8 +297,8 @@ fn ln_1m_exp(x: f64) -> f64 {
 
 /// h in I_x(a, b) = x^a y^b / (a B(a, b)) · h, for y = 1 − x and
 /// λ = (a + b) y − b ≥ 0 (x at or below the mean a / (a + b)). This is the
-/// even contraction of the classical fraction (Numerical Recipes' `betacf`),
-/// the form DiDonato and Morris use in TOMS 708 (`bfrac`):
+/// classical fraction (Numerical Recipes' `betacf`) contracted to every
+/// other approximant, the form DiDonato and Morris use in TOMS 708 (`bfrac`):
 ///
 /// a / h = β₀ + α₁/(β₁ + α₂/(β₂ + …)), β₀ = a (1 + λ)/(a + 1),
 /// αₘ = (a + m − 1)(a + b + m − 1) m (b − m) x² / (a + 2m − 1)²,
