@@ -14,7 +14,8 @@ use crate::case::CaseEnv;
 use crate::classify::Classifier;
 use crate::engine::{self, Progress};
 use crate::envinfo;
-use crate::report::verdict::{ProofTarget, judge_run, thousands};
+use crate::gate::{ProofTarget, Shown};
+use crate::report::verdict::{judge_run, thousands};
 use crate::report::{self, CaseReport, Report, ScenarioInfo, evidence};
 use crate::scenario::{Dur, Scenario};
 use crate::scratch::{Scratch, slug};
@@ -157,13 +158,22 @@ pub fn run(
             exe: opts.reader_exe.clone(),
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
-        let (proof, expect) = (opts.proof, case.expect);
+        let (proof, expect, writers) = (opts.proof, case.expect, case.writers.count);
         let mut on_progress = |p: Progress| {
             show_progress(&bar, &p);
             // With a proof target, a case that claims safety stops as soon as
             // it fails or has proven enough.
             match proof {
-                Some(t) if expect == Expect::Clean && (p.anomalies > 0 || t.met(p.exposed)) => {
+                Some(t)
+                    if expect == Expect::Clean
+                        && (p.anomalies > 0
+                            || t.met(Shown {
+                                // The warm-up write is not counted.
+                                writes: p.writes.saturating_sub(writers as u64),
+                                windows_hit: p.windows_hit,
+                                exposed: p.exposed,
+                            })) =>
+                {
                     ControlFlow::Break(())
                 }
                 _ => ControlFlow::Continue(()),

@@ -9,8 +9,9 @@ use anyhow::Context;
 use torn::exit;
 use torn::format::{BUILTINS, Format};
 use torn::gate::Gate;
+use torn::gate::ProofTarget;
 use torn::report::table;
-use torn::report::verdict::{ProofTarget, thousands};
+use torn::report::verdict::thousands;
 use torn::run::{self, RunOptions};
 use torn::scenario::Scenario;
 use torn::strategy;
@@ -166,14 +167,21 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit::USAGE_ERROR);
     }
-    if args.max_rate == 0.0 && args.min_exposed == 0 {
+    if args.max_rate == 0.0 && args.min_exposed == 0 && args.min_windows == 0 {
         eprintln!(
-            "error: --max-rate 0 with --min-exposed 0 leaves the gate nothing to prove; \
-             give a bound to prove (--max-rate 1e-5) or a number of exposed reads (--min-exposed N)"
+            "error: --min-windows 0, --min-exposed 0 and --max-rate 0 leave the gate nothing to prove; \
+             give a number of write windows (--min-windows 300), of exposed reads (--min-exposed N) \
+             or a bound to prove (--max-rate 1e-5)"
         );
         return Ok(exit::USAGE_ERROR);
     }
+    if args.min_writes < 2 {
+        eprintln!("error: --min-writes must be at least 2: no pass may rest on one write");
+        return Ok(exit::USAGE_ERROR);
+    }
     let proof = ProofTarget {
+        min_writes: args.min_writes,
+        min_windows: args.min_windows,
         min_exposed: args.min_exposed,
         max_rate: (args.max_rate > 0.0).then_some(args.max_rate),
     };
@@ -200,8 +208,8 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
     };
     if !cli.quiet {
         eprintln!(
-            "torn gate: needs 0 anomalies in ≥ {} exposed reads within {}; control first ({})",
-            thousands(proof.exposed_needed()),
+            "torn gate: needs {} within {}; control first ({})",
+            proof.describe(),
             humantime::format_duration(args.budget),
             humantime::format_duration(args.control)
         );

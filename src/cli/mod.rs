@@ -253,11 +253,20 @@ pub struct GateArgs {
     /// Writes per second per writer, or `max`.
     #[arg(long, default_value = "max")]
     pub write_rate: torn::scenario::Rate,
-    /// Exposed reads the subject must survive with zero anomalies.
+    /// Completed writes (after the warm-up) a pass needs at least: no pass
+    /// rests on a writer torn has barely seen write.
+    #[arg(long, default_value = "20", env = "TORN_MIN_WRITES")]
+    pub min_writes: u64,
+    /// Write windows (spans in which the target was really changing, from
+    /// the writer's trace) that reads overlapped, with zero anomalies: 300
+    /// proves ≤ 1% per write at 95%.
+    #[arg(long, default_value = "300", env = "TORN_MIN_WINDOWS")]
+    pub min_windows: u64,
+    /// Reads overlapping a write window the subject must survive with zero anomalies.
     #[arg(long, default_value = "0", env = "TORN_MIN_EXPOSED")]
     pub min_exposed: u64,
-    /// The 95% upper bound on the per-read anomaly probability to prove (0 for none).
-    #[arg(long, default_value = "1e-5", env = "TORN_MAX_RATE")]
+    /// The 95% upper bound on the per-exposed-read anomaly probability to prove (0 for none).
+    #[arg(long, default_value = "0", env = "TORN_MAX_RATE")]
     pub max_rate: f64,
     /// Longest the subject may run to reach the targets.
     #[arg(long, default_value = "60s", env = "TORN_BUDGET", value_parser = parse_duration)]

@@ -51,6 +51,9 @@ pub struct Shared {
     /// Folded windows by the number of reads that overlapped them (see
     /// [`HIST_BUCKETS`]).
     pub win_hist: [AtomicU64; HIST_BUCKETS],
+    /// Windows some read overlapped, counted live by the first read to hit
+    /// each (the histogram lags by [`WINDOW_LAG`] windows).
+    pub win_hit_live: CachePadded<AtomicU64>,
 }
 
 impl Default for Shared {
@@ -135,7 +138,9 @@ impl Shared {
         let first = before.win_finished + 1;
         let last = now.min(first + MAX_WINDOWS_PER_READ - 1);
         for k in first..=last {
-            self.win_hits[(k % WINDOW_SLOTS as u64) as usize].fetch_add(1, Ordering::Relaxed);
+            if self.win_hits[(k % WINDOW_SLOTS as u64) as usize].fetch_add(1, Ordering::Relaxed) == 0 {
+                self.win_hit_live.fetch_add(1, Ordering::Relaxed);
+            }
         }
         true
     }
@@ -181,10 +186,9 @@ impl Shared {
         std::array::from_fn(|i| self.win_hist[i].load(Ordering::Acquire))
     }
 
-    /// Windows folded so far that at least one read overlapped (live: lags
-    /// the newest windows by [`WINDOW_LAG`]).
+    /// Windows at least one read overlapped so far (live).
     pub fn windows_hit(&self) -> u64 {
-        self.window_histogram()[1..].iter().sum()
+        self.win_hit_live.load(Ordering::Relaxed)
     }
 
     /// The case's windows, once it has stopped.

@@ -104,8 +104,25 @@ pub struct CaseReport {
     pub reads: u64,
     /// Reads per second, all readers together.
     pub reads_per_s: f64,
-    /// Reads that overlapped a write in flight (the ones that could tear).
+    /// Reads that overlapped a mutation window (the ones that could tear):
+    /// spans in which the target's contents or identity were changing, from
+    /// the writer's trace. Untraced (see `windows.traced`), a whole write is
+    /// one window.
     pub exposed_reads: u64,
+    /// Reads made while a write was in flight as torn saw it from outside
+    /// (for an external writer, the whole run of its write command,
+    /// interpreter start-up included): the wider count torn used before it
+    /// traced writers.
+    #[serde(default)]
+    pub reads_during_writer_activity: u64,
+    /// The mutation windows, and how many reads overlapped each.
+    #[serde(default)]
+    pub windows: crate::engine::WindowStats,
+    /// Any anomaly, per mutation window that at least one read overlapped:
+    /// the per-write bound ("0 anomalies in 3,000 windows each read at
+    /// least once").
+    #[serde(default = "no_calls")]
+    pub anomalies_per_window: Estimate,
     /// Per-outcome counts, rates over all reads, and exact 95% bounds.
     pub outcomes: Vec<OutcomeStat>,
     /// Any anomaly, over all reads.
@@ -318,12 +335,15 @@ impl CaseReport {
             },
             reads: r.reads,
             reads_per_s: r.reads as f64 / secs,
-            exposed_reads: r.exposed,
+            exposed_reads: r.window_exposed,
+            reads_during_writer_activity: r.exposed,
+            windows: raw.windows,
+            anomalies_per_window: Estimate::new(anomalies.min(raw.windows.hit), raw.windows.hit),
             outcomes,
             anomalies: Estimate::new(anomalies, r.reads),
             // Anomalies can (rarely) happen outside exposure, e.g. a stale file
             // left behind by a regressing writer: cap to keep the estimate defined.
-            anomalies_per_exposed: Estimate::new(anomalies.min(r.exposed), r.exposed),
+            anomalies_per_exposed: Estimate::new(anomalies.min(r.window_exposed), r.window_exposed),
             would_403: Estimate::new(r.would_403, r.reads),
             calls_would_403: Estimate::new(r.calls_403, r.calls),
             regressions: r.regressions,
