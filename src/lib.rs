@@ -13,6 +13,7 @@
 
 pub mod bench;
 pub mod classify;
+pub mod crash;
 pub mod engine;
 pub mod envinfo;
 pub mod exit;

@@ -1,0 +1,5 @@
+//! Crash states: what a power cut at any point of a writer's trace could
+//! leave on disk, and whether the target survives it.
+
+pub mod model;
+pub mod ops;
