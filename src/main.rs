@@ -38,12 +38,20 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Configuration mistakes are usage errors; anything else is I/O.
+/// Configuration mistakes (and a trace that cannot be crashed, or a
+/// recording this build cannot make) are usage errors; anything else is I/O.
 fn exit_code_for(e: &anyhow::Error) -> i32 {
     let config = e.chain().any(|c| {
         c.is::<torn::scenario::ScenarioError>()
             || c.is::<torn::format::TemplateError>()
             || matches!(c.downcast_ref(), Some(torn::scratch::ScratchError::NotOurs(_)))
+            || c.is::<torn::crash::input::InputError>()
+            || c.is::<torn::crash::TraceError>()
+            || matches!(c.downcast_ref(), Some(torn::crash::CrashError::Trace(_)))
+            || matches!(
+                c.downcast_ref(),
+                Some(torn::crash::record::RecordError::Unavailable(_))
+            )
     });
     if config { exit::USAGE_ERROR } else { exit::IO_ERROR }
 }

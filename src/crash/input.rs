@@ -6,9 +6,15 @@
 //!   "target": "/home/u/.hermes/config.yaml",
 //!   "initial_version": 0,
 //!   "acks": [[1, 5300], [2, 9100]],
-//!   "events": [ {"start_ns": 1000, "end_ns": 1200, "tid": 7,
-//!                "call": "open", "path": "...", "flags": 577, "mode": 438, "fd": 3,
-//!                "result": 3}, ... ]
+//!   "events": [
+//!     {"start_ns": 1000, "end_ns": 1200, "tid": 7, "result": 3,
+//!      "call": {"call": "open", "path": "/home/u/.hermes/config.yaml",
+//!               "flags": 577, "mode": 438, "fd": 3}},
+//!     {"start_ns": 1300, "end_ns": 1500, "tid": 7, "result": 5,
+//!      "call": {"call": "write", "path": "/home/u/.hermes/config.yaml",
+//!               "fd": 3, "offset": null, "len": 5, "data": "6b65793a0a"}},
+//!     ...
+//!   ]
 //! }
 //! ```
 //!
