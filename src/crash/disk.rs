@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::model::{Micro, Part};
 use super::ops::{Ino, Kind, Logical, Op, rename_entry};
@@ -14,8 +15,9 @@ use super::ops::{Ino, Kind, Logical, Op, rename_entry};
 pub struct Node {
     pub mode: u32,
     /// The blocks written (may extend past `size`, or stop short of it:
-    /// the rest then reads as zeros).
-    pub data: Vec<u8>,
+    /// the rest then reads as zeros). Shared until written, so copying a
+    /// state costs a reference count per inode, not its bytes.
+    pub data: Arc<Vec<u8>>,
     pub size: u64,
 }
 
@@ -36,16 +38,16 @@ impl Image {
                 .iter()
                 .map(|i| Node {
                     mode: i.mode,
-                    data: i.data.clone(),
+                    data: Arc::new(i.data.clone()),
                     size: i.data.len() as u64,
                 })
                 .collect(),
         }
     }
 
-    /// The state where exactly the pieces `chosen[m]` of `micros` persisted.
-    pub fn build(l: &Logical, micros: &[Micro], chosen: &[bool]) -> Self {
-        let mut img = Self::initial(l);
+    /// This state with the pieces `micros[i]` for which `chosen[i]` applied on top.
+    pub fn with(&self, l: &Logical, micros: &[Micro], chosen: &[bool]) -> Self {
+        let mut img = self.clone();
         for (m, _) in micros.iter().zip(chosen).filter(|(_, c)| **c) {
             img.apply(l, m);
         }
@@ -57,18 +59,20 @@ impl Image {
         let (_, op) = &l.ops[m.op];
         match (op, m.part) {
             (Op::Write { ino, data, .. }, Part::Block { offset, start, len }) => {
-                let node = &mut self.nodes[*ino];
+                let bytes = Arc::make_mut(&mut self.nodes[*ino].data);
                 let (at, end) = (offset as usize, offset as usize + len);
-                if node.data.len() < end {
-                    node.data.resize(end, 0);
+                if bytes.len() < end {
+                    bytes.resize(end, 0);
                 }
-                node.data[at..end].copy_from_slice(&data[start..start + len]);
+                bytes[at..end].copy_from_slice(&data[start..start + len]);
             }
             (Op::Write { ino, .. }, Part::Size(size)) => self.nodes[*ino].size = size,
             (Op::Truncate { ino, size, .. }, _) => {
                 let node = &mut self.nodes[*ino];
                 node.size = *size;
-                node.data.truncate(*size as usize);
+                if node.data.len() > *size as usize {
+                    Arc::make_mut(&mut node.data).truncate(*size as usize);
+                }
             }
             (Op::Create { path, ino } | Op::Mkdir { path, ino } | Op::Symlink { path, ino }, _) => {
                 self.names.insert(path.clone(), *ino);
@@ -102,7 +106,7 @@ impl Image {
         if node.data.len() >= size {
             Cow::Borrowed(&node.data[..size])
         } else {
-            let mut v = node.data.clone();
+            let mut v = node.data.to_vec();
             v.resize(size, 0);
             Cow::Owned(v)
         }

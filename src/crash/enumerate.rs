@@ -56,29 +56,40 @@ impl Limits {
 /// The pieces of one crash point.
 pub struct Space<'a> {
     micros: &'a [Micro],
+    /// Pieces before this one are synced and come before every unsynced
+    /// piece: the caller has applied them already, sets leave them out.
+    first: usize,
     /// Pieces not synced at this crash point, in trace order.
     optional: Vec<u32>,
-    /// Synced pieces set, the rest clear.
+    /// For pieces `first..`: synced set, the rest clear.
     base: Vec<bool>,
 }
 
 impl<'a> Space<'a> {
     /// The pieces of `micros` (all from events ≤ `crash_after`), at a crash
-    /// after event `crash_after`.
-    pub fn new(micros: &'a [Micro], crash_after: usize) -> Self {
+    /// after event `crash_after`; the first `first` are synced and applied
+    /// by the caller. Sets are indexed from `first`.
+    pub fn new(micros: &'a [Micro], first: usize, crash_after: usize) -> Self {
         let synced = |m: &Micro| m.synced_at.is_some_and(|e| e <= crash_after);
+        debug_assert!(micros[..first].iter().all(synced));
         Self {
             micros,
-            optional: (0..micros.len() as u32)
+            first,
+            optional: (first as u32..micros.len() as u32)
                 .filter(|&m| !synced(&micros[m as usize]))
                 .collect(),
-            base: micros.iter().map(synced).collect(),
+            base: micros[first..].iter().map(synced).collect(),
         }
     }
 
-    /// The pieces of this crash point.
+    /// The pieces of this crash point (sets cover those from [`Space::first`]).
     pub fn micros(&self) -> &'a [Micro] {
         self.micros
+    }
+
+    /// The first piece a set covers: `chosen[i]` is about piece `first + i`.
+    pub fn first(&self) -> usize {
+        self.first
     }
 
     /// Indices of the pieces that may or may not have persisted.
@@ -87,7 +98,10 @@ impl<'a> Space<'a> {
     }
 
     fn allowed(&self, chosen: &[bool], m: u32) -> bool {
-        self.micros[m as usize].deps.iter().all(|&d| chosen[d as usize])
+        self.micros[m as usize]
+            .deps
+            .iter()
+            .all(|&d| (d as usize) < self.first || chosen[d as usize - self.first])
     }
 
     /// Counts the allowed sets, stopping once there are more than `cap`.
@@ -135,11 +149,11 @@ impl<'s, 'a> Exhaustive<'s, 'a> {
         }
         let opt = &self.space.optional;
         for i in (0..opt.len()).rev() {
-            let m = opt[i] as usize;
+            let m = opt[i] as usize - self.space.first;
             if !self.chosen[m] && self.space.allowed(&self.chosen, opt[i]) {
                 self.chosen[m] = true;
                 for &later in &opt[i + 1..] {
-                    self.chosen[later as usize] = false;
+                    self.chosen[later as usize - self.space.first] = false;
                 }
                 return true;
             }
@@ -147,7 +161,7 @@ impl<'s, 'a> Exhaustive<'s, 'a> {
         false
     }
 
-    /// The current set: `chosen[m]` when piece `m` persisted.
+    /// The current set: `chosen[i]` when piece `first + i` persisted.
     pub fn chosen(&self) -> &[bool] {
         &self.chosen
     }
@@ -161,7 +175,7 @@ pub fn draw<R: rand::Rng>(space: &Space<'_>, rng: &mut R, chosen: &mut Vec<bool>
     for &m in &space.optional {
         if space.allowed(chosen, m) {
             weight *= 2.0;
-            chosen[m as usize] = rng.random_bool(0.5);
+            chosen[m as usize - space.first] = rng.random_bool(0.5);
         }
     }
     weight
@@ -253,7 +267,7 @@ mod tests {
             micro(&[], None),
             micro(&[0, 4], None),
         ];
-        let space = Space::new(&micros, 0);
+        let space = Space::new(&micros, 0, 0);
         let mut got = Vec::new();
         let mut it = Exhaustive::new(&space);
         while it.advance() {
@@ -273,7 +287,7 @@ mod tests {
         let micros: Vec<Micro> = (0..20)
             .map(|i| micro(if i % 2 == 1 { &[0] } else { &[] }, None))
             .collect();
-        let space = Space::new(&micros, 0);
+        let space = Space::new(&micros, 0, 0);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let mut seen = 0;
         let cov = each(&space, 500, &mut rng, |c: &[bool]| {

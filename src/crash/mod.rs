@@ -115,11 +115,20 @@ pub fn explore(
     let mut cache: HashMap<u64, Seen> = HashMap::new();
     let mut at_point: HashSet<u64> = HashSet::new();
     let mut remaining = limits.total;
+    // Pieces synced at every crash point from here on, and before every
+    // unsynced one, are folded into `durable` once: a long trace with
+    // regular fsyncs costs what its unsynced tail costs.
+    let mut durable = Image::initial(&l);
+    let mut first = 0;
     let mut upto = 0;
     let n = input.trace.len();
     for k in 0..n {
         while upto < micros.len() && micros[upto].event <= k {
             upto += 1;
+        }
+        while first < upto && micros[first].synced_at.is_some_and(|e| e <= k) {
+            durable.apply(&l, &micros[first]);
+            first += 1;
         }
         let bound = input.trace.get(k + 1).map_or(u64::MAX, |e| e.start_ns);
         let acked = input
@@ -130,10 +139,10 @@ pub fn explore(
             .max();
         let budget = limits.per_point.min(remaining / (n - k) as u64).max(1);
         let pieces = &micros[..upto];
-        let space = Space::new(pieces, k);
+        let space = Space::new(pieces, first, k);
         at_point.clear();
         let coverage = enumerate::each(&space, budget, &mut rng, |chosen| {
-            let img = Image::build(&l, pieces, chosen);
+            let img = durable.with(&l, &pieces[first..], chosen);
             let h = img.hash(&l);
             if !at_point.insert(h) {
                 return Ok(());

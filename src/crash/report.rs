@@ -217,13 +217,13 @@ impl<'a> Builder<'a> {
             event: describe_call(self.l, &self.input.trace[k].call),
             acknowledged: acked,
             found: check::found(seen),
-            synced: chosen.len() - space.optional().len(),
+            synced: space.micros().len() - space.optional().len(),
             steps: space
                 .optional()
                 .iter()
                 .map(|&m| Step {
                     op: model::describe(self.l, &space.micros()[m as usize]),
-                    persisted: chosen[m as usize],
+                    persisted: chosen[m as usize - space.first()],
                 })
                 .collect(),
             litter: seen.litter.clone(),

@@ -50,7 +50,19 @@ impl Case {
         limits: Limits,
         seed: u64,
     ) -> CrashReport {
-        let s = shapes::build(shape, &self.target, &self.versions(3)).unwrap();
+        self.explore_writes(shape, 3, model, initial, limits, seed)
+    }
+
+    fn explore_writes(
+        &self,
+        shape: &str,
+        writes: u64,
+        model: Model,
+        initial: &[InitialFile],
+        limits: Limits,
+        seed: u64,
+    ) -> CrashReport {
+        let s = shapes::build(shape, &self.target, &self.versions(writes)).unwrap();
         let input = Input {
             trace: &s.events,
             target: &self.target,
@@ -218,6 +230,20 @@ fn over_the_cap_it_samples_reports_so_and_replays_from_the_seed() {
     assert!(!durable.exhaustive);
     assert_eq!(durable.verdict.status, CrashStatus::Inconclusive);
     assert_eq!(durable.verdict.exit_code, crate::exit::INCONCLUSIVE);
+}
+
+#[test]
+fn a_long_durable_trace_costs_only_its_unsynced_tail() {
+    // 80 writes, 720 crash points: synced pieces are folded into the
+    // durable image once, so each crash point costs its few unsynced pieces.
+    let case = Case::new();
+    for model in Model::ALL {
+        let r = case.explore_writes("rename-durable", 80, model, &case.v0(), Limits::default(), 1);
+        assert_eq!(r.crash_points, 720);
+        assert!(r.exhaustive);
+        assert_eq!(r.verdict.status, CrashStatus::Pass, "{model:?}");
+        assert!(r.generated < 20 * 720, "{}", r.generated);
+    }
 }
 
 #[test]
