@@ -48,9 +48,9 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CrashError + '_ {
     }
 }
 
-/// Removes `path` and everything below it, giving back write permission to
-/// directories a state made read-only.
-fn remove_tree(path: &Path) -> io::Result<()> {
+/// Removes `path` and everything below it (nothing to do if it is absent),
+/// giving back write permission to directories a state made read-only.
+pub(super) fn remove_tree(path: &Path) -> io::Result<()> {
     match std::fs::remove_dir_all(path) {
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             unlock_dirs(path);

@@ -110,6 +110,11 @@ pub fn explore(
         .map(|(p, _)| p.to_path_buf())
         .collect();
     let state_dir = scratch.join(format!("crash-state-{}", std::process::id()));
+    // Left over by a run that was killed while a state stood.
+    materialize::remove_tree(&state_dir).map_err(|source| CrashError::Io {
+        path: state_dir.clone(),
+        source,
+    })?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut r = report::Builder::new(&l, input, model, limits, seed, micros.len());
     let mut cache: HashMap<u64, Seen> = HashMap::new();

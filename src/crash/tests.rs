@@ -435,3 +435,85 @@ fn describe_names_paths_relative_to_the_target_directory() {
     assert_eq!(l.show(&case.target), "config.yaml");
     assert_eq!(l.show(Path::new("/elsewhere/x")), "/elsewhere/x");
 }
+
+#[test]
+fn names_links_directories_and_modes_are_built_as_traced() {
+    use crate::trace::Call;
+    use nix::libc;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let case = Case::new();
+    let root = case.target.parent().unwrap().to_path_buf();
+    let (sub, f) = (root.join("sub"), root.join("sub/f"));
+    let calls = vec![
+        (
+            Call::Mkdir {
+                path: sub.clone(),
+                mode: 0o750,
+            },
+            0,
+        ),
+        (
+            Call::Open {
+                path: f.clone(),
+                flags: libc::O_WRONLY | libc::O_CREAT,
+                mode: 0o640,
+                fd: 3,
+            },
+            3,
+        ),
+        (
+            Call::Write {
+                path: f.clone(),
+                fd: 3,
+                offset: None,
+                len: 5,
+                data: Some(std::sync::Arc::from(&b"hello"[..])),
+            },
+            5,
+        ),
+        (
+            Call::Link {
+                from: f.clone(),
+                to: root.join("hard"),
+            },
+            0,
+        ),
+        (
+            Call::Symlink {
+                target: PathBuf::from("sub/f"),
+                to: root.join("soft"),
+            },
+            0,
+        ),
+        (
+            Call::Chmod {
+                path: f.clone(),
+                mode: 0o600,
+            },
+            0,
+        ),
+    ];
+    let events: Vec<Event> = calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, (c, r))| ev(i as u64, c, r))
+        .collect();
+    let l = ops::Logical::from_trace(&events, &case.target, &case.v0()).unwrap();
+    let micros = Model::Strict.plan(&l);
+    let all = disk::Image::initial(&l).with(&l, &micros, &vec![true; micros.len()]);
+    let at = case.scratch.join("state");
+    let built = materialize::build(&all, &l, &at).unwrap();
+    let meta = |p: &str| std::fs::symlink_metadata(at.join(p)).unwrap();
+    assert_eq!(meta("sub").permissions().mode() & 0o7777, 0o750);
+    assert_eq!(meta("sub/f").permissions().mode() & 0o7777, 0o600);
+    assert_eq!(meta("sub/f").nlink(), 2, "hard link kept");
+    assert_eq!(std::fs::read(at.join("hard")).unwrap(), b"hello");
+    assert_eq!(std::fs::read_link(at.join("soft")).unwrap(), Path::new("sub/f"));
+    assert_eq!(meta("config.yaml").permissions().mode() & 0o7777, 0o600);
+    let before = [PathBuf::from("config.yaml")].into_iter().collect();
+    let seen = check::read_state(built.dir(), Path::new("config.yaml"), &before, &case.c).unwrap();
+    assert_eq!(seen.version, Some(0));
+    assert_eq!(seen.litter, vec!["hard", "soft", "sub/f"]);
+    built.remove().unwrap();
+    assert!(!at.exists());
+}
