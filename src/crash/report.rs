@@ -58,6 +58,7 @@ pub struct CrashReport {
     pub first_litter: Option<Offending>,
     /// Assumptions the trace forced (see the `ops` module).
     pub notes: Vec<String>,
+    /// Atomic? durable? and the status and exit code that follow.
     pub verdict: CrashVerdict,
 }
 
@@ -123,8 +124,10 @@ pub struct CrashVerdict {
     pub atomic: bool,
     /// No state lost a version acknowledged before its crash point.
     pub durable: bool,
-    /// No state left litter.
+    /// No state left litter (noted, not judged).
     pub tidy: bool,
+    /// `fail` when not atomic or not durable; else `inconclusive` when
+    /// sampled (or nothing changed), else `pass`.
     pub status: CrashStatus,
     /// The exit code this verdict alone would give.
     pub exit_code: i32,
