@@ -15,9 +15,15 @@
 //!    against the versions the writer acknowledged before the crash point,
 //!    and the directory searched for litter.
 //!
-//! [`explore`] runs it all and returns a [`CrashReport`].
+//! [`explore`] runs it all and returns a [`CrashReport`], which tells each
+//! finding as the pieces that reached disk ([`describe`]).
+//!
+//! Where a trace comes from: [`input`] (trace files for `torn crash
+//! --trace`), [`record`] (built-in strategies, once recorded in process),
+//! `shapes` (hand-built traces for tests).
 
 pub mod check;
+pub mod describe;
 pub mod disk;
 pub mod enumerate;
 pub mod input;

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::check::{self, CrashOutcome, Seen};
+use super::describe::{self, describe_call};
 use super::enumerate::{Coverage, Limits, Space};
-use super::model::{self, Model};
-use super::ops::{Logical, describe_call};
+use super::model::Model;
+use super::ops::Logical;
 use super::{Input, zero_counts};
 use crate::exit;
 use crate::report::verdict::thousands;
@@ -225,7 +226,7 @@ impl<'a> Builder<'a> {
                 .optional()
                 .iter()
                 .map(|&m| Step {
-                    op: model::describe(self.l, &space.micros()[m as usize]),
+                    op: describe::piece(self.l, &space.micros()[m as usize]),
                     persisted: chosen[m as usize - space.first()],
                 })
                 .collect(),

@@ -351,9 +351,9 @@ fn the_models_differ_where_the_documentation_says() {
                 let deps = x
                     .deps
                     .iter()
-                    .map(|&d| model::describe(&l, &micros[d as usize]))
+                    .map(|&d| describe::piece(&l, &micros[d as usize]))
                     .collect();
-                (model::describe(&l, x), deps)
+                (describe::piece(&l, x), deps)
             })
             .collect()
     };
@@ -406,7 +406,7 @@ fn writes_split_into_blocks_and_resume_at_the_file_position() {
     }];
     let l = ops::Logical::from_trace(&events, &case.target, &initial).unwrap();
     let micros = Model::Strict.plan(&l);
-    let ranges: Vec<String> = micros.iter().map(|m| model::describe(&l, m)).collect();
+    let ranges: Vec<String> = micros.iter().map(|m| describe::piece(&l, m)).collect();
     assert_eq!(
         ranges,
         vec![
