@@ -38,6 +38,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             run_scenario(&cli, loaded, &format!("built-in:{file}"), Path::new("."), args)
         }
         Command::Gate(ref args) => gate(&cli, args),
+        Command::Crash(ref args) => super::crash::crash(&cli, args),
         Command::Writer { ref job } => {
             torn::engine::kill::writer_main(&torn::case::read_job(job)?)?;
             Ok(exit::OK)

@@ -1,12 +1,14 @@
-//! The command line: `torn run | repro | gate | matrix | merge | list | bench`.
+//! The command line: `torn run | repro | gate | crash | matrix | merge | list | bench`.
 //!
-//! This file declares the arguments; [`commands`] carries them out.
+//! This file declares the arguments; [`commands`] carries them out
+//! (`torn crash` in [`crash`]).
 
 mod commands;
+mod crash;
 
 pub use commands::{CANCEL, dispatch};
 
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,6 +63,10 @@ pub enum Command {
     /// CI gate: judge your own writer black-box against a positive control
     /// in the same run, until a bound is proven or the budget runs out.
     Gate(Box<GateArgs>),
+    /// Crash states: every state a power cut at any point of a write could
+    /// leave on disk, under a persistence model, judged for atomicity
+    /// (torn, empty, missing) and durability (an acknowledged version lost).
+    Crash(Box<CrashArgs>),
     /// Run a scenario on several filesystems and combine the reports
     /// (matrix.json, matrix.md, report.html with plots).
     Matrix {
@@ -291,6 +297,56 @@ pub struct GateArgs {
     pub fault_after: Duration,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `torn crash`: a writer's trace, crashed at every point.
+#[derive(Debug, Args)]
+pub struct CrashArgs {
+    /// Built-in strategy to run and record for --writes writes (repeat for several).
+    #[arg(long = "strategy", value_name = "NAME")]
+    pub strategies: Vec<String>,
+    /// A recorded trace instead: a JSON array of events, or an object with
+    /// "events" and optionally "target", "initial_version" (default 0) and
+    /// "acks" ([[version, ack_ns], ...]; inferred when absent). Repeat for several.
+    #[arg(long = "trace", value_name = "FILE.json")]
+    pub traces: Vec<PathBuf>,
+    /// Persistence model: strict (the POSIX minimum) or ext4-ordered (ext4's
+    /// default data=ordered with auto_da_alloc). Repeat to compare.
+    #[arg(long = "model", value_name = "MODEL", value_enum, default_value = "strict")]
+    pub models: Vec<torn::crash::Model>,
+    /// Writes each built-in strategy makes (versions 1..=N over version 0).
+    #[arg(long, default_value = "3")]
+    pub writes: NonZeroU64,
+    /// Format of the target (default: the template's, else yaml).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Template: a built-in name (see `torn list`) or a file with {{TOKEN}} slots.
+    #[arg(long)]
+    pub template: Option<String>,
+    /// Dotted key the client reads the token from (required for a template file).
+    #[arg(long)]
+    pub client_key: Option<String>,
+    /// Target path relative to the scratch HOME, for built-in strategies
+    /// (default: the template's, e.g. .hermes/config.yaml).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Seed: the tokens written (a trace's tokens must come from the same
+    /// seed) and the sampler, where states are sampled.
+    #[arg(long, env = "TORN_SEED", default_value = "1")]
+    pub seed: u64,
+    /// Crash states generated per crash point at most; beyond, they are sampled.
+    #[arg(long, env = "TORN_CRASH_STATES", default_value = "16384")]
+    pub max_states: u64,
+    /// Crash states generated per subject and model at most, over all crash points.
+    #[arg(long, env = "TORN_CRASH_STATES_TOTAL", default_value = "200000")]
+    pub max_states_total: u64,
+    /// Scratch directory, where states are built (on the file system under
+    /// test); must be empty or made by torn.
+    #[arg(long, env = "TORN_DIR")]
+    pub dir: Option<PathBuf>,
+    /// Keep the scratch files after the run.
+    #[arg(long)]
+    pub keep_scratch: bool,
 }
 
 /// What the gate judges: exactly one of these.
