@@ -12,5 +12,7 @@
 //! timestamps.
 
 pub mod event;
+pub mod recipe;
+pub mod window;
 
 pub use event::{Call, Event, Ring, now_ns};
