@@ -120,7 +120,7 @@ impl RecipeBook {
             }),
             None => self.other_recipes += 1,
         }
-        self.recipes.sort_by(|a, b| b.writes.cmp(&a.writes));
+        self.recipes.sort_by_key(|c| std::cmp::Reverse(c.writes));
         let mut found = r.findings;
         if let Some(tmp) = r.renamed_from {
             let seen = self.temps.get(&tmp).copied().unwrap_or(0);

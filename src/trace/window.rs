@@ -104,14 +104,14 @@ impl<'a> WindowTracker<'a> {
             }
         };
         match &e.call {
-            Call::Open { path, flags, fd, .. } if self.is_target(path) && writes(*flags) => {
-                if take(&mut st.pending_opens, tid) {
-                    if e.ok() && *fd >= 0 {
-                        // The window stays open until this descriptor is closed.
-                        *st.open_fds.entry(*fd).or_default() += 1;
-                    } else {
-                        close(&mut st);
-                    }
+            Call::Open { path, flags, fd, .. }
+                if self.is_target(path) && writes(*flags) && take(&mut st.pending_opens, tid) =>
+            {
+                if e.ok() && *fd >= 0 {
+                    // The window stays open until this descriptor is closed.
+                    *st.open_fds.entry(*fd).or_default() += 1;
+                } else {
+                    close(&mut st);
                 }
             }
             Call::Close { fd, .. } => {
@@ -128,10 +128,10 @@ impl<'a> WindowTracker<'a> {
             | Call::Rename { .. }
             | Call::Link { .. }
             | Call::Symlink { .. }
-            | Call::Write { .. } => {
-                if take(&mut st.pending_calls, tid) {
-                    close(&mut st);
-                }
+            | Call::Write { .. }
+                if take(&mut st.pending_calls, tid) =>
+            {
+                close(&mut st);
             }
             _ => {}
         }
