@@ -3,14 +3,16 @@
 //!
 //! One event model for both kinds of subject: external writers are traced
 //! with `ptrace` (threads and children followed), built-in strategies record
-//! the same events in-process. Everything downstream — mutation windows,
-//! recipes, crash states — reads [`Event`]s and never asks how they were
-//! obtained.
+//! the same events in-process through a [`Recorder`]. Both write into a
+//! [`Recording`]; everything downstream — mutation windows, recipes, crash
+//! states — reads [`Event`]s and never asks how they were obtained.
 //!
 //! Times are nanoseconds of `CLOCK_MONOTONIC` ([`now_ns`]), the clock
 //! `std::time::Instant` uses on Linux, so a trace lines up with the readers'
 //! timestamps.
 
 pub mod event;
+pub mod record;
 
 pub use event::{Call, Event, Ring, now_ns};
+pub use record::{Discard, Recorder, Recording, TraceSpec, TraceSummary};
