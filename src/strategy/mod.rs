@@ -218,7 +218,6 @@ mod tests {
     /// `target`, `target.tmp`, `dir`, or `tmp` (any other file in the
     /// directory); `O_CLOEXEC` left out; repeated steps as `×n`.
     fn recipe_of(events: &[crate::trace::Event], target: &Path) -> String {
-        use crate::trace::Call;
         let dir = parent_dir(target);
         let name = |p: &Path| -> String {
             if p == target {
@@ -236,41 +235,9 @@ mod tests {
                 p.display().to_string()
             }
         };
-        let flags = |f: i32| {
-            let access = match f & libc::O_ACCMODE {
-                libc::O_WRONLY => "O_WRONLY",
-                libc::O_RDWR => "O_RDWR",
-                _ => "O_RDONLY",
-            };
-            let named = [
-                (libc::O_CREAT, "O_CREAT"),
-                (libc::O_EXCL, "O_EXCL"),
-                (libc::O_TRUNC, "O_TRUNC"),
-                (libc::O_APPEND, "O_APPEND"),
-                (libc::O_DIRECTORY, "O_DIRECTORY"),
-            ];
-            std::iter::once(access)
-                .chain(named.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n))
-                .collect::<Vec<_>>()
-                .join("|")
-        };
         let steps: Vec<String> = events
             .iter()
-            .map(|e| match &e.call {
-                Call::Open {
-                    path, flags: f, mode, ..
-                } if f & libc::O_CREAT != 0 => {
-                    format!("open({}, {}, {mode:04o})", name(path), flags(*f))
-                }
-                Call::Open { path, flags: f, .. } => format!("open({}, {})", name(path), flags(*f)),
-                Call::Write {
-                    path,
-                    offset: Some(o),
-                    ..
-                } => format!("write({}, @{o})", name(path)),
-                Call::Rename { from, to, .. } => format!("rename({}, {})", name(from), name(to)),
-                c => format!("{}({})", c.name(), name(c.paths().next().expect("one path"))),
-            })
+            .map(|e| crate::trace::render::brief(e, name))
             .collect();
         let mut out: Vec<String> = Vec::new();
         let mut i = 0;

@@ -70,7 +70,7 @@ impl<'r> Ops<'r> {
         let fd = unsafe { libc::open(c.as_ptr(), flags, mode as libc::c_uint) };
         let (result, err) = ret(fd as isize);
         let abs = Self::abs(path);
-        let creating = flags & (libc::O_CREAT | libc::O_TMPFILE) != 0;
+        let creating = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
         self.record(
             start,
             || Call::Open {

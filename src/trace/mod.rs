@@ -12,7 +12,9 @@
 //! timestamps.
 
 pub mod event;
+pub mod ptrace;
 pub mod record;
+pub mod render;
 
 pub use event::{Call, Event, Ring, now_ns};
 pub use record::{Discard, Recorder, Recording, TraceSpec, TraceSummary};
