@@ -68,7 +68,7 @@ mod mem;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod seccomp;
 #[cfg(all(test, target_os = "linux", target_arch = "x86_64"))]
-mod tests;
+pub(crate) mod tests;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod tracer;
 
@@ -111,6 +111,28 @@ impl TraceError {
     pub fn untraceable(&self) -> bool {
         matches!(self, TraceError::NotPermitted(_) | TraceError::Unsupported(_))
     }
+}
+
+/// Whether commands can be traced here: the first call traces `true` and
+/// remembers the answer (an [`untraceable`](TraceError::untraceable) error,
+/// as a sentence, if not).
+pub fn available() -> Result<(), String> {
+    static PROBE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let rec = Recording::new(&super::TraceSpec::new(Vec::new()));
+            let mut cmd = Command::new("true");
+            cmd.stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null());
+            match Traced::spawn(cmd, rec) {
+                Ok(t) => {
+                    t.wait();
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .clone()
 }
 
 /// State shared between the tracer thread and the [`Traced`] handle.

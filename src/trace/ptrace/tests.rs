@@ -12,20 +12,8 @@ use crate::trace::render::brief;
 use crate::trace::{Call, Event, Recording, TraceSpec, TraceSummary};
 
 /// Whether ptrace works here; if not, says why on stderr.
-fn permitted(test: &str) -> bool {
-    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
-    let probe = PROBE.get_or_init(|| {
-        let rec = Recording::new(&TraceSpec::new(vec![]));
-        match Traced::spawn(Command::new("true"), rec) {
-            Ok(t) => {
-                t.wait();
-                Ok(())
-            }
-            Err(e) if e.untraceable() => Err(e.to_string()),
-            Err(e) => panic!("probing ptrace with `true`: {e}"),
-        }
-    });
-    match probe {
+pub(crate) fn permitted(test: &str) -> bool {
+    match super::available() {
         Ok(()) => true,
         Err(why) => {
             eprintln!("SKIP {test}: {why}");
@@ -35,7 +23,7 @@ fn permitted(test: &str) -> bool {
 }
 
 /// Whether `program` is on PATH; if not, says so on stderr.
-fn have(program: &str, test: &str) -> bool {
+pub(crate) fn have(program: &str, test: &str) -> bool {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .stdout(Stdio::null())
@@ -704,6 +692,33 @@ fn inner_spawn_under_strace_is_not_permitted() {
     let e = Traced::spawn(Command::new("true"), rec).unwrap_err();
     assert!(matches!(e, TraceError::NotPermitted(_)), "{e:?}");
     assert!(e.untraceable());
+    // A subject asked to trace runs untraced, and says so.
+    use crate::subject::{ExternalSpec, Subject, WriterCtx, command::PerWriteCommand};
+    let dir = tempdir();
+    let ctx = WriterCtx {
+        target: dir.path().join("t"),
+        home: dir.path().to_path_buf(),
+        log_dir: dir.path().to_path_buf(),
+        index: 0,
+    };
+    let subject = PerWriteCommand(ExternalSpec {
+        command: "printf %s {token} > {path}".into(),
+        shell: true,
+        timeout: Duration::from_secs(10),
+    });
+    let rec = Recording::new(&spec(dir.path()));
+    let mut w = subject.start_traced(&ctx, rec.clone()).unwrap();
+    w.write("tok", b"").unwrap();
+    assert_eq!(std::fs::read(&ctx.target).unwrap(), b"tok");
+    let summary = rec.summary();
+    assert!(
+        summary
+            .untraced
+            .as_deref()
+            .is_some_and(|u| u.contains("not permitted")),
+        "{summary:?}"
+    );
+    assert_eq!(summary.events, 0);
 }
 
 #[test]
