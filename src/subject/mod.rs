@@ -226,6 +226,18 @@ mod tests {
             .collect()
     }
 
+    fn have_python(test: &str) -> bool {
+        let found = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("")
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            eprintln!("SKIP {test}: python3 is not installed");
+        }
+        found
+    }
+
     fn traceable(test: &str) -> bool {
         crate::trace::ptrace::available()
             .map_err(|why| eprintln!("SKIP {test}: {why}"))
@@ -271,7 +283,7 @@ mod tests {
     #[test]
     fn a_traced_line_protocol_writer_records_its_writes() {
         let test = "a_traced_line_protocol_writer_records_its_writes";
-        if !traceable(test) || !crate::trace::ptrace::tests::have("python3", test) {
+        if !traceable(test) || !have_python(test) {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

@@ -32,17 +32,18 @@ pub struct TraceSpec {
     pub watch_dirs: Vec<PathBuf>,
     /// Bytes of payload kept per write event (0: none).
     pub data_cap: usize,
-    /// Events kept; beyond this the oldest are dropped, and counted.
+    /// Events kept (a few hundred bytes each, plus payload); beyond this
+    /// the oldest are dropped, and counted.
     pub ring_cap: usize,
 }
 
 impl TraceSpec {
-    /// Watches `watch_dirs`, keeps no payload and up to 65 536 events.
+    /// Watches `watch_dirs`, keeps no payload and up to 16 384 events.
     pub fn new(watch_dirs: Vec<PathBuf>) -> Self {
         Self {
             watch_dirs,
             data_cap: 0,
-            ring_cap: 65_536,
+            ring_cap: 16_384,
         }
     }
 }
@@ -60,8 +61,10 @@ pub struct TraceSummary {
     /// File-system calls examined: stops of the tracer's seccomp filter, or
     /// calls recorded in-process.
     pub calls_seen: u64,
-    /// Events recorded (kept plus dropped), i.e. calls on watched paths.
+    /// Events recorded (kept, drained, or dropped), i.e. calls on watched paths.
     pub events: u64,
+    /// Events in the ring now (not yet drained).
+    pub kept: usize,
     /// Events overwritten because the ring was full (the oldest go first).
     pub dropped: u64,
     /// Processes followed (the started command, its children, ...).
@@ -245,6 +248,7 @@ impl Recording {
         let i = self.lock();
         let mut s = i.summary.clone();
         s.events = i.ring.total;
+        s.kept = i.ring.len();
         s.dropped = i.ring.dropped;
         s.unseen = i.notes.iter().cloned().collect();
         s

@@ -68,7 +68,7 @@ mod mem;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod seccomp;
 #[cfg(all(test, target_os = "linux", target_arch = "x86_64"))]
-pub(crate) mod tests;
+mod tests;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod tracer;
 

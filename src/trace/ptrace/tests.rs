@@ -12,7 +12,7 @@ use crate::trace::render::brief;
 use crate::trace::{Call, Event, Recording, TraceSpec, TraceSummary};
 
 /// Whether ptrace works here; if not, says why on stderr.
-pub(crate) fn permitted(test: &str) -> bool {
+fn permitted(test: &str) -> bool {
     match super::available() {
         Ok(()) => true,
         Err(why) => {
@@ -23,7 +23,7 @@ pub(crate) fn permitted(test: &str) -> bool {
 }
 
 /// Whether `program` is on PATH; if not, says so on stderr.
-pub(crate) fn have(program: &str, test: &str) -> bool {
+fn have(program: &str, test: &str) -> bool {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .stdout(Stdio::null())
