@@ -69,7 +69,12 @@ impl<'r> Ops<'r> {
         // SAFETY: a valid NUL-terminated path; the mode is read only with O_CREAT.
         let fd = unsafe { libc::open(c.as_ptr(), flags, mode as libc::c_uint) };
         let (result, err) = ret(fd as isize);
-        let abs = Self::abs(path);
+        // Named as events name paths only when recording.
+        let abs = if self.rec.enabled() {
+            Self::abs(path)
+        } else {
+            path.to_path_buf()
+        };
         let creating = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
         self.record(
             start,
@@ -176,7 +181,7 @@ pub(crate) struct OpFile<'r> {
 }
 
 impl OpFile<'_> {
-    /// The absolute path it was opened as.
+    /// The path it was opened as (absolute when recording).
     pub fn path(&self) -> &Path {
         &self.path
     }
