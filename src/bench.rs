@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::classify::Classifier;
-use crate::engine::reader::{self, ReaderOptions};
+use crate::engine::reader::{self, ReaderRun};
 use crate::engine::{Live, Shared};
 use crate::format::{Format, Template};
 use crate::report::verdict::thousands;
@@ -177,7 +177,7 @@ fn verified_loop(path: &Path, classifier: &Classifier, each: Duration) -> f64 {
             std::thread::sleep(each);
             shared.stop.store(true, Ordering::Relaxed);
         });
-        let opts = ReaderOptions {
+        let opts = ReaderRun {
             profile: reader::Profile::Reread,
             lock: false,
             reads: None,

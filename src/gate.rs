@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::exit;
 use crate::format::Format;
-use crate::report::verdict::{ProofTarget, judge_run, sci, thousands};
+use crate::report::verdict::{judge_run, sci, thousands};
 use crate::report::{CaseStatus, Report, RunStatus};
 use crate::scenario::{CaseEntry, Dur, Rate, Scenario, StrategyName};
 use crate::subject::SubjectSpec;
@@ -49,6 +49,88 @@ pub struct Gate {
     pub seed: u64,
 }
 
+/// What a gate must prove about a subject with zero anomalies: enough
+/// completed writes, enough mutation windows that reads overlapped (the
+/// per-write proof), and optionally enough window-exposed reads or a bound
+/// on the per-read anomaly probability.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProofTarget {
+    /// Completed writes (after the warm-up): no pass rests on one write.
+    pub min_writes: u64,
+    /// Mutation windows at least one read overlapped.
+    pub min_windows: u64,
+    /// Reads that overlapped a mutation window.
+    pub min_exposed: u64,
+    /// The 95% upper bound to prove on the per-exposed-read anomaly probability.
+    pub max_rate: Option<f64>,
+}
+
+/// What a subject has shown so far, in the terms of a [`ProofTarget`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    pub writes: u64,
+    pub windows_hit: u64,
+    pub exposed: u64,
+}
+
+impl ProofTarget {
+    /// Whether zero anomalies with `s` meets the target.
+    pub fn met(&self, s: Shown) -> bool {
+        self.missing(s).is_empty()
+    }
+
+    /// What is still missing, in words (empty when met).
+    pub fn missing(&self, s: Shown) -> Vec<String> {
+        let mut out = Vec::new();
+        if s.writes < self.min_writes {
+            out.push(format!(
+                "{} of {} writes (--min-writes)",
+                thousands(s.writes),
+                thousands(self.min_writes)
+            ));
+        }
+        if s.windows_hit < self.min_windows {
+            out.push(format!(
+                "{} of {} write windows overlapped by a read (--min-windows)",
+                thousands(s.windows_hit),
+                thousands(self.min_windows)
+            ));
+        }
+        if s.exposed < self.exposed_needed() {
+            out.push(format!(
+                "{} of {} exposed reads (--min-exposed / --max-rate)",
+                thousands(s.exposed),
+                thousands(self.exposed_needed())
+            ));
+        }
+        out
+    }
+
+    /// Exposed reads needed, with zero anomalies, to meet the target.
+    pub fn exposed_needed(&self) -> u64 {
+        let by_rate = self.max_rate.map_or(0, |p| {
+            // (1 - p)^n <= 0.05  <=>  n >= ln(0.05) / ln(1 - p)
+            ((1.0 - crate::stats::CONFIDENCE).ln() / (-p).ln_1p()).ceil() as u64
+        });
+        self.min_exposed.max(by_rate)
+    }
+
+    /// The target in words, for the gate's first line.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![
+            format!("≥ {} writes", thousands(self.min_writes)),
+            format!(
+                "≥ {} write windows each overlapped by a read",
+                thousands(self.min_windows)
+            ),
+        ];
+        if self.exposed_needed() > 0 {
+            parts.push(format!("≥ {} exposed reads", thousands(self.exposed_needed())));
+        }
+        format!("0 anomalies in {}", parts.join(", "))
+    }
+}
+
 /// Label of the control case.
 pub const CONTROL: &str = "control: naive-truncate";
 
@@ -56,23 +138,8 @@ impl Gate {
     /// The gate as a scenario: the control, then the subject.
     pub fn scenario(&self) -> Scenario {
         let entry = |label: &str| CaseEntry {
-            strategy: None,
-            writer_cmd: None,
-            writer_stdio: None,
-            shell: None,
-            write_timeout: None,
             label: Some(label.to_string()),
-            chunks: None,
-            writers: None,
-            readers: None,
-            reader_lock: None,
-            reader_profile: None,
-            reader_procs: None,
-            rmw: None,
-            write_rate: None,
-            duration: None,
-            expect: None,
-            expect_reason: None,
+            ..CaseEntry::default()
         };
         let mut control = entry(CONTROL);
         control.strategy = Some(StrategyName("naive-truncate".into()));
@@ -133,6 +200,15 @@ impl Gate {
     }
 }
 
+/// What a finished case showed, in the terms of a [`ProofTarget`].
+pub fn shown(c: &crate::report::CaseReport) -> Shown {
+    Shown {
+        writes: c.writes.committed,
+        windows_hit: c.windows.hit,
+        exposed: c.exposed_reads,
+    }
+}
+
 /// Applies the gate's rules to a finished run: a subject that showed nothing
 /// but did not reach the proof target is inconclusive. Rewrites the subject's
 /// status and the verdict, and adds the one-line gate verdict first.
@@ -144,24 +220,33 @@ pub fn judge(report: &mut Report, proof: &ProofTarget) {
         .map(|c| c.anomaly_count());
     if let Some(subject) = report.cases.iter_mut().find(|c| c.label != CONTROL)
         && subject.status == CaseStatus::Pass
-        && !proof.met(subject.exposed_reads)
     {
-        subject.status = CaseStatus::Inconclusive;
-        subject.reason = format!(
-            "0 anomalies, but only {} exposed reads (95% bound ≤ {}); the target needs {} — \
-             raise --budget or lower --max-rate / --min-exposed",
-            thousands(subject.exposed_reads),
-            sci(subject.anomalies_per_exposed.high),
-            thousands(proof.exposed_needed())
-        );
+        let missing = proof.missing(shown(subject));
+        if !missing.is_empty() {
+            subject.status = CaseStatus::Inconclusive;
+            subject.reason = format!(
+                "0 anomalies, but only {} — raise --budget, or lower the target",
+                missing.join(", ")
+            );
+        }
     }
     let mut verdict = judge_run(report);
     let subject = report.cases.iter().find(|c| c.label != CONTROL);
     let headline = match (verdict.status, subject) {
         (RunStatus::Pass, Some(s)) => format!(
-            "pass: 0 anomalies in {} exposed reads (95% bound ≤ {} per exposed read); control naive-truncate tore {} times in the same run",
+            "pass: 0 anomalies in {} writes, {} of {} write windows overlapped by reads (95% bound ≤ {} per write), \
+             {} exposed reads (≤ {} per read){}; control naive-truncate tore {} times in the same run",
+            thousands(s.writes.committed),
+            thousands(s.windows.hit),
+            thousands(s.windows.opened),
+            sci(s.anomalies_per_window.high),
             thousands(s.exposed_reads),
             sci(s.anomalies_per_exposed.high),
+            if s.windows.traced {
+                ""
+            } else {
+                " — untraced: each whole write counted as a window"
+            },
             thousands(control_count.unwrap_or(0))
         ),
         (RunStatus::AnomaliesFound, Some(s)) => format!("fail: {}", crate::report::verdict::summary(s)),

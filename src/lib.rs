@@ -9,10 +9,14 @@
 //! - [`engine`]: writer and reader threads, exposure, counters, evidence;
 //! - [`stats`]: rates and exact Clopper–Pearson bounds;
 //! - [`scenario`]: scenario files (YAML) describing a run;
-//! - [`report`]: the run's result as JSON, Markdown and a terminal table.
+//! - [`report`]: the run's result as JSON, Markdown and a terminal table;
+//! - [`crash`]: the states a power cut during a traced write could leave,
+//!   under a persistence model, each judged like a read.
 
 pub mod bench;
+pub mod case;
 pub mod classify;
+pub mod crash;
 pub mod engine;
 pub mod envinfo;
 pub mod exit;

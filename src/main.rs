@@ -77,7 +77,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Configuration mistakes are usage errors; anything else is I/O.
+/// Configuration mistakes (and a trace that cannot be crashed, or a
+/// recording this build cannot make) are usage errors; anything else is I/O.
 fn exit_code_for(e: &anyhow::Error) -> i32 {
     let config = e.chain().any(|c| {
         c.is::<torn::scenario::ScenarioError>()
@@ -89,6 +90,13 @@ fn exit_code_for(e: &anyhow::Error) -> i32 {
                         | torn::scratch::ScratchError::CaseNotOurs(..)
                         | torn::scratch::ScratchError::NotADirectory(_)
                 )
+            )
+            || c.is::<torn::crash::input::InputError>()
+            || c.is::<torn::crash::TraceError>()
+            || matches!(c.downcast_ref(), Some(torn::crash::CrashError::Trace(_)))
+            || matches!(
+                c.downcast_ref(),
+                Some(torn::crash::record::RecordError::Unavailable(_))
             )
     });
     if config { exit::USAGE_ERROR } else { exit::IO_ERROR }

@@ -10,10 +10,12 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::case::CaseEnv;
 use crate::classify::Classifier;
-use crate::engine::{self, CaseSpec, Progress};
+use crate::engine::{self, Progress};
 use crate::envinfo;
-use crate::report::verdict::{ProofTarget, judge_run, thousands};
+use crate::gate::{ProofTarget, Shown};
+use crate::report::verdict::{judge_run, thousands};
 use crate::report::{self, CaseReport, Report, ScenarioInfo, evidence};
 use crate::scenario::{Dur, Scenario};
 use crate::scratch::{Scratch, slug};
@@ -150,49 +152,34 @@ pub fn run(
             .with_context(|| format!("creating a case directory in {}", scratch.root().display()))?;
         let target = dir.home().join(&target_rel);
         std::fs::create_dir_all(target.parent().expect("target has a parent"))?;
-        let spec = CaseSpec {
-            subject: case.subject.build(),
-            writers: case.writers,
-            write_rate: case.write_rate.to_engine(),
-            readers: case.readers,
-            reader_lock: case.reader_lock,
-            reader_profile: case.reader_profile,
-            duration: case.duration,
-            reads: case.reads,
-            evidence_per_class: scenario.evidence,
-            target_mode: scenario.target_mode,
+        let env = CaseEnv {
             home: dir.home(),
             log_dir: dir.path().to_path_buf(),
-            reader_procs: if case.reader_procs {
-                Some(match &opts.reader_exe {
-                    Some(exe) => exe.clone(),
-                    None => std::env::current_exe()
-                        .context("locating the torn executable for reader processes")?,
-                })
-            } else {
-                None
-            },
-            external_reader: case.external_reader.clone(),
-            rmw: case.rmw,
-            target_symlink: case.target_symlink,
-            watch_modes: case.watch_modes,
-            verify_writes: case.verify_writes,
-            fault: case.fault,
+            exe: opts.reader_exe.clone(),
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
-        let (proof, expect) = (opts.proof, case.expect);
+        let (proof, expect, writers) = (opts.proof, case.expect, case.writers.count);
         let mut on_progress = |p: Progress| {
             show_progress(&bar, &p);
             // With a proof target, a case that claims safety stops as soon as
             // it fails or has proven enough.
             match proof {
-                Some(t) if expect == Expect::Clean && (p.anomalies > 0 || t.met(p.exposed)) => {
+                Some(t)
+                    if expect == Expect::Clean
+                        && (p.anomalies > 0
+                            || t.met(Shown {
+                                // The warm-up write is not counted.
+                                writes: p.writes.saturating_sub(writers as u64),
+                                windows_hit: p.windows_hit,
+                                exposed: p.exposed,
+                            })) =>
+                {
                     ControlFlow::Break(())
                 }
                 _ => ControlFlow::Continue(()),
             }
         };
-        let raw = engine::run_case(&spec, &classifier, &target, cancel, &mut on_progress)
+        let raw = engine::run_case(case, &env, &classifier, &target, cancel, &mut on_progress)
             .with_context(|| format!("running {} on {}", case.label, target.display()))?;
         bar.finish_and_clear();
         let slug = format!("{i:02}-{}", slug(&case.label));
@@ -205,7 +192,7 @@ pub fn run(
         )
         .context("saving evidence")?;
         let mut case_report = CaseReport::new(case, &raw, evidence);
-        if scenario.kill_trials > 0 && !raw.interrupted {
+        if case.kill_trials > 0 && !raw.interrupted {
             bar.finish_and_clear();
             let exe = match &opts.reader_exe {
                 Some(exe) => exe.clone(),
@@ -222,8 +209,8 @@ pub fn run(
                 &classifier,
                 &dir.path().join("kill"),
                 &name,
-                scenario.target_mode,
-                scenario.kill_trials,
+                case.target_mode,
+                case.kill_trials,
                 scenario.seed ^ i as u64,
             )
             .with_context(|| format!("killed-writer trials of {}", case.label))?;

@@ -360,6 +360,7 @@ fn every_command_has_examples_and_repro_lists_every_scenario() {
         "run",
         "repro",
         "gate",
+        "crash",
         "matrix",
         "merge",
         "list",

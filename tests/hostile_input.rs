@@ -157,6 +157,8 @@ fn usage_mistakes_say_what_to_do() {
             "rename-durable",
             "--max-rate",
             "0",
+            "--min-windows",
+            "0",
             "--no-report",
         ])
         .assert()

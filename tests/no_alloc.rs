@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use torn::classify::Classifier;
-use torn::engine::reader::{ReaderOptions, run_reader};
+use torn::engine::reader::{ReaderRun, run_reader};
 use torn::engine::{Live, Shared};
 use torn::format::Template;
 use torn::token::TokenCodec;
@@ -34,7 +34,7 @@ fn allocations_for(reads: u64, classifier: &Classifier, path: &std::path::Path) 
     let shared = Shared::new(1);
     let live = Live::default();
     let before = ALLOCS.with(Cell::get);
-    let opts = ReaderOptions {
+    let opts = ReaderRun {
         profile: torn::engine::Profile::Reread,
         lock: false,
         reads: Some(reads),

@@ -10,8 +10,9 @@ use clap::CommandFactory;
 use torn::exit;
 use torn::format::{BUILTINS, Format};
 use torn::gate::Gate;
+use torn::gate::ProofTarget;
 use torn::report::table;
-use torn::report::verdict::{ProofTarget, thousands};
+use torn::report::verdict::thousands;
 use torn::run::{self, RunOptions};
 use torn::scenario::Scenario;
 use torn::strategy;
@@ -38,20 +39,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             run_scenario(&cli, loaded, &format!("built-in:{file}"), Path::new("."), args)
         }
         Command::Gate(ref args) => gate(&cli, args),
-        Command::Writer {
-            ref strategy,
-            chunks,
-            ref target,
-            ref doc,
-        } => {
-            let classifier = doc.classifier(u64::MAX)?;
-            torn::engine::kill::writer_main(&torn::engine::kill::WriterProc {
-                strategy: strategy.clone(),
-                chunks,
-                target: target.clone(),
-                template: doc.template.clone(),
-                classifier: &classifier,
-            })?;
+        Command::Crash(ref args) => super::crash::crash(&cli, args),
+        Command::Writer { ref job } => {
+            torn::engine::kill::writer_main(&torn::case::read_job(job)?)?;
             Ok(exit::OK)
         }
         Command::Matrix {
@@ -82,23 +72,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(matrix_exit(&m.reports))
         }
-        Command::Reader(ref a) => {
-            let tally = torn::engine::procs::ReaderProc {
-                board: a.board.clone(),
-                id: a.id,
-                target: a.target.clone(),
-                template: a.doc.template.clone(),
-                format: a.doc.format.into(),
-                client_key: a.doc.client_key.clone(),
-                seed: a.doc.seed,
-                grace: a.grace,
-                lock: a.lock,
-                reads: a.reads,
-                evidence: a.evidence,
-                bucket_ns: a.bucket_ns,
-                profile: a.profile,
-            }
-            .run()?;
+        Command::Reader { ref job, id } => {
+            let tally = torn::engine::procs::reader_main(&torn::case::read_job(job)?, id)?;
             serde_json::to_writer(std::io::stdout().lock(), &tally)?;
             Ok(exit::OK)
         }
@@ -160,7 +135,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let formats: Vec<Format> = if format.is_empty() {
                 Format::ALL.to_vec()
             } else {
-                format.iter().map(|&f| f.into()).collect()
+                format.clone()
             };
             let rows = torn::bench::reader_overhead(&formats, duration, dir.as_deref(), &CANCEL)?;
             if cli.json {
@@ -219,19 +194,26 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit::USAGE_ERROR);
     }
-    if args.max_rate == 0.0 && args.min_exposed == 0 {
+    if args.max_rate == 0.0 && args.min_exposed == 0 && args.min_windows == 0 {
         eprintln!(
-            "error: --max-rate 0 with --min-exposed 0 leaves the gate nothing to prove; \
-             give a bound to prove (--max-rate 1e-5) or a number of exposed reads (--min-exposed N)"
+            "error: --min-windows 0, --min-exposed 0 and --max-rate 0 leave the gate nothing to prove; \
+             give a number of write windows (--min-windows 300), of exposed reads (--min-exposed N) \
+             or a bound to prove (--max-rate 1e-5)"
         );
         return Ok(exit::USAGE_ERROR);
     }
+    if args.min_writes < 2 {
+        eprintln!("error: --min-writes must be at least 2: no pass may rest on one write");
+        return Ok(exit::USAGE_ERROR);
+    }
     let proof = ProofTarget {
+        min_writes: args.min_writes,
+        min_windows: args.min_windows,
         min_exposed: args.min_exposed,
         max_rate: (args.max_rate > 0.0).then_some(args.max_rate),
     };
     let g = Gate {
-        format: args.format.into(),
+        format: args.format,
         template: args.template.clone(),
         client_key: args.client_key.clone(),
         target: args.target.clone(),
@@ -243,7 +225,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         reader_stdio: args.reader_stdio.clone(),
         reader_timeout: args.write_timeout,
         kill_trials: args.kill_trials,
-        fault: args.fault.map(Into::into),
+        fault: args.fault,
         fault_after: args.fault_after,
         write_rate: args.write_rate,
         proof,
@@ -253,8 +235,8 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
     };
     if !cli.quiet {
         let line = format!(
-            "torn gate: needs 0 anomalies in ≥ {} exposed reads within {}; control first ({})",
-            thousands(proof.exposed_needed()),
+            "torn gate: needs {} within {}; control first ({})",
+            proof.describe(),
             humantime::format_duration(args.budget),
             humantime::format_duration(args.control)
         );

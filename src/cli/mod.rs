@@ -1,13 +1,15 @@
-//! The command line: `torn run | repro | gate | matrix | merge | list |
-//! clean | bench | completions | man`.
+//! The command line: `torn run | repro | gate | crash | matrix | merge |
+//! list | clean | bench | completions | man`.
 //!
-//! This file declares the arguments; [`commands`] carries them out.
+//! This file declares the arguments; [`commands`] carries them out
+//! (`torn crash` in [`crash`]).
 
 mod commands;
+mod crash;
 
 pub use commands::{CANCEL, dispatch};
 
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -94,6 +96,12 @@ Examples:
 Exit codes: 0 pass, 1 anomalies found, 2 inconclusive (the control showed
 nothing, or the bound was not reached within --budget), 3 subject error.";
 
+const CRASH_EXAMPLES: &str = "\
+Examples:
+  torn crash --trace writer.trace.json        # every crash state of a recorded trace
+  torn crash --trace writer.trace.json --model strict --model ext4-ordered
+  torn crash --trace a.trace.json --trace b.trace.json --json";
+
 const MATRIX_EXAMPLES: &str = "\
 Examples:
   torn matrix hermes --fs tmpfs=/dev/shm --fs home=$HOME/tmp
@@ -158,6 +166,11 @@ pub enum Command {
     /// in the same run, until a bound is proven or the budget runs out.
     #[command(after_help = GATE_EXAMPLES)]
     Gate(Box<GateArgs>),
+    /// Crash states: every state a power cut at any point of a write could
+    /// leave on disk, under a persistence model, judged for atomicity
+    /// (torn, empty, missing) and durability (an acknowledged version lost).
+    #[command(after_help = CRASH_EXAMPLES)]
+    Crash(Box<CrashArgs>),
     /// Run a scenario on several filesystems and combine the reports
     /// (matrix.json, matrix.md, report.html with plots).
     #[command(after_help = MATRIX_EXAMPLES)]
@@ -201,18 +214,20 @@ pub enum Command {
     /// Internal: a built-in strategy writing until killed (killed-writer trials).
     #[command(name = "__writer", hide = true)]
     Writer {
+        /// The job file (JSON) the run wrote.
         #[arg(long)]
-        strategy: String,
-        #[arg(long)]
-        chunks: usize,
-        #[arg(long)]
-        target: PathBuf,
-        #[command(flatten)]
-        doc: DocArgs,
+        job: PathBuf,
     },
     /// Internal: one reader process of a run with `--reader-procs`.
     #[command(name = "__reader", hide = true)]
-    Reader(Box<ReaderArgs>),
+    Reader {
+        /// The job file (JSON) the run wrote.
+        #[arg(long)]
+        job: PathBuf,
+        /// This reader's slot on the board.
+        #[arg(long)]
+        id: usize,
+    },
     /// Measure verified reads/s against a bare open+read+close loop on the
     /// same file, and print the ratio (min / median / max over the rounds).
     #[command(after_help = BENCH_EXAMPLES)]
@@ -225,7 +240,7 @@ pub enum Command {
         dir: Option<PathBuf>,
         /// Only these formats (default: all).
         #[arg(long, value_enum)]
-        format: Vec<FormatArg>,
+        format: Vec<Format>,
         /// Instead: compare the readers' reads/s while this line-protocol
         /// writer runs against their reads/s under the built-in
         /// rename-durable, in one run (YAML, Hermes template).
@@ -256,26 +271,6 @@ impl Command {
                 | Command::Matrix { .. }
                 | Command::Bench { .. }
         )
-    }
-}
-
-/// Formats, for `--format`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum FormatArg {
-    Yaml,
-    Json,
-    Dotenv,
-    Ini,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Yaml => Format::Yaml,
-            FormatArg::Json => Format::Json,
-            FormatArg::Dotenv => Format::Dotenv,
-            FormatArg::Ini => Format::Ini,
-        }
     }
 }
 
@@ -319,31 +314,6 @@ impl RunArgs {
     }
 }
 
-/// The document a helper process works on (set by the run that starts it).
-#[derive(Debug, Args)]
-pub struct DocArgs {
-    #[arg(long)]
-    template: PathBuf,
-    #[arg(long, value_enum)]
-    format: FormatArg,
-    #[arg(long)]
-    client_key: String,
-    #[arg(long)]
-    seed: u64,
-}
-
-impl DocArgs {
-    fn classifier(&self, grace: u64) -> anyhow::Result<torn::classify::Classifier> {
-        let template =
-            torn::format::Template::from_file(&self.template, self.format.into(), &self.client_key)?;
-        Ok(torn::classify::Classifier::new(
-            template,
-            torn::token::TokenCodec::new(self.seed),
-            grace,
-        ))
-    }
-}
-
 /// Where a run works and what it writes.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
@@ -370,7 +340,7 @@ pub struct OutputArgs {
 pub struct GateArgs {
     /// Format of the target.
     #[arg(long, value_enum)]
-    pub format: FormatArg,
+    pub format: Format,
     /// Template: a built-in name (see `torn list`) or a file with {{TOKEN}} slots
     /// (default: the format's built-in).
     #[arg(long)]
@@ -409,11 +379,20 @@ pub struct GateArgs {
     /// Writes per second per writer, or `max`.
     #[arg(long, default_value = "max")]
     pub write_rate: torn::scenario::Rate,
-    /// Exposed reads the subject must survive with zero anomalies.
+    /// Completed writes (after the warm-up) a pass needs at least: no pass
+    /// rests on a writer torn has barely seen write.
+    #[arg(long, default_value = "20", env = "TORN_MIN_WRITES")]
+    pub min_writes: u64,
+    /// Write windows (spans in which the target was really changing, from
+    /// the writer's trace) that reads overlapped, with zero anomalies: 300
+    /// proves ≤ 1% per write at 95%.
+    #[arg(long, default_value = "300", env = "TORN_MIN_WINDOWS")]
+    pub min_windows: u64,
+    /// Reads overlapping a write window the subject must survive with zero anomalies.
     #[arg(long, default_value = "0", env = "TORN_MIN_EXPOSED")]
     pub min_exposed: u64,
-    /// The 95% upper bound on the per-read anomaly probability to prove (0 for none).
-    #[arg(long, default_value = "1e-5", env = "TORN_MAX_RATE")]
+    /// The 95% upper bound on the per-exposed-read anomaly probability to prove (0 for none).
+    #[arg(long, default_value = "0", env = "TORN_MAX_RATE")]
     pub max_rate: f64,
     /// Longest the subject may run to reach the targets.
     #[arg(long, default_value = "60s", env = "TORN_BUDGET", value_parser = parse_duration)]
@@ -432,7 +411,7 @@ pub struct GateArgs {
     /// Inject a real fault mid-run: read-only-dir, or full-disk (needs a
     /// small filesystem: harness/fs.sh up tmpfs-small, then --dir on it).
     #[arg(long, value_enum)]
-    pub fault: Option<FaultArg>,
+    pub fault: Option<torn::engine::fault::Fault>,
     /// When the fault starts.
     #[arg(long, default_value = "200ms", value_parser = parse_duration)]
     pub fault_after: Duration,
@@ -440,54 +419,54 @@ pub struct GateArgs {
     pub output: OutputArgs,
 }
 
-/// Faults, for `--fault`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum FaultArg {
-    ReadOnlyDir,
-    FullDisk,
-}
-
-impl From<FaultArg> for torn::engine::fault::Fault {
-    fn from(f: FaultArg) -> Self {
-        match f {
-            FaultArg::ReadOnlyDir => Self::ReadOnlyDir,
-            FaultArg::FullDisk => Self::FullDisk,
-        }
-    }
-}
-
-/// Arguments of a reader process (set by the run that starts it).
+/// `torn crash`: a writer's trace, crashed at every point.
 #[derive(Debug, Args)]
-pub struct ReaderArgs {
+pub struct CrashArgs {
+    /// Built-in strategy to run and record for --writes writes (repeat for several).
+    #[arg(long = "strategy", value_name = "NAME")]
+    pub strategies: Vec<String>,
+    /// A recorded trace instead: a JSON array of events, or an object with
+    /// "events" and optionally "target", "initial_version" (default 0) and
+    /// "acks" ([[version, ack_ns], ...]; inferred when absent). Repeat for several.
+    #[arg(long = "trace", value_name = "FILE.json")]
+    pub traces: Vec<PathBuf>,
+    /// Persistence model: strict (the POSIX minimum) or ext4-ordered (ext4's
+    /// default data=ordered with auto_da_alloc). Repeat to compare.
+    #[arg(long = "model", value_name = "MODEL", value_enum, default_value = "strict")]
+    pub models: Vec<torn::crash::Model>,
+    /// Writes each built-in strategy makes (versions 1..=N over version 0).
+    #[arg(long, default_value = "3")]
+    pub writes: NonZeroU64,
+    /// Format of the target (default: the template's, else yaml).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Template: a built-in name (see `torn list`) or a file with {{TOKEN}} slots.
     #[arg(long)]
-    board: PathBuf,
+    pub template: Option<String>,
+    /// Dotted key the client reads the token from (required for a template file).
     #[arg(long)]
-    id: usize,
+    pub client_key: Option<String>,
+    /// Target path relative to the scratch HOME, for built-in strategies
+    /// (default: the template's, e.g. .hermes/config.yaml).
     #[arg(long)]
-    target: PathBuf,
-    #[command(flatten)]
-    doc: DocArgs,
+    pub target: Option<String>,
+    /// Seed: the tokens written (a trace's tokens must come from the same
+    /// seed) and the sampler, where states are sampled.
+    #[arg(long, env = "TORN_SEED", default_value = "1")]
+    pub seed: u64,
+    /// Crash states generated per crash point at most; beyond, they are sampled.
+    #[arg(long, env = "TORN_CRASH_STATES", default_value = "16384")]
+    pub max_states: u64,
+    /// Crash states generated per subject and model at most, over all crash points.
+    #[arg(long, env = "TORN_CRASH_STATES_TOTAL", default_value = "200000")]
+    pub max_states_total: u64,
+    /// Scratch directory, where states are built (on the file system under
+    /// test); must be empty or made by torn.
+    #[arg(long, env = "TORN_DIR")]
+    pub dir: Option<PathBuf>,
+    /// Keep the scratch files after the run.
     #[arg(long)]
-    grace: u64,
-    #[arg(long)]
-    lock: bool,
-    #[arg(long)]
-    reads: Option<u64>,
-    #[arg(long)]
-    evidence: usize,
-    #[arg(long)]
-    bucket_ns: u64,
-    #[arg(long, value_parser = parse_profile)]
-    profile: torn::engine::Profile,
-}
-
-fn parse_profile(s: &str) -> Result<torn::engine::Profile, String> {
-    match s {
-        "reread" => Ok(torn::engine::Profile::Reread),
-        "cached" => Ok(torn::engine::Profile::Cached),
-        "mtime-cached" => Ok(torn::engine::Profile::MtimeCached),
-        _ => Err(format!("`{s}`: expected reread, cached or mtime-cached")),
-    }
+    pub keep_scratch: bool,
 }
 
 /// What the gate judges: exactly one of these.

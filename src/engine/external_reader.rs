@@ -57,6 +57,7 @@ pub fn run(
             }
         };
         let exposed = shared.exposed(exposure);
+        let window_exposed = shared.window_exposed(exposure);
         let committed_at_use = shared.committed.load(Ordering::Acquire);
         let c = classifier.classify_answer(&answer, committed_before, committed_at_use);
         let seen = || FirstSeen {
@@ -64,7 +65,14 @@ pub fn run(
             reader: id,
             read_index: i,
         };
-        tally.record(&c, exposed, seen, answer.as_bytes(), committed_before);
+        tally.record(
+            &c,
+            exposed,
+            window_exposed,
+            seen,
+            answer.as_bytes(),
+            committed_before,
+        );
         i += 1;
     }
     ExternalReads {

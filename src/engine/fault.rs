@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_FULL_DISK_BYTES: u64 = 256 << 20;
 
 /// A fault to inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Fault {
     ReadOnlyDir,

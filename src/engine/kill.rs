@@ -10,7 +10,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use nix::unistd::Pid;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::case::{Document, WriterJob, write_job};
 use crate::classify::{Classifier, Outcome};
 use crate::format::Versions;
 use crate::subject::SubjectSpec;
@@ -68,28 +69,26 @@ pub fn run(
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6B69_6C6C);
     let mut out = KillTrials::default();
     let mut counts = [0u64; Outcome::COUNT];
-    let template = dir.join("template");
+    let job_path = dir.join("writer-job.json");
     let home = dir.join("home");
     for trial in 0..n {
         if home.exists() {
             fs::remove_dir_all(&home)?;
         }
         fs::create_dir_all(&home)?;
-        fs::write(&template, classifier.template.text())?;
         let target = home.join(target_name);
         fs::write(&target, classifier.template.render_vec(&classifier.codec, 0))?;
         fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
         let delay = Duration::from_nanos(rng.random_range(0..MAX_DELAY.as_nanos() as u64));
         let started = match subject {
-            SubjectSpec::Strategy { name, params } => {
-                let args = WriterProc {
-                    strategy: name.clone(),
-                    chunks: params.chunks,
+            SubjectSpec::Strategy { .. } => {
+                let job = WriterJob {
+                    subject: subject.clone(),
                     target: target.clone(),
-                    template: template.clone(),
-                    classifier,
+                    document: Document::of(classifier),
                 };
-                kill_builtin(exe, &args, delay)
+                write_job(&job_path, &job)?;
+                kill_builtin(exe, &job_path, &target, delay)
             }
             SubjectSpec::Stdio(spec) => kill_stdio(spec, &target, &home, dir, classifier, delay),
             SubjectSpec::Command(_) => {
@@ -134,29 +133,14 @@ pub fn run(
     Ok(out)
 }
 
-/// The arguments of a `torn __writer` process.
-pub struct WriterProc<'a> {
-    pub strategy: String,
-    pub chunks: usize,
-    pub target: PathBuf,
-    pub template: PathBuf,
-    pub classifier: &'a Classifier,
-}
-
-fn kill_builtin(exe: &Path, a: &WriterProc<'_>, delay: Duration) -> Result<(), String> {
+fn kill_builtin(exe: &Path, job: &Path, target: &Path, delay: Duration) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
-    let c = a.classifier;
     let mut cmd = Command::new(exe);
-    let case_dir = a.target.parent().unwrap_or(Path::new("/"));
+    let case_dir = target.parent().unwrap_or(Path::new("/"));
     let mut child = crate::guard::procs::contain(&mut cmd, case_dir)
         .arg("__writer")
-        .arg(format!("--strategy={}", a.strategy))
-        .arg(format!("--chunks={}", a.chunks))
-        .arg(format!("--target={}", a.target.display()))
-        .arg(format!("--template={}", a.template.display()))
-        .arg(format!("--format={}", c.template.format.name()))
-        .arg(format!("--client-key={}", c.template.client_key))
-        .arg(format!("--seed={}", c.codec.seed()))
+        .arg("--job")
+        .arg(job)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .process_group(0)
@@ -213,15 +197,19 @@ fn kill_stdio(
 /// The body of a `torn __writer` process: write versions 1, 2, 3, ... of the
 /// template to the target with a built-in strategy until killed, saying
 /// `ready` after the first write.
-pub fn writer_main(a: &WriterProc<'_>) -> anyhow::Result<()> {
+pub fn writer_main(job: &WriterJob) -> anyhow::Result<()> {
     use std::io::Write;
-    let strategy = crate::strategy::build(&a.strategy, &crate::strategy::Params { chunks: a.chunks })
-        .ok_or_else(|| anyhow::anyhow!("unknown strategy {}", a.strategy))?;
+    let SubjectSpec::Strategy { name, params } = &job.subject else {
+        anyhow::bail!("a __writer process runs built-in strategies only");
+    };
+    let strategy =
+        crate::strategy::build(name, params).ok_or_else(|| anyhow::anyhow!("unknown strategy {name}"))?;
+    let classifier = job.document.classifier()?;
     let mut bytes = Vec::new();
     for v in 1.. {
-        a.classifier.template.render(&a.classifier.codec, v, &mut bytes);
+        classifier.template.render(&classifier.codec, v, &mut bytes);
         // Errors are the parent's to see in the file; keep writing.
-        let _ = strategy.write(&a.target, &bytes);
+        let _ = strategy.write(&job.target, &bytes);
         if v == 1 {
             let mut out = std::io::stdout().lock();
             writeln!(out, "ready")?;

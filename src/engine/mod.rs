@@ -18,67 +18,34 @@ pub mod writer;
 use std::io;
 use std::ops::ControlFlow;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-pub use reader::{Profile, ReaderOptions};
-pub use shared::{Live, Shared};
+pub use reader::{Profile, ReaderRun};
+
+use crate::case::{Case, CaseEnv};
+pub use shared::{Live, Shared, WindowStats};
 pub use tally::{Evidence, FirstSeen, ReadTally, WriteTally};
 pub use writer::WriteRate;
 
 use crate::classify::Classifier;
 use crate::format::SlotKind;
-use crate::subject::{Subject, WriterCtx};
-
-/// One case: a strategy under a given load.
-pub struct CaseSpec {
-    pub subject: Box<dyn Subject>,
-    pub writers: usize,
-    pub write_rate: WriteRate,
-    pub readers: usize,
-    /// Readers take `flock(LOCK_SH)` before reading.
-    pub reader_lock: bool,
-    /// When the clients read and when they reuse a token.
-    pub reader_profile: reader::Profile,
-    /// How long to run (an upper bound when `reads` is set).
-    pub duration: Duration,
-    /// Total read budget shared evenly among the readers.
-    pub reads: Option<u64>,
-    /// Anomalous reads kept as evidence, per outcome.
-    pub evidence_per_class: usize,
-    /// Mode the target is created with (credentials files are 0600).
-    pub target_mode: u32,
-    /// The scratch HOME holding the target.
-    pub home: PathBuf,
-    /// Where external writers' logs go (outside HOME).
-    pub log_dir: PathBuf,
-    /// Run readers as `torn __reader` processes of this executable instead of threads.
-    pub reader_procs: Option<PathBuf>,
-    /// The real client, asked to read alongside torn's readers.
-    pub external_reader: Option<crate::subject::ExternalSpec>,
-    /// Read-modify-write: writer 0 updates the token, writer 1 the `{{FIELD}}`.
-    pub rmw: bool,
-    /// Make the target a symlink to a file elsewhere (a dotfiles checkout).
-    pub target_symlink: bool,
-    /// Scan the target's directory every millisecond for widened modes and
-    /// group/other-readable files holding a token.
-    pub watch_modes: bool,
-    /// Re-read the target after each write (single writer): a write called
-    /// successful must be in the file; after a failed one the file must be whole.
-    pub verify_writes: bool,
-    /// A fault to inject, and when (after the start).
-    pub fault: Option<(fault::Fault, Duration)>,
-}
+use crate::subject::WriterCtx;
 
 /// A progress snapshot, sent to the caller about ten times a second.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
     pub elapsed: Duration,
     pub reads: u64,
+    /// Reads that overlapped a mutation window.
     pub exposed: u64,
     pub anomalies: u64,
+    /// Mutation windows at least one read overlapped (lagging slightly).
+    pub windows_hit: u64,
+    /// Writes committed so far (warm-up included).
+    pub writes: u64,
 }
 
 /// What a case produced.
@@ -97,158 +64,95 @@ pub struct CaseRaw {
     pub external: Option<external_reader::ExternalReads>,
     /// Modes, owner, litter, symlink.
     pub watch: watch::Findings,
+    /// The mutation windows and the reads that overlapped them.
+    pub windows: WindowStats,
 }
 
 /// Runs one case on `target` (whose directory must exist and be torn's own).
 /// `progress` is called about twenty times a second and may end the case
 /// early by returning `Break` (a gate that has proven its bound).
+///
+/// In four steps: [`setup`] the target and the board, [`spawn`] helper
+/// processes, run the threads while [`monitor`]ing them, and [`collect`]
+/// what they measured.
 pub fn run_case(
-    spec: &CaseSpec,
+    case: &Case,
+    env: &CaseEnv,
     classifier: &Classifier,
     target: &Path,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
 ) -> io::Result<CaseRaw> {
-    let seed_bytes = classifier.template.render_vec(&classifier.codec, 0);
-    if spec.target_symlink {
-        let dotfiles = spec.log_dir.join("dotfiles");
-        std::fs::create_dir_all(&dotfiles)?;
-        let linked = dotfiles.join(target.file_name().unwrap_or_default());
-        std::os::unix::fs::symlink(&linked, target)?;
-    }
-    std::fs::write(target, &seed_bytes)?;
-    std::fs::set_permissions(target, std::fs::Permissions::from_mode(spec.target_mode))?;
-    let before = watch::before(target)?;
-    if let Some((f, _)) = spec.fault {
-        f.check(&spec.log_dir).map_err(io::Error::other)?;
-    }
-
-    let board = match spec.reader_procs {
-        Some(_) => board::BoardMem::create(&spec.log_dir.join("board"))?,
-        None => board::BoardMem::heap(),
-    };
-    let shared = &board.shared;
-    shared.next_version.store(1, Ordering::Relaxed);
-    let readers = spec.readers.clamp(1, board::MAX_READERS);
-    let live = &board.live[..readers];
-    let per_reader = spec.reads.map(|r| r.div_ceil(readers as u64));
-    let bucket_ns = (spec.duration.as_nanos() as u64 / tally::TIMELINE_BUCKETS as u64).max(1);
-    let opts = ReaderOptions {
-        profile: spec.reader_profile,
-        lock: spec.reader_lock,
-        reads: per_reader,
-        evidence_per_class: spec.evidence_per_class,
-        bucket_ns,
-    };
-    let procs = match &spec.reader_procs {
-        Some(exe) => Some(procs::spawn(
-            exe,
-            readers,
-            &board,
-            target,
-            classifier,
-            opts,
-            &spec.log_dir,
-        )?),
-        None => None,
-    };
-    let reader_threads = if procs.is_some() { 0 } else { readers };
-    let external_ctx = WriterCtx {
+    let set = setup(case, env, classifier, target)?;
+    let readers = case.readers.count.clamp(1, board::MAX_READERS);
+    let run = ReaderRun::for_case(case);
+    let procs = spawn(case, env, classifier, target, &set.board, run)?;
+    let subject = case.subject.build();
+    let ctx = |index| WriterCtx {
         target: target.to_path_buf(),
-        home: spec.home.clone(),
-        log_dir: spec.log_dir.clone(),
-        index: 0,
+        home: env.home.clone(),
+        log_dir: env.log_dir.clone(),
+        index,
     };
-    let external = spec
+    let external = case
         .external_reader
         .as_ref()
-        .map(|e| (e, external_reader::start(e, &external_ctx)));
+        .map(|e| (e, external_reader::start(e, &ctx(0))));
+    let shared = &set.board.shared;
+    let live = &set.board.live[..readers];
+    let reader_threads = if procs.is_some() { 0 } else { readers };
     let barrier = Arc::new(Barrier::new(
-        reader_threads + spec.writers + 1 + usize::from(external.is_some()),
+        reader_threads + case.writers.count + 1 + usize::from(external.is_some()),
     ));
-
     let start_cell = std::sync::OnceLock::<Instant>::new();
     let start_ref = &start_cell;
-    let (elapsed, thread_reads, writes, interrupted, external, sampled, fault_result) =
-        std::thread::scope(|s| {
-            let sampler = spec
-                .watch_modes
-                .then(|| s.spawn(|| watch::sample(&before, &classifier.codec, &shared.stop)));
-            let faulter = spec.fault.map(|(f, after)| {
-                let target_dir = target.parent().unwrap_or(Path::new(".")).to_path_buf();
-                s.spawn(move || -> io::Result<()> {
-                    // The fault's clock starts with the run (after every
-                    // writer's warm-up), not when this thread does.
-                    let begin = loop {
-                        if let Some(start) = start_ref.get() {
-                            break *start;
-                        }
-                        if shared.stop.load(Ordering::Relaxed) {
-                            return Ok(());
-                        }
-                        std::thread::sleep(Duration::from_millis(1));
-                    };
-                    while begin.elapsed() < after {
-                        if shared.stop.load(Ordering::Relaxed) {
-                            return Ok(());
-                        }
-                        std::thread::sleep(Duration::from_millis(2));
+    let threads = std::thread::scope(|s| {
+        let sampler = case
+            .watch_modes
+            .then(|| s.spawn(|| watch::sample(&set.before, &classifier.codec, &shared.stop)));
+        let faulter = case.fault.map(|plan| {
+            let target_dir = target.parent().unwrap_or(Path::new(".")).to_path_buf();
+            s.spawn(move || fault_thread(plan, &target_dir, &env.log_dir, shared, start_ref))
+        });
+        let external_handle = external.map(|(e, child)| {
+            let barrier = barrier.clone();
+            s.spawn(move || {
+                barrier.wait();
+                let start = *start_ref.get_or_init(Instant::now);
+                match child {
+                    Ok(child) => {
+                        external_reader::run(child, e, readers, classifier, shared, start, case.evidence)
                     }
-                    let guard = fault::inject(f, &target_dir, &spec.log_dir)?;
-                    while !shared.stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(2));
+                    Err(err) => {
+                        shared.stop.store(true, Ordering::Relaxed);
+                        external_reader::ExternalReads {
+                            command: e.command.clone(),
+                            tally: ReadTally::new(0),
+                            error: Some(format!("starting the external reader: {err}")),
+                            stderr_tail: None,
+                        }
                     }
-                    drop(guard);
-                    Ok(())
-                })
-            });
-            let external_handle = external.map(|(e, child)| {
+                }
+            })
+        });
+        let reader_handles: Vec<_> = live
+            .iter()
+            .enumerate()
+            .take(reader_threads)
+            .map(|(id, live)| {
                 let barrier = barrier.clone();
                 s.spawn(move || {
                     barrier.wait();
                     let start = *start_ref.get_or_init(Instant::now);
-                    match child {
-                        Ok(child) => external_reader::run(
-                            child,
-                            e,
-                            readers,
-                            classifier,
-                            shared,
-                            start,
-                            spec.evidence_per_class,
-                        ),
-                        Err(err) => {
-                            shared.stop.store(true, Ordering::Relaxed);
-                            external_reader::ExternalReads {
-                                command: e.command.clone(),
-                                tally: ReadTally::new(0),
-                                error: Some(format!("starting the external reader: {err}")),
-                                stderr_tail: None,
-                            }
-                        }
-                    }
+                    reader::run_reader(id, target, classifier, shared, live, start, run)
                 })
-            });
-            let mut reader_handles = Vec::new();
-            for (id, live) in live.iter().enumerate().take(reader_threads) {
-                let barrier = barrier.clone();
-                reader_handles.push(s.spawn(move || {
-                    barrier.wait();
-                    let start = *start_ref.get_or_init(Instant::now);
-                    reader::run_reader(id, target, classifier, shared, live, start, opts)
-                }));
-            }
-            let mut writer_handles = Vec::new();
-            for index in 0..spec.writers {
-                let (barrier, subject) = (barrier.clone(), spec.subject.as_ref());
-                let ctx = WriterCtx {
-                    target: target.to_path_buf(),
-                    home: spec.home.clone(),
-                    log_dir: spec.log_dir.clone(),
-                    index,
-                };
-                writer_handles.push(s.spawn(move || {
-                    let rmw = spec.rmw.then_some(writer::Rmw {
+            })
+            .collect();
+        let writer_handles: Vec<_> = (0..case.writers.count)
+            .map(|index| {
+                let (barrier, subject, ctx) = (barrier.clone(), subject.as_ref(), ctx(index));
+                s.spawn(move || {
+                    let rmw = case.writers.rmw.then_some(writer::Rmw {
                         owns: if index % 2 == 1 {
                             SlotKind::Field
                         } else {
@@ -259,16 +163,16 @@ pub fn run_case(
                     // Start external processes, and let them write once, before the
                     // barrier: their start-up is not a write in flight.
                     let started = subject.start(&ctx).and_then(|w| {
-                        let verify = spec.verify_writes && spec.writers == 1;
+                        let verify = case.writers.verify && case.writers.count == 1;
                         let mut w =
-                            writer::Writer::new(target, w, classifier, shared, rmw, bucket_ns, verify);
+                            writer::Writer::new(target, w, classifier, shared, rmw, run.bucket_ns, verify);
                         w.warm_up()?;
                         Ok(w)
                     });
                     barrier.wait();
                     let start = *start_ref.get_or_init(Instant::now);
                     match started {
-                        Ok(w) => w.run(spec.write_rate, start, bucket_ns),
+                        Ok(w) => w.run(case.writers.rate.to_engine(), start, run.bucket_ns),
                         Err(e) => {
                             shared.stop.store(true, Ordering::Relaxed);
                             WriteTally {
@@ -277,80 +181,204 @@ pub fn run_case(
                             }
                         }
                     }
-                }));
-            }
-            barrier.wait();
-            let start = *start_cell.get_or_init(Instant::now);
-            board.go.store(true, Ordering::Release);
-            let interrupted = loop {
-                std::thread::sleep(Duration::from_millis(50));
-                let sum = |f: fn(&Live) -> &std::sync::atomic::AtomicU64| -> u64 {
-                    live.iter().map(|l| f(l).load(Ordering::Relaxed)).sum()
-                };
-                let elapsed = start.elapsed();
-                let flow = progress(Progress {
-                    elapsed,
-                    reads: sum(|l| &l.reads),
-                    exposed: sum(|l| &l.exposed),
-                    anomalies: sum(|l| &l.anomalies),
-                });
-                let interrupted = cancel.load(Ordering::Relaxed);
-                let all_done = shared.readers_done.load(Ordering::Acquire) >= readers as u64;
-                let stopped = shared.stop.load(Ordering::Relaxed);
-                if interrupted || all_done || stopped || flow.is_break() || elapsed >= spec.duration {
-                    break interrupted;
-                }
-            };
-            shared.stop.store(true, Ordering::Relaxed);
-            let mut reads = ReadTally::new(spec.evidence_per_class);
-            for h in reader_handles {
-                reads.merge(h.join().expect("reader thread panicked"));
-            }
-            let mut writes = WriteTally::new();
-            for h in writer_handles {
-                writes.merge(h.join().expect("writer thread panicked"));
-            }
-            let external = external_handle.map(|h| h.join().expect("external reader thread panicked"));
-            let sampled = sampler
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = *start_cell.get_or_init(Instant::now);
+        set.board.go.store(true, Ordering::Release);
+        let interrupted = monitor(case, live, shared, start, cancel, progress);
+        shared.stop.store(true, Ordering::Relaxed);
+        let mut reads = ReadTally::new(case.evidence);
+        for h in reader_handles {
+            reads.merge(h.join().expect("reader thread panicked"));
+        }
+        let mut writes = WriteTally::new();
+        for h in writer_handles {
+            writes.merge(h.join().expect("writer thread panicked"));
+        }
+        Threads {
+            elapsed: start.elapsed(),
+            reads,
+            writes,
+            interrupted,
+            external: external_handle.map(|h| h.join().expect("external reader thread panicked")),
+            sampled: sampler
                 .map(|h| h.join().expect("watch thread panicked"))
-                .unwrap_or_default();
-            let fault_result = faulter
+                .unwrap_or_default(),
+            fault: faulter
                 .map(|h| h.join().expect("fault thread panicked"))
-                .unwrap_or(Ok(()));
-            (
-                start.elapsed(),
-                reads,
-                writes,
-                interrupted,
-                external,
-                sampled,
-                fault_result,
-            )
-        });
-    fault_result?;
-    let mut reads = match procs {
-        Some(children) => procs::collect(children, spec.evidence_per_class)?,
-        None => thread_reads,
+                .unwrap_or(Ok(())),
+        }
+    });
+    collect(case, classifier, target, set, procs, threads)
+}
+
+/// What [`setup`] prepared.
+struct Setup {
+    board: board::BoardMem,
+    before: watch::Before,
+}
+
+/// Writes version 0 with the case's mode (behind a symlink if asked), and
+/// makes the board the readers and writers share.
+fn setup(case: &Case, env: &CaseEnv, classifier: &Classifier, target: &Path) -> io::Result<Setup> {
+    let seed_bytes = classifier.template.render_vec(&classifier.codec, 0);
+    if case.target_symlink {
+        let dotfiles = env.log_dir.join("dotfiles");
+        std::fs::create_dir_all(&dotfiles)?;
+        let linked = dotfiles.join(target.file_name().unwrap_or_default());
+        std::os::unix::fs::symlink(&linked, target)?;
+    }
+    std::fs::write(target, &seed_bytes)?;
+    std::fs::set_permissions(target, std::fs::Permissions::from_mode(case.target_mode))?;
+    let before = watch::before(target)?;
+    if let Some(plan) = case.fault {
+        plan.fault.check(&env.log_dir).map_err(io::Error::other)?;
+    }
+    let board = if case.readers.procs {
+        board::BoardMem::create(&env.log_dir.join("board"))?
+    } else {
+        board::BoardMem::heap()
     };
-    if let Some(e) = &external {
+    board.shared.next_version.store(1, Ordering::Relaxed);
+    Ok(Setup { board, before })
+}
+
+/// Starts the reader processes, when the case asks for them.
+fn spawn(
+    case: &Case,
+    env: &CaseEnv,
+    classifier: &Classifier,
+    target: &Path,
+    board: &board::BoardMem,
+    run: ReaderRun,
+) -> io::Result<Option<Vec<std::process::Child>>> {
+    if !case.readers.procs {
+        return Ok(None);
+    }
+    let exe = match &env.exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe()?,
+    };
+    let readers = case.readers.count.clamp(1, board::MAX_READERS);
+    procs::spawn(&exe, readers, board, target, classifier, run, &env.log_dir).map(Some)
+}
+
+/// Watches the running case until its duration, its read budget, a stop
+/// (a broken subject), an interrupt, or the caller's `Break`. Returns
+/// whether it was interrupted.
+fn monitor(
+    case: &Case,
+    live: &[crossbeam_utils::CachePadded<Live>],
+    shared: &Shared,
+    start: Instant,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+) -> bool {
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let sum = |f: fn(&Live) -> &std::sync::atomic::AtomicU64| -> u64 {
+            live.iter().map(|l| f(l).load(Ordering::Relaxed)).sum()
+        };
+        let elapsed = start.elapsed();
+        let flow = progress(Progress {
+            elapsed,
+            reads: sum(|l| &l.reads),
+            exposed: sum(|l| &l.exposed),
+            anomalies: sum(|l| &l.anomalies),
+            windows_hit: shared.windows_hit(),
+            writes: shared.committed.load(Ordering::Acquire),
+        });
+        let interrupted = cancel.load(Ordering::Relaxed);
+        let all_done = shared.readers_done.load(Ordering::Acquire) >= live.len() as u64;
+        let stopped = shared.stop.load(Ordering::Relaxed);
+        if interrupted || all_done || stopped || flow.is_break() || elapsed >= case.duration {
+            return interrupted;
+        }
+    }
+}
+
+/// What the threads of a case returned.
+struct Threads {
+    elapsed: Duration,
+    reads: ReadTally,
+    writes: WriteTally,
+    interrupted: bool,
+    external: Option<external_reader::ExternalReads>,
+    sampled: watch::Findings,
+    fault: io::Result<()>,
+}
+
+/// Injects the fault once the run has been going for `plan.after`, and
+/// undoes it when the case stops.
+fn fault_thread(
+    plan: crate::case::FaultPlan,
+    target_dir: &Path,
+    log_dir: &Path,
+    shared: &Shared,
+    start: &std::sync::OnceLock<Instant>,
+) -> io::Result<()> {
+    // The fault's clock starts with the run (after every writer's warm-up),
+    // not when this thread does.
+    let begin = loop {
+        if let Some(start) = start.get() {
+            break *start;
+        }
+        if shared.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    while begin.elapsed() < plan.after {
+        if shared.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let guard = fault::inject(plan.fault, target_dir, log_dir)?;
+    while !shared.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(guard);
+    Ok(())
+}
+
+/// Gathers the tallies (from reader processes too), the final state of the
+/// target and what the watcher saw.
+fn collect(
+    case: &Case,
+    classifier: &Classifier,
+    target: &Path,
+    set: Setup,
+    procs: Option<Vec<std::process::Child>>,
+    t: Threads,
+) -> io::Result<CaseRaw> {
+    t.fault?;
+    let mut reads = match procs {
+        Some(children) => procs::collect(children, case.evidence)?,
+        None => t.reads,
+    };
+    if let Some(e) = &t.external {
         reads.merge(e.tally.clone());
     }
-
+    let shared = &set.board.shared;
     let final_state = final_state(target, classifier, shared);
     let watch = watch::after(
-        &before,
-        sampled,
+        &set.before,
+        t.sampled,
         classifier,
         shared.committed.load(Ordering::Acquire),
     );
-    drop(board);
+    let windows = shared.window_stats(t.writes.traced);
     Ok(CaseRaw {
-        elapsed,
+        windows,
+        elapsed: t.elapsed,
         reads,
-        writes,
+        writes: t.writes,
         final_state,
-        interrupted,
-        external,
+        interrupted: t.interrupted,
+        external: t.external,
         watch,
     })
 }

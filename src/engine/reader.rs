@@ -17,7 +17,9 @@ use crate::classify::{Classifier, ReadResult};
 use crate::format::Versions;
 
 /// How the client behind a reader uses the file (DESIGN's reader profiles).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
     /// Read and parse on every call (Hermes).
@@ -41,9 +43,10 @@ impl Profile {
     }
 }
 
-/// How a reader thread reads.
-#[derive(Debug, Clone, Copy)]
-pub struct ReaderOptions {
+/// How one reader (thread or process) of a case reads: derived from the
+/// case's [`crate::case::Readers`] by the engine ([`ReaderRun::for_case`]).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct ReaderRun {
     /// The client's profile: when it reads, and when it reuses a token.
     pub profile: Profile,
     /// Take `flock(LOCK_SH)` after open, as a cooperating client would.
@@ -53,6 +56,20 @@ pub struct ReaderOptions {
     pub evidence_per_class: usize,
     /// Width of a timeline bucket (0: no timeline).
     pub bucket_ns: u64,
+}
+
+impl ReaderRun {
+    /// How each of `case`'s readers reads.
+    pub fn for_case(case: &crate::case::Case) -> Self {
+        let readers = case.readers.count.max(1) as u64;
+        Self {
+            profile: case.readers.profile,
+            lock: case.readers.lock,
+            reads: case.reads.map(|r| r.div_ceil(readers)),
+            evidence_per_class: case.evidence,
+            bucket_ns: (case.duration.as_nanos() as u64 / super::tally::TIMELINE_BUCKETS as u64).max(1),
+        }
+    }
 }
 
 /// Reads `path` to EOF into `buf`, returning the number of bytes read. A file
@@ -235,7 +252,7 @@ pub fn run_reader(
     shared: &Shared,
     live: &Live,
     start: Instant,
-    opts: ReaderOptions,
+    opts: ReaderRun,
 ) -> ReadTally {
     let mut tally = ReadTally::new(opts.evidence_per_class);
     if opts.bucket_ns > 0 {
@@ -280,6 +297,7 @@ pub fn run_reader(
         let exposure = shared.before_read();
         let (res, opened) = split(read_open(path, &mut buf, opts.lock));
         let exposed = shared.exposed(exposure);
+        let window_exposed = shared.window_exposed(exposure);
         let committed_at_use = shared.committed.load(Ordering::Acquire);
         let read = as_read_result(&res, &buf);
         let mut bytes = match read {
@@ -309,7 +327,7 @@ pub fn run_reader(
             reader: id,
             read_index: i,
         };
-        tally.record(&c, exposed, seen, bytes, committed_before.token);
+        tally.record(&c, exposed, window_exposed, seen, bytes, committed_before.token);
         i += 1;
         if i.is_multiple_of(256) || c.outcome.is_anomaly() {
             live.publish(&tally);

@@ -2,14 +2,26 @@
 //!
 //! Readers only load these; there is no lock between readers and writers.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
+
+/// Slots of the per-window read counts: a ring indexed by window number.
+pub const WINDOW_SLOTS: usize = 4096;
+/// A window's read count is folded into [`Shared::window_hist`] when the
+/// window this many later opens: by then every read that overlapped it has
+/// long ended (reads take microseconds; windows open at most every few).
+pub const WINDOW_LAG: u64 = 256;
+/// Most windows one read is counted against (a read overlapping more is
+/// counted against the first this many).
+pub const MAX_WINDOWS_PER_READ: u64 = 8;
+/// Buckets of the histogram of reads per window: 0, 1, 2–3, 4–7, 8–15, 16+.
+pub const HIST_BUCKETS: usize = 6;
 
 /// Shared between the writers, the readers and the run's main thread.
 /// Every field is an atomic that is valid when zeroed, so it can live in
 /// shared memory mapped by reader processes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(C)]
 pub struct Shared {
     /// Next version to hand to a writer.
@@ -28,6 +40,28 @@ pub struct Shared {
     pub stop: AtomicBool,
     /// Readers that reached their read budget.
     pub readers_done: AtomicU64,
+    /// Mutation windows opened: spans in which the target's contents or
+    /// identity were changing, from the writer's trace (or, untraced, whole
+    /// writes). Incremented before the window's first system call enters.
+    pub win_started: CachePadded<AtomicU64>,
+    /// Mutation windows closed (after the last system call returned).
+    pub win_finished: CachePadded<AtomicU64>,
+    /// Reads that overlapped window `k`, in slot `k % WINDOW_SLOTS`.
+    pub win_hits: [AtomicU32; WINDOW_SLOTS],
+    /// Folded windows by the number of reads that overlapped them (see
+    /// [`HIST_BUCKETS`]).
+    pub win_hist: [AtomicU64; HIST_BUCKETS],
+    /// Windows some read overlapped, counted live by the first read to hit
+    /// each (the histogram lags by [`WINDOW_LAG`] windows).
+    pub win_hit_live: CachePadded<AtomicU64>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        // SAFETY: every field is an atomic integer or bool (or an array of
+        // them, or one padded), for which all-zero bytes are a valid value.
+        unsafe { std::mem::zeroed() }
+    }
 }
 
 /// Live per-thread counters for progress display, each on its own cache line.
@@ -44,17 +78,20 @@ impl Live {
     #[inline]
     pub fn publish(&self, t: &super::tally::ReadTally) {
         self.reads.store(t.reads, Ordering::Relaxed);
-        self.exposed.store(t.exposed, Ordering::Relaxed);
+        self.exposed.store(t.window_exposed, Ordering::Relaxed);
         self.anomalies.store(t.anomalies(), Ordering::Relaxed);
     }
 }
 
-/// A snapshot of the write counters taken around a read, to tell whether the
-/// read overlapped a write in flight.
+/// A snapshot of the write and window counters taken around a read, to
+/// tell whether the read overlapped a write in flight, and which mutation
+/// windows.
 #[derive(Debug, Clone, Copy)]
 pub struct Exposure {
     started: u64,
     finished: u64,
+    win_started: u64,
+    win_finished: u64,
 }
 
 impl Shared {
@@ -71,7 +108,14 @@ impl Shared {
     pub fn before_read(&self) -> Exposure {
         let started = self.started.load(Ordering::Acquire);
         let finished = self.finished.load(Ordering::Acquire);
-        Exposure { started, finished }
+        let win_started = self.win_started.load(Ordering::Acquire);
+        let win_finished = self.win_finished.load(Ordering::Acquire);
+        Exposure {
+            started,
+            finished,
+            win_started,
+            win_finished,
+        }
     }
 
     /// Whether a read that began at `before` overlapped a write: one was in
@@ -79,5 +123,142 @@ impl Shared {
     #[inline]
     pub fn exposed(&self, before: Exposure) -> bool {
         before.started > before.finished || self.started.load(Ordering::Acquire) > before.started
+    }
+
+    /// Whether a read that began at `before` overlapped a mutation window,
+    /// and if so counts it against the windows it overlapped: those in
+    /// flight when it began and those that began before it ended (windows
+    /// numbered from 1 in the order they opened).
+    #[inline]
+    pub fn window_exposed(&self, before: Exposure) -> bool {
+        let now = self.win_started.load(Ordering::Acquire);
+        if before.win_started == before.win_finished && now == before.win_started {
+            return false;
+        }
+        let first = before.win_finished + 1;
+        let last = now.min(first + MAX_WINDOWS_PER_READ - 1);
+        for k in first..=last {
+            if self.win_hits[(k % WINDOW_SLOTS as u64) as usize].fetch_add(1, Ordering::Relaxed) == 0 {
+                self.win_hit_live.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        true
+    }
+
+    /// Opens a mutation window (before its first system call); returns its number.
+    pub fn window_open(&self) -> u64 {
+        let k = self.win_started.fetch_add(1, Ordering::AcqRel) + 1;
+        if k > WINDOW_LAG {
+            self.fold_window(k - WINDOW_LAG);
+        }
+        k
+    }
+
+    /// Closes a mutation window (after its last system call returned).
+    pub fn window_close(&self) {
+        self.win_finished.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Folds the windows not yet folded into the histogram (at the end of a
+    /// case, once every reader and writer has stopped).
+    pub fn fold_remaining_windows(&self) {
+        let opened = self.win_started.load(Ordering::Acquire);
+        for k in opened.saturating_sub(WINDOW_LAG - 1).max(1)..=opened {
+            self.fold_window(k);
+        }
+    }
+
+    fn fold_window(&self, k: u64) {
+        let hits = self.win_hits[(k % WINDOW_SLOTS as u64) as usize].swap(0, Ordering::AcqRel);
+        let bucket = match hits {
+            0 => 0,
+            1 => 1,
+            2..=3 => 2,
+            4..=7 => 3,
+            8..=15 => 4,
+            _ => 5,
+        };
+        self.win_hist[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Windows by reads that overlapped them (after [`Self::fold_remaining_windows`]).
+    pub fn window_histogram(&self) -> [u64; HIST_BUCKETS] {
+        std::array::from_fn(|i| self.win_hist[i].load(Ordering::Acquire))
+    }
+
+    /// Windows at least one read overlapped so far (live).
+    pub fn windows_hit(&self) -> u64 {
+        self.win_hit_live.load(Ordering::Relaxed)
+    }
+
+    /// The case's windows, once it has stopped.
+    pub fn window_stats(&self, traced: bool) -> WindowStats {
+        self.fold_remaining_windows();
+        let histogram = self.window_histogram();
+        WindowStats {
+            traced,
+            opened: self.win_started.load(Ordering::Acquire),
+            hit: histogram[1..].iter().sum(),
+            histogram,
+        }
+    }
+}
+
+/// A case's mutation windows, and how many reads overlapped each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WindowStats {
+    /// Whether the windows come from the writer's trace; if not, each whole
+    /// write (for an external writer, each run of its write command) counts
+    /// as one window.
+    pub traced: bool,
+    /// Windows opened.
+    pub opened: u64,
+    /// Windows at least one read overlapped.
+    pub hit: u64,
+    /// Windows by the number of reads that overlapped them: 0, 1, 2–3, 4–7,
+    /// 8–15, 16 or more.
+    pub histogram: [u64; HIST_BUCKETS],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_count_the_reads_that_overlapped_them() {
+        let s = Shared::default();
+        // A read before any window: not exposed.
+        let b = s.before_read();
+        assert!(!s.window_exposed(b));
+        // Window 1 open during a read's start: exposed, counted against 1.
+        s.window_open();
+        let b = s.before_read();
+        assert!(s.window_exposed(b));
+        s.window_close();
+        // A read that starts after window 1 closed and sees window 2 open during it.
+        let b = s.before_read();
+        s.window_open();
+        assert!(s.window_exposed(b));
+        s.window_close();
+        // Window 3: nobody read.
+        s.window_open();
+        s.window_close();
+        s.fold_remaining_windows();
+        assert_eq!(s.window_histogram(), [1, 2, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_long_run_folds_every_window_exactly_once() {
+        let s = Shared::default();
+        for _ in 0..10_000 {
+            s.window_open();
+            let b = s.before_read();
+            assert!(s.window_exposed(b));
+            s.window_close();
+        }
+        s.fold_remaining_windows();
+        let h = s.window_histogram();
+        assert_eq!(h.iter().sum::<u64>(), 10_000);
+        assert_eq!(h[1], 10_000, "{h:?}");
     }
 }

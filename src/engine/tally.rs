@@ -37,8 +37,13 @@ pub struct Evidence {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReadTally {
     pub reads: u64,
-    /// Reads that overlapped a write in flight.
+    /// Reads that overlapped a write in flight (the writer's activity:
+    /// for an external writer, the whole time its write command ran).
     pub exposed: u64,
+    /// Reads that overlapped a mutation window: the spans in which the
+    /// target's contents or identity were really changing, from the trace.
+    #[serde(default)]
+    pub window_exposed: u64,
     pub counts: [u64; Outcome::COUNT],
     pub would_403: u64,
     /// Reads whose whole version was older than the one the same reader had
@@ -74,6 +79,7 @@ impl ReadTally {
         Self {
             reads: 0,
             exposed: 0,
+            window_exposed: 0,
             counts: [0; Outcome::COUNT],
             would_403: 0,
             regressions: 0,
@@ -105,12 +111,14 @@ impl ReadTally {
         &mut self,
         c: &Classified,
         exposed: bool,
+        window_exposed: bool,
         seen: impl FnOnce() -> FirstSeen,
         bytes: &[u8],
         committed_before: u64,
     ) {
         self.reads += 1;
         self.exposed += u64::from(exposed);
+        self.window_exposed += u64::from(window_exposed);
         self.counts[c.outcome.index()] += 1;
         self.would_403 += u64::from(c.would_403);
         if c.outcome.is_anomaly() {
@@ -144,6 +152,7 @@ impl ReadTally {
     pub fn merge(&mut self, other: ReadTally) {
         self.reads += other.reads;
         self.exposed += other.exposed;
+        self.window_exposed += other.window_exposed;
         self.would_403 += other.would_403;
         self.regressions += other.regressions;
         self.calls += other.calls;
@@ -208,6 +217,8 @@ pub struct WriteTally {
     /// Committed writes per time bucket (see [`ReadTally::timeline`]).
     pub timeline: Vec<u64>,
     pub bucket_ns: u64,
+    /// Whether every writer's mutation windows came from its trace.
+    pub traced: bool,
 }
 
 impl WriteTally {
@@ -226,10 +237,17 @@ impl WriteTally {
             first_broken_after_failure: None,
             timeline: Vec::new(),
             bucket_ns: 0,
+            traced: false,
         }
     }
 
     pub fn merge(&mut self, other: WriteTally) {
+        // Traced only if every writer was (a fresh tally has no writer yet).
+        self.traced = if self.writes == 0 && self.errors == 0 && self.subject_error.is_none() {
+            other.traced
+        } else {
+            self.traced && other.traced
+        };
         self.writes += other.writes;
         self.errors += other.errors;
         if self.first_error.is_none() {
@@ -288,13 +306,13 @@ mod tests {
                 reader: 0,
                 read_index: i,
             };
-            a.record(&anomaly(Outcome::Empty), true, || seen, b"", 0);
+            a.record(&anomaly(Outcome::Empty), true, true, || seen, b"", 0);
             let seen = FirstSeen {
                 at_ns: 50 + i,
                 reader: 1,
                 read_index: i,
             };
-            b.record(&anomaly(Outcome::Empty), false, || seen, b"", 0);
+            b.record(&anomaly(Outcome::Empty), false, false, || seen, b"", 0);
         }
         assert_eq!(a.evidence.len(), 2);
         a.merge(b);

@@ -160,13 +160,20 @@ impl<'a> Writer<'a> {
         c.codec.encode_into(versions.token, &mut token);
         let token = std::str::from_utf8(&token).expect("tokens are ASCII");
 
+        let untraced = !self.subject.traced();
         if measured.is_some() {
             shared.started.fetch_add(1, Ordering::AcqRel);
+            if untraced {
+                shared.window_open();
+            }
         }
         let t0 = Instant::now();
         let result = self.subject.write(token, &self.bytes);
         let took = t0.elapsed();
         if measured.is_some() {
+            if untraced {
+                shared.window_close();
+            }
             shared.finished.fetch_add(1, Ordering::AcqRel);
             let _ = self.tally.latency_ns.record((took.as_nanos() as u64).max(1));
         }

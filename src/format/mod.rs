@@ -23,7 +23,7 @@ pub use client::ClientView;
 pub const SLOT: &str = "{{TOKEN}}";
 
 /// A config file format with its client-side parser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// YAML, parsed as PyYAML's `safe_load` would (here with serde-saphyr).

@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::case::Case;
 use crate::classify::Outcome;
 use crate::engine::{CaseRaw, FirstSeen};
 use crate::envinfo::Environment;
-use crate::scenario::Case;
 use crate::stats::Estimate;
 use crate::strategy::Expect;
 use crate::subject::SubjectSpec;
@@ -33,7 +33,9 @@ pub use verdict::{CaseStatus, RunStatus, Verdict};
 /// Identifies the schema of `report.json`; bumped on incompatible change.
 ///
 /// - `torn.report/2`: a case status may be `expected` (a known flaw the
-///   scenario demonstrates), and a case may carry `expect_reason`.
+///   scenario demonstrates), and a case may carry `expect_reason`; cases
+///   count mutation windows (`windows`, `anomalies_per_window`) and
+///   `reads_during_writer_activity`, and the `foreign` outcome.
 /// - `torn.report/1`: the first; `torn merge` still reads it.
 pub const SCHEMA: &str = "torn.report/2";
 
@@ -115,8 +117,25 @@ pub struct CaseReport {
     pub reads: u64,
     /// Reads per second, all readers together.
     pub reads_per_s: f64,
-    /// Reads that overlapped a write in flight (the ones that could tear).
+    /// Reads that overlapped a mutation window (the ones that could tear):
+    /// spans in which the target's contents or identity were changing, from
+    /// the writer's trace. Untraced (see `windows.traced`), a whole write is
+    /// one window.
     pub exposed_reads: u64,
+    /// Reads made while a write was in flight as torn saw it from outside
+    /// (for an external writer, the whole run of its write command,
+    /// interpreter start-up included): the wider count torn used before it
+    /// traced writers.
+    #[serde(default)]
+    pub reads_during_writer_activity: u64,
+    /// The mutation windows, and how many reads overlapped each.
+    #[serde(default)]
+    pub windows: crate::engine::WindowStats,
+    /// Any anomaly, per mutation window that at least one read overlapped:
+    /// the per-write bound ("0 anomalies in 3,000 windows each read at
+    /// least once").
+    #[serde(default = "no_calls")]
+    pub anomalies_per_window: Estimate,
     /// Per-outcome counts, rates over all reads, and exact 95% bounds: one
     /// per outcome, in [`Outcome::ALL`] order. (A report made before an
     /// outcome existed reads as a count of 0 for it.)
@@ -328,11 +347,11 @@ impl CaseReport {
                 SubjectSpec::Strategy { name, params } if name == "naive-chunked" => Some(params.chunks),
                 _ => None,
             },
-            writers: case.writers,
-            readers: case.readers,
-            reader_lock: case.reader_lock,
-            reader_profile: case.reader_profile,
-            write_rate: case.write_rate.to_string(),
+            writers: case.writers.count,
+            readers: case.readers.count,
+            reader_lock: case.readers.lock,
+            reader_profile: case.readers.profile,
+            write_rate: case.writers.rate.to_string(),
             expect: case.expect,
             expect_reason: case.expect_reason.clone(),
             elapsed_s: secs,
@@ -355,12 +374,15 @@ impl CaseReport {
             },
             reads: r.reads,
             reads_per_s: r.reads as f64 / secs,
-            exposed_reads: r.exposed,
+            exposed_reads: r.window_exposed,
+            reads_during_writer_activity: r.exposed,
+            windows: raw.windows,
+            anomalies_per_window: Estimate::new(anomalies.min(raw.windows.hit), raw.windows.hit),
             outcomes,
             anomalies: Estimate::new(anomalies, r.reads),
             // Anomalies can (rarely) happen outside exposure, e.g. a stale file
             // left behind by a regressing writer: cap to keep the estimate defined.
-            anomalies_per_exposed: Estimate::new(anomalies.min(r.exposed), r.exposed),
+            anomalies_per_exposed: Estimate::new(anomalies.min(r.window_exposed), r.window_exposed),
             would_403: Estimate::new(r.would_403, r.reads),
             calls_would_403: Estimate::new(r.calls_403, r.calls),
             regressions: r.regressions,
@@ -368,7 +390,7 @@ impl CaseReport {
             final_state: raw.final_state,
             watch: raw.watch.clone(),
             kill_trials: None,
-            fault: case.fault.map(|(f, _)| f.name().to_string()),
+            fault: case.fault.map(|p| p.fault.name().to_string()),
             evidence,
             subject_error: raw
                 .writes

@@ -80,34 +80,6 @@ impl RunStatus {
     }
 }
 
-/// What a gate must prove about a subject: at least `min_exposed` exposed
-/// reads, and a 95% upper bound on the per-exposed-read anomaly probability of
-/// at most `max_rate`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ProofTarget {
-    pub min_exposed: u64,
-    pub max_rate: Option<f64>,
-}
-
-impl ProofTarget {
-    /// Whether zero anomalies in `exposed` exposed reads meets the target.
-    pub fn met(&self, exposed: u64) -> bool {
-        exposed >= self.min_exposed
-            && self
-                .max_rate
-                .is_none_or(|p| crate::stats::clopper_pearson(0, exposed).1 <= p)
-    }
-
-    /// Exposed reads needed, with zero anomalies, to meet the target.
-    pub fn exposed_needed(&self) -> u64 {
-        let by_rate = self.max_rate.map_or(0, |p| {
-            // (1 - p)^n <= 0.05  <=>  n >= ln(0.05) / ln(1 - p)
-            ((1.0 - crate::stats::CONFIDENCE).ln() / (-p).ln_1p()).ceil() as u64
-        });
-        self.min_exposed.max(by_rate)
-    }
-}
-
 /// The run's verdict.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {

@@ -136,7 +136,7 @@ pub struct Scenario {
 }
 
 /// One entry of `strategies:`: a strategy and any overrides.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseEntry {
     /// A built-in strategy; or else one of `writer_cmd` / `writer_stdio`.
@@ -254,31 +254,6 @@ fn invalid_message(path: &str, field: &str, message: &str) -> String {
     } else {
         format!("scenario file {path}: field `{field}`: {message}")
     }
-}
-
-/// A case with every default applied: what the engine will run.
-#[derive(Debug, Clone)]
-pub struct Case {
-    pub label: String,
-    pub subject: SubjectSpec,
-    pub writers: usize,
-    pub readers: usize,
-    pub reader_lock: bool,
-    pub reader_profile: crate::engine::Profile,
-    pub reader_procs: bool,
-    /// Read-modify-write of two fields by two writers (lost-update runs).
-    pub rmw: bool,
-    pub target_symlink: bool,
-    pub watch_modes: bool,
-    pub verify_writes: bool,
-    pub fault: Option<(crate::engine::fault::Fault, Duration)>,
-    pub external_reader: Option<ExternalSpec>,
-    pub write_rate: Rate,
-    pub duration: Duration,
-    pub reads: Option<u64>,
-    pub expect: Expect,
-    /// The entry's `expect_reason`.
-    pub expect_reason: Option<String>,
 }
 
 impl Scenario {
@@ -456,11 +431,12 @@ impl Scenario {
     }
 
     /// Every entry with defaults applied (call [`Scenario::validate`] first).
-    pub fn cases(&self) -> Vec<Case> {
+    pub fn cases(&self) -> Vec<crate::case::Case> {
         self.strategies.iter().map(|e| self.case(e)).collect()
     }
 
-    fn case(&self, e: &CaseEntry) -> Case {
+    fn case(&self, e: &CaseEntry) -> crate::case::Case {
+        use crate::case::{Case, FaultPlan, Readers, Writers};
         let params = Params {
             chunks: e.chunks.map_or(Params::default().chunks, NonZeroUsize::get),
         };
@@ -501,30 +477,38 @@ impl Scenario {
         Case {
             label: e.label.clone().unwrap_or_else(|| subject.label()),
             subject,
-            writers,
-            readers: e.readers.unwrap_or(self.readers).get(),
-            reader_lock,
-            reader_profile: e.reader_profile.unwrap_or(self.reader_profile),
-            reader_procs: e.reader_procs.unwrap_or(self.reader_procs),
-            rmw,
+            expect,
+            expect_reason: e.expect_reason.clone(),
+            duration: e.duration.unwrap_or(self.duration).0,
+            reads: self.reads,
+            writers: Writers {
+                count: writers,
+                rate: e.write_rate.unwrap_or(self.write_rate),
+                rmw,
+                verify: self
+                    .verify_writes
+                    .unwrap_or(self.fault.is_some() || external_subject),
+            },
+            readers: Readers {
+                count: e.readers.unwrap_or(self.readers).get(),
+                lock: reader_lock,
+                profile: e.reader_profile.unwrap_or(self.reader_profile),
+                procs: e.reader_procs.unwrap_or(self.reader_procs),
+            },
+            target_mode: self.target_mode,
             target_symlink: self.target_symlink,
             watch_modes: self.watch_modes,
-            verify_writes: self
-                .verify_writes
-                .unwrap_or(self.fault.is_some() || external_subject),
-            fault: self
-                .fault
-                .map(|f| (f, self.fault_after.map_or(Duration::from_millis(200), |d| d.0))),
+            fault: self.fault.map(|fault| FaultPlan {
+                fault,
+                after: self.fault_after.map_or(Duration::from_millis(200), |d| d.0),
+            }),
             external_reader: self.reader_stdio.as_ref().map(|c| ExternalSpec {
                 command: c.clone(),
                 shell: false,
                 timeout: self.write_timeout.map_or(DEFAULT_WRITE_TIMEOUT, |d| d.0),
             }),
-            write_rate: e.write_rate.unwrap_or(self.write_rate),
-            duration: e.duration.unwrap_or(self.duration).0,
-            reads: self.reads,
-            expect,
-            expect_reason: e.expect_reason.clone(),
+            kill_trials: self.kill_trials,
+            evidence: self.evidence,
         }
     }
 }

@@ -1,15 +1,21 @@
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use nix::fcntl::{Flock, FlockArg};
 
+use super::ops::{CREATE_KEEP, Ops};
 use super::{Expect, Setup, Strategy};
+use crate::trace::Recorder;
 
 /// Take `flock(LOCK_EX)` on the target, truncate it, write, unlock.
 ///
 /// Promises safety only to readers that take `flock(LOCK_SH)` before reading
 /// (advisory locking). Readers that do not lock see the same empty and torn
 /// files as `naive-truncate`.
+///
+/// Recipe: `open(target, O_WRONLY|O_CREAT, 0666) → truncate(target) → write(target)
+/// → close(target)`, the `flock(LOCK_EX)` taken after the open and released
+/// by the close.
 pub struct FlockGuarded;
 
 /// Takes a `flock` on `file`, retrying on EINTR.
@@ -29,16 +35,12 @@ impl Strategy for FlockGuarded {
         "flock-guarded"
     }
 
-    fn write(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(target)?;
-        let mut guard = lock(f, FlockArg::LockExclusive)?;
-        guard.set_len(0)?;
-        guard.write_all(bytes)?;
-        Ok(())
+    fn write_recorded(&self, target: &Path, bytes: &[u8], rec: &dyn Recorder) -> io::Result<()> {
+        let mut f = Ops::new(rec).open(target, CREATE_KEEP, 0o666)?;
+        f.lock_exclusive()?;
+        f.set_len(0)?;
+        f.write_all(bytes)?;
+        f.close()
     }
 
     fn expect(&self, setup: &Setup) -> Expect {

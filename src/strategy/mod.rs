@@ -9,6 +9,7 @@ mod flock_guarded;
 mod in_place;
 mod naive_chunked;
 mod naive_truncate;
+mod ops;
 mod rename_durable;
 mod rename_durable_locked;
 mod rename_fixed_tmp;
@@ -18,6 +19,8 @@ use std::io;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::trace::{Discard, Recorder};
 
 /// How one run of a strategy is set up, as far as its promise depends on it.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +60,7 @@ impl Expect {
 }
 
 /// Tunables a scenario may pass to a strategy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Params {
     /// Number of `write` calls `naive-chunked` splits a version into.
     pub chunks: usize,
@@ -76,7 +79,15 @@ pub trait Strategy: Send + Sync {
 
     /// Rewrites `target` so that, once this returns `Ok`, it holds exactly
     /// `bytes`. Errors are returned, never swallowed.
-    fn write(&self, target: &Path, bytes: &[u8]) -> io::Result<()>;
+    fn write(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.write_recorded(target, bytes, &Discard)
+    }
+
+    /// [`write`](Self::write), recording every file-system call it makes
+    /// into `rec`, in order, as the ptrace tracer would record a program
+    /// making the same system calls. The calls are the strategy's
+    /// [`Info::recipe`] (a test holds each strategy to it).
+    fn write_recorded(&self, target: &Path, bytes: &[u8], rec: &dyn Recorder) -> io::Result<()>;
 
     /// What this strategy promises concurrent readers under `setup`.
     fn expect(&self, setup: &Setup) -> Expect;
@@ -92,6 +103,10 @@ pub trait Strategy: Send + Sync {
 pub struct Info {
     pub name: &'static str,
     pub summary: &'static str,
+    /// The calls one write makes, as recorded (`tmp` is the temp file,
+    /// `dir` the target's directory; `O_CLOEXEC` is left out). Locks are
+    /// not file-system calls and do not appear.
+    pub recipe: &'static str,
     build: fn(&Params) -> Box<dyn Strategy>,
 }
 
@@ -100,41 +115,49 @@ pub const ALL: &[Info] = &[
     Info {
         name: "naive-truncate",
         summary: "open(O_TRUNC), one write, close — the Hermes rotator; readers see empty files",
+        recipe: "open(target, O_WRONLY|O_CREAT|O_TRUNC, 0666) → write(target) → close(target)",
         build: |_| Box::new(naive_truncate::NaiveTruncate),
     },
     Info {
         name: "naive-chunked",
         summary: "open(O_TRUNC), several writes (buffered I/O) — readers see prefixes",
+        recipe: "open(target, O_WRONLY|O_CREAT|O_TRUNC, 0666) → write(target) ×chunks → close(target)",
         build: |p| Box::new(naive_chunked::NaiveChunked { chunks: p.chunks }),
     },
     Info {
         name: "in-place",
         summary: "pwrite at offset 0 without truncating, then ftruncate — readers see mixes",
+        recipe: "open(target, O_WRONLY|O_CREAT, 0666) → write(target, @0) → truncate(target) → close(target)",
         build: |_| Box::new(in_place::InPlace),
     },
     Info {
         name: "rename-fixed-tmp",
         summary: "write <path>.tmp, rename — atomic with one writer, torn/ENOENT with several",
+        recipe: "open(target.tmp, O_WRONLY|O_CREAT|O_TRUNC, 0666) → write(target.tmp) → close(target.tmp) → rename(target.tmp, target)",
         build: |_| Box::new(rename_fixed_tmp::RenameFixedTmp),
     },
     Info {
         name: "rename-unique-tmp",
         summary: "unique temp file in the same directory, rename — atomic, not durable",
+        recipe: "open(tmp, O_RDWR|O_CREAT|O_EXCL, 0600) → write(tmp) → close(tmp) → rename(tmp, target)",
         build: |_| Box::new(rename_unique_tmp::RenameUniqueTmp),
     },
     Info {
         name: "rename-durable",
         summary: "unique temp, fsync file, rename, fsync dir, target mode kept — atomic and durable",
+        recipe: "open(tmp, O_RDWR|O_CREAT|O_EXCL, 0600) → chmod(tmp) → write(tmp) → fsync(tmp) → close(tmp) → rename(tmp, target) → open(dir, O_RDONLY|O_DIRECTORY) → fsync(dir) → close(dir)",
         build: |_| Box::new(rename_durable::RenameDurable),
     },
     Info {
         name: "rename-durable-locked",
         summary: "rename-durable with flock(LOCK_EX) on the directory across read-modify-write — no lost updates",
+        recipe: "open(tmp, O_RDWR|O_CREAT|O_EXCL, 0600) → chmod(tmp) → write(tmp) → fsync(tmp) → close(tmp) → rename(tmp, target) → open(dir, O_RDONLY|O_DIRECTORY) → fsync(dir) → close(dir)",
         build: |_| Box::new(rename_durable_locked::RenameDurableLocked),
     },
     Info {
         name: "flock-guarded",
         summary: "naive rewrite under flock(LOCK_EX) — safe only for readers that also lock",
+        recipe: "open(target, O_WRONLY|O_CREAT, 0666) → truncate(target) → write(target) → close(target)",
         build: |_| Box::new(flock_guarded::FlockGuarded),
     },
 ];
@@ -173,19 +196,6 @@ pub(crate) fn parent_dir(target: &Path) -> &Path {
     }
 }
 
-/// A unique temp file beside `target`, named like the editors and config
-/// libraries do (`.<name>.XXXXXX.tmp`), created mode 0600.
-pub(crate) fn unique_temp(target: &Path) -> io::Result<tempfile::NamedTempFile> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(parent_dir(target))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +222,89 @@ mod tests {
                 let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
                 prop_assert_eq!(names.len(), 1, "{} left {:?}", info.name, names);
             }
+        }
+    }
+
+    /// A recorded write in the notation of [`Info::recipe`]: paths named
+    /// `target`, `target.tmp`, `dir`, or `tmp` (any other file in the
+    /// directory); `O_CLOEXEC` left out; repeated steps as `×n`.
+    fn recipe_of(events: &[crate::trace::Event], target: &Path) -> String {
+        let dir = parent_dir(target);
+        let name = |p: &Path| -> String {
+            if p == target {
+                "target".into()
+            } else if p == dir {
+                "dir".into()
+            } else if p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".yaml.tmp"))
+            {
+                "target.tmp".into()
+            } else if p.parent() == Some(dir) {
+                "tmp".into()
+            } else {
+                p.display().to_string()
+            }
+        };
+        let steps: Vec<String> = events
+            .iter()
+            .map(|e| crate::trace::render::brief(e, name))
+            .collect();
+        let mut out: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < steps.len() {
+            let n = steps[i..].iter().take_while(|s| **s == steps[i]).count();
+            out.push(if n > 1 {
+                format!("{} ×{n}", steps[i])
+            } else {
+                steps[i].clone()
+            });
+            i += n;
+        }
+        out.join(" → ")
+    }
+
+    /// Every strategy records exactly the calls its recipe states, each
+    /// successful, for a write over an existing target.
+    #[test]
+    fn every_strategy_records_its_recipe() {
+        use crate::trace::{Recording, TraceSpec};
+        for info in ALL {
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("config.yaml");
+            std::fs::write(&target, b"old: 0\n").unwrap();
+            let s = build(info.name, &Params { chunks: 3 }).unwrap();
+            let mut spec = TraceSpec::new(vec![dir.path().to_path_buf()]);
+            spec.data_cap = 4;
+            let rec = Recording::new(&spec);
+            s.write_recorded(&target, b"new: 123456\n", &*rec).unwrap();
+            let events = rec.snapshot();
+            assert!(events.iter().all(|e| e.ok()), "{}: {events:?}", info.name);
+            assert!(
+                events.windows(2).all(|w| w[0].end_ns <= w[1].start_ns),
+                "{}: events in call order",
+                info.name
+            );
+            assert_eq!(
+                recipe_of(&events, &target),
+                info.recipe.replace("×chunks", "×3"),
+                "{}",
+                info.name
+            );
+            let written: Vec<u8> = events
+                .iter()
+                .filter_map(|e| match &e.call {
+                    crate::trace::Call::Write { data, .. } => data.as_deref().map(<[u8]>::to_vec),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            assert!(
+                written.starts_with(b"new:"),
+                "{}: payload kept up to the cap",
+                info.name
+            );
+            assert_eq!(rec.summary().calls_seen as usize, events.len());
         }
     }
 

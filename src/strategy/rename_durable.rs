@@ -1,9 +1,10 @@
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::{Expect, Setup, Strategy, parent_dir, unique_temp};
+use super::ops::Ops;
+use super::{Expect, Setup, Strategy, parent_dir};
+use crate::trace::Recorder;
 
 /// The full fix: unique temp file in the same directory, created 0600 and
 /// given the target's mode, data `fsync`ed, `rename`d over the target, then
@@ -12,6 +13,11 @@ use super::{Expect, Setup, Strategy, parent_dir, unique_temp};
 /// Promises atomic replacement (readers see old or new, whole), durability,
 /// and that the target's mode never widens. With several writers the last
 /// rename wins (see `rename-unique-tmp`): no claim then.
+///
+/// Recipe: `open(tmp, O_RDWR|O_CREAT|O_EXCL, 0600) → chmod(tmp) → write(tmp) →
+/// fsync(tmp) → close(tmp) → rename(tmp, target) → open(dir, O_RDONLY|O_DIRECTORY)
+/// → fsync(dir) → close(dir)`; the `chmod` (an `fchmod` to the target's mode)
+/// only when the target exists; on a failure before the rename, `unlink(tmp)`.
 pub struct RenameDurable;
 
 impl Strategy for RenameDurable {
@@ -19,21 +25,26 @@ impl Strategy for RenameDurable {
         "rename-durable"
     }
 
-    fn write(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
+    fn write_recorded(&self, target: &Path, bytes: &[u8], rec: &dyn Recorder) -> io::Result<()> {
         let mode = match std::fs::metadata(target) {
             Ok(m) => Some(m.permissions().mode() & 0o7777),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        let mut tmp = unique_temp(target)?;
-        if let Some(mode) = mode {
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        let ops = Ops::new(rec);
+        let mut tmp = ops.create_unique(target)?;
+        let path = tmp.path().to_path_buf();
+        let renamed = mode
+            .map_or(Ok(()), |m| tmp.chmod(m))
+            .and_then(|()| tmp.write_all(bytes))
+            .and_then(|()| tmp.sync_all())
+            .and_then(|()| tmp.close())
+            .and_then(|()| ops.rename(&path, target));
+        if renamed.is_err() {
+            let _ = ops.unlink(&path);
+            return renamed;
         }
-        tmp.write_all(bytes)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(target).map_err(|e| e.error)?;
-        File::open(parent_dir(target))?.sync_all()
+        ops.fsync_dir(parent_dir(target))
     }
 
     fn expect(&self, setup: &Setup) -> Expect {

@@ -6,6 +6,7 @@ use nix::fcntl::FlockArg;
 use super::flock_guarded::lock;
 use super::rename_durable::RenameDurable;
 use super::{Expect, Setup, Strategy, UpdateLock, parent_dir};
+use crate::trace::Recorder;
 
 /// `rename-durable`, with every read-modify-write done under an exclusive
 /// `flock` on the target's directory (a lock on the directory leaves no lock
@@ -14,6 +15,8 @@ use super::{Expect, Setup, Strategy, UpdateLock, parent_dir};
 /// Promises what `rename-durable` does, and in read-modify-write runs that no
 /// committed change is lost: each writer reads the file only after the
 /// previous writer's rename, so it keeps every other field as committed.
+///
+/// Recipe: that of `rename-durable` (the lock is not a file-system call).
 pub struct RenameDurableLocked;
 
 impl Strategy for RenameDurableLocked {
@@ -21,8 +24,8 @@ impl Strategy for RenameDurableLocked {
         "rename-durable-locked"
     }
 
-    fn write(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
-        RenameDurable.write(target, bytes)
+    fn write_recorded(&self, target: &Path, bytes: &[u8], rec: &dyn Recorder) -> io::Result<()> {
+        RenameDurable.write_recorded(target, bytes, rec)
     }
 
     fn expect(&self, setup: &Setup) -> Expect {

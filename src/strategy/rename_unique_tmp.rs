@@ -1,7 +1,9 @@
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
-use super::{Expect, Setup, Strategy, unique_temp};
+use super::ops::Ops;
+use super::{Expect, Setup, Strategy};
+use crate::trace::Recorder;
 
 /// Write a uniquely named temp file in the target's directory, then `rename`
 /// it over the target (no fsync).
@@ -11,6 +13,9 @@ use super::{Expect, Setup, Strategy, unique_temp};
 /// target takes the temp file's mode (0600). With several writers the last
 /// rename wins even if it carries an older version, so `stale` reads are
 /// possible: no claim is made then.
+///
+/// Recipe: `open(tmp, O_RDWR|O_CREAT|O_EXCL, 0600) → write(tmp) → close(tmp) →
+/// rename(tmp, target)`; on a failure after the open, `unlink(tmp)`.
 pub struct RenameUniqueTmp;
 
 impl Strategy for RenameUniqueTmp {
@@ -18,11 +23,18 @@ impl Strategy for RenameUniqueTmp {
         "rename-unique-tmp"
     }
 
-    fn write(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
-        let mut tmp = unique_temp(target)?;
-        tmp.write_all(bytes)?;
-        tmp.persist(target).map_err(|e| e.error)?;
-        Ok(())
+    fn write_recorded(&self, target: &Path, bytes: &[u8], rec: &dyn Recorder) -> io::Result<()> {
+        let ops = Ops::new(rec);
+        let mut tmp = ops.create_unique(target)?;
+        let path = tmp.path().to_path_buf();
+        let done = tmp
+            .write_all(bytes)
+            .and_then(|()| tmp.close())
+            .and_then(|()| ops.rename(&path, target));
+        if done.is_err() {
+            let _ = ops.unlink(&path);
+        }
+        done
     }
 
     fn expect(&self, setup: &Setup) -> Expect {

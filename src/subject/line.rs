@@ -4,13 +4,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{ChildStdin, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::WriterCtx;
-use super::process::{self, kill_group, spawn, wait_or_kill};
+use super::process::{self, Proc, kill_group, spawn, wait_or_kill};
+use crate::trace::Recording;
 
 /// Longest answer line accepted.
 const MAX_LINE: u64 = 4096;
@@ -35,7 +37,7 @@ impl std::fmt::Display for Silence {
 
 /// A running line-protocol process.
 pub struct LineChild {
-    child: Child,
+    child: Proc,
     stdin: Option<ChildStdin>,
     answers: Receiver<String>,
     lines: Option<JoinHandle<()>>,
@@ -47,7 +49,27 @@ pub struct LineChild {
 impl LineChild {
     /// Starts `argv` with its stderr going to `log`.
     pub fn start(argv: &[String], ctx: &WriterCtx, log: PathBuf) -> Result<Self, String> {
-        let mut child = spawn(argv, ctx, Stdio::piped(), Stdio::piped(), &log)?;
+        Self::launch(argv, ctx, log, None)
+    }
+
+    /// [`start`](Self::start), traced into `rec` (untraced, and `rec` says
+    /// why, where ptrace is not permitted).
+    pub fn start_traced(
+        argv: &[String],
+        ctx: &WriterCtx,
+        log: PathBuf,
+        rec: &Arc<Recording>,
+    ) -> Result<Self, String> {
+        Self::launch(argv, ctx, log, Some(rec))
+    }
+
+    fn launch(
+        argv: &[String],
+        ctx: &WriterCtx,
+        log: PathBuf,
+        trace: Option<&Arc<Recording>>,
+    ) -> Result<Self, String> {
+        let mut child = spawn(argv, ctx, Stdio::piped, Stdio::piped, &log, trace)?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, answers) = sync_channel(1);

@@ -11,9 +11,11 @@ mod process;
 pub mod stdio;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::strategy::{Expect, Setup, Strategy};
+use crate::trace::Recording;
 
 /// Where a writer works.
 #[derive(Debug, Clone)]
@@ -47,6 +49,21 @@ pub trait Subject: Send + Sync {
     /// Starts one writer (for an external writer: the process, if persistent).
     fn start<'a>(&'a self, ctx: &WriterCtx) -> Result<Box<dyn SubjectWriter + 'a>, String>;
 
+    /// [`start`](Self::start), with every file-system call the writer makes
+    /// on the paths `rec` watches recorded into `rec` while it runs:
+    /// in-process for a built-in strategy, with ptrace for an external
+    /// writer (each process of a per-write command, and everything it
+    /// starts). Where tracing is not possible the writer runs untraced and
+    /// `rec`'s summary says why; the case goes on.
+    fn start_traced<'a>(
+        &'a self,
+        ctx: &WriterCtx,
+        rec: Arc<Recording>,
+    ) -> Result<Box<dyn SubjectWriter + 'a>, String> {
+        rec.note_untraced(format!("{}: this subject cannot be traced", self.name()));
+        self.start(ctx)
+    }
+
     /// What the subject promises readers under `setup`.
     fn expect(&self, setup: &Setup) -> Expect;
 }
@@ -64,6 +81,13 @@ pub trait SubjectWriter: Send {
     fn update_lock(&mut self) -> std::io::Result<Option<crate::strategy::UpdateLock>> {
         Ok(None)
     }
+
+    /// Whether this writer's mutation windows come from its trace (opened
+    /// and closed on [`crate::engine::Shared`] as its system calls happen).
+    /// An untraced writer's whole write counts as one window.
+    fn traced(&self) -> bool {
+        false
+    }
 }
 
 /// A built-in strategy as a subject.
@@ -78,6 +102,19 @@ impl Subject for BuiltIn {
         Ok(Box::new(BuiltInWriter {
             strategy: self,
             target: ctx.target.clone(),
+            rec: None,
+        }))
+    }
+
+    fn start_traced<'a>(
+        &'a self,
+        ctx: &WriterCtx,
+        rec: Arc<Recording>,
+    ) -> Result<Box<dyn SubjectWriter + 'a>, String> {
+        Ok(Box::new(BuiltInWriter {
+            strategy: self,
+            target: ctx.target.clone(),
+            rec: Some(rec),
         }))
     }
 
@@ -89,14 +126,18 @@ impl Subject for BuiltIn {
 struct BuiltInWriter<'a> {
     strategy: &'a BuiltIn,
     target: PathBuf,
+    /// Where the strategy's calls are recorded, if traced.
+    rec: Option<Arc<Recording>>,
 }
 
 impl SubjectWriter for BuiltInWriter<'_> {
     fn write(&mut self, _token: &str, bytes: &[u8]) -> Result<(), WriteFailure> {
-        self.strategy
-            .0
-            .write(&self.target, bytes)
-            .map_err(|e| WriteFailure::Reported(e.to_string()))
+        let s = &self.strategy.0;
+        match &self.rec {
+            Some(rec) => s.write_recorded(&self.target, bytes, &**rec),
+            None => s.write(&self.target, bytes),
+        }
+        .map_err(|e| WriteFailure::Reported(e.to_string()))
     }
 
     fn finish(self: Box<Self>) -> Option<String> {
@@ -109,7 +150,7 @@ impl SubjectWriter for BuiltInWriter<'_> {
 }
 
 /// How an external writer's command line is run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExternalSpec {
     /// The command, with `{token}`, `{path}` and `{home}` placeholders.
     pub command: String,
@@ -127,7 +168,8 @@ pub(crate) fn substitute(word: &str, token: &str, path: &Path, home: &Path) -> S
 }
 
 /// A subject as configured (in a scenario entry or on the gate's command line).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SubjectSpec {
     /// A built-in strategy.
     Strategy {
@@ -165,4 +207,155 @@ impl SubjectSpec {
 /// The argument vector of an external program that takes no token (a reader).
 pub fn process_argv(spec: &ExternalSpec, ctx: &WriterCtx) -> Result<Vec<String>, String> {
     process::argv(spec, "", ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::trace::render::brief;
+    use crate::trace::{Recording, TraceSpec};
+
+    /// Writes `dir/config.yaml`, logs outside `dir` (as the engine does).
+    fn ctx(dir: &Path) -> WriterCtx {
+        WriterCtx {
+            target: dir.join("config.yaml"),
+            home: dir.to_path_buf(),
+            log_dir: std::env::temp_dir(),
+            index: 0,
+        }
+    }
+
+    fn steps(rec: &Recording, dir: &Path) -> Vec<String> {
+        rec.snapshot()
+            .iter()
+            .map(|e| brief(e, |p| p.strip_prefix(dir).unwrap_or(p).display().to_string()))
+            .collect()
+    }
+
+    fn have_python(test: &str) -> bool {
+        let found = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("")
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            eprintln!("SKIP {test}: python3 is not installed");
+        }
+        found
+    }
+
+    fn traceable(test: &str) -> bool {
+        crate::trace::ptrace::available()
+            .map_err(|why| eprintln!("SKIP {test}: {why}"))
+            .is_ok()
+    }
+
+    #[test]
+    fn a_traced_per_write_command_records_every_process_of_every_write() {
+        if !traceable("a_traced_per_write_command_records_every_process_of_every_write") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let subject = command::PerWriteCommand(ExternalSpec {
+            command: "printf %s {token} > {path}.tmp && mv {path}.tmp {path}".into(),
+            shell: true,
+            timeout: Duration::from_secs(10),
+        });
+        let rec = Recording::new(&TraceSpec::new(vec![d.to_path_buf()]));
+        let mut w = subject.start_traced(&ctx(d), rec.clone()).unwrap();
+        w.write("one", b"").unwrap();
+        w.write("two", b"").unwrap();
+        assert!(w.finish().is_none());
+        let once = [
+            "open(config.yaml.tmp, O_WRONLY|O_CREAT|O_TRUNC, 0666)",
+            "close(config.yaml.tmp)",
+            "write(config.yaml.tmp)",
+            "close(config.yaml.tmp)",
+            "rename(config.yaml.tmp, config.yaml)",
+        ];
+        // Failed calls left out: GNU mv over an existing target first tries
+        // renameat2(RENAME_NOREPLACE) (EEXIST), other versions do not.
+        let ok: Vec<String> = steps(&rec, d)
+            .into_iter()
+            .filter(|s| !s.contains(" = -"))
+            .collect();
+        assert_eq!(ok, [once, once].concat());
+        let s = rec.summary();
+        assert!(s.ptrace && s.untraced.is_none() && s.processes >= 4, "{s:?}");
+        assert_eq!(std::fs::read(d.join("config.yaml")).unwrap(), b"two");
+    }
+
+    #[test]
+    fn a_traced_line_protocol_writer_records_its_writes() {
+        let test = "a_traced_line_protocol_writer_records_its_writes";
+        if !traceable(test) || !have_python(test) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let script = d.join("rotate.py");
+        std::fs::write(
+            &script,
+            "import os, sys\n\
+             for line in sys.stdin:\n\
+             \x20   p = os.environ['TORN_TARGET']\n\
+             \x20   with open(p + '.tmp', 'w') as f:\n\
+             \x20       f.write(line.strip())\n\
+             \x20   os.replace(p + '.tmp', p)\n\
+             \x20   print('ok', flush=True)\n",
+        )
+        .unwrap();
+        let subject = stdio::LineProtocol(ExternalSpec {
+            command: format!("python3 -I {}", script.display()),
+            shell: false,
+            timeout: Duration::from_secs(10),
+        });
+        let rec = Recording::new(&TraceSpec::new(vec![d.join("home")]));
+        std::fs::create_dir(d.join("home")).unwrap();
+        let c = WriterCtx {
+            target: d.join("home/config.yaml"),
+            home: d.join("home"),
+            log_dir: d.to_path_buf(),
+            index: 0,
+        };
+        let mut w = subject.start_traced(&c, rec.clone()).unwrap();
+        w.write("one", b"").unwrap();
+        w.write("two", b"").unwrap();
+        w.finish();
+        let once = [
+            "open(home/config.yaml.tmp, O_WRONLY|O_CREAT|O_TRUNC, 0666)",
+            "write(home/config.yaml.tmp)",
+            "close(home/config.yaml.tmp)",
+            "rename(home/config.yaml.tmp, home/config.yaml)",
+        ];
+        assert_eq!(steps(&rec, d), [once, once].concat());
+        assert_eq!(std::fs::read(&c.target).unwrap(), b"two");
+    }
+
+    #[test]
+    fn a_traced_builtin_records_in_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let subject = SubjectSpec::Strategy {
+            name: "naive-truncate".into(),
+            params: Default::default(),
+        }
+        .build();
+        let rec = Recording::new(&TraceSpec::new(vec![d.to_path_buf()]));
+        let mut w = subject.start_traced(&ctx(d), rec.clone()).unwrap();
+        w.write("t", b"token: 1\n").unwrap();
+        assert_eq!(
+            steps(&rec, d),
+            [
+                "open(config.yaml, O_WRONLY|O_CREAT|O_TRUNC, 0666)",
+                "write(config.yaml)",
+                "close(config.yaml)"
+            ]
+        );
+        let s = rec.summary();
+        assert!(s.in_process && !s.ptrace);
+    }
 }

@@ -6,12 +6,14 @@
 //! write is committed when `ok` arrives. No answer within the timeout,
 //! anything else on stdout, or the program exiting makes a broken subject.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::line::LineChild;
 use super::process::{argv, stderr_path};
 use super::{ExternalSpec, Subject, SubjectWriter, WriteFailure, WriterCtx};
 use crate::strategy::{Expect, Setup};
+use crate::trace::Recording;
 
 pub struct LineProtocol(pub ExternalSpec);
 
@@ -22,6 +24,18 @@ impl Subject for LineProtocol {
 
     fn start<'a>(&'a self, ctx: &WriterCtx) -> Result<Box<dyn SubjectWriter + 'a>, String> {
         let child = LineChild::start(&argv(&self.0, "", ctx)?, ctx, stderr_path(ctx))?;
+        Ok(Box::new(Writer {
+            timeout: self.0.timeout,
+            child,
+        }))
+    }
+
+    fn start_traced<'a>(
+        &'a self,
+        ctx: &WriterCtx,
+        rec: Arc<Recording>,
+    ) -> Result<Box<dyn SubjectWriter + 'a>, String> {
+        let child = LineChild::start_traced(&argv(&self.0, "", ctx)?, ctx, stderr_path(ctx), &rec)?;
         Ok(Box::new(Writer {
             timeout: self.0.timeout,
             child,

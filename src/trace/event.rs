@@ -54,13 +54,14 @@ pub enum Call {
     },
     /// `write`, `pwrite64`, `writev`, `pwritev*`: `offset` is `None` for
     /// writes at the file position. `data` holds the bytes written when the
-    /// recorder kept them (bounded; see the recorder's cap), else `None`.
+    /// recorder kept them (bounded; see the recorder's cap), else `None`;
+    /// in JSON it is a lowercase hex string, left out when `None`.
     Write {
         path: PathBuf,
         fd: i32,
         offset: Option<u64>,
         len: u64,
-        #[serde(skip)]
+        #[serde(default, with = "hex_data", skip_serializing_if = "Option::is_none")]
         data: Option<Arc<[u8]>>,
     },
     /// `truncate`, `ftruncate`.
@@ -129,6 +130,52 @@ impl Call {
     }
 }
 
+/// `Write::data` in JSON: a lowercase hex string (a trace file written by
+/// hand or by another tool can carry the payload crash states are built from).
+mod hex_data {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(data: &Option<Arc<[u8]>>, s: S) -> Result<S::Ok, S::Error> {
+        match data {
+            None => s.serialize_none(),
+            Some(bytes) => {
+                let mut hex = String::with_capacity(bytes.len() * 2);
+                for b in bytes.iter() {
+                    hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+                    hex.push(char::from(b"0123456789abcdef"[usize::from(b & 0xF)]));
+                }
+                s.serialize_str(&hex)
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<[u8]>>, D::Error> {
+        let Some(hex) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        if hex.len() % 2 != 0 {
+            return Err(D::Error::custom("write data: odd number of hex digits"));
+        }
+        hex.as_bytes()
+            .chunks(2)
+            .map(|pair| {
+                std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                    .ok_or_else(|| {
+                        D::Error::custom(format!(
+                            "write data: `{}` is not hex",
+                            String::from_utf8_lossy(pair)
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<u8>, _>>()
+            .map(|v| Some(Arc::from(v)))
+    }
+}
+
 /// A fixed-size ring of events: memory stays flat however long a writer
 /// runs; `dropped` says how many of the oldest were overwritten.
 #[derive(Debug, Clone)]
@@ -194,6 +241,30 @@ mod tests {
             },
             result: 0,
         }
+    }
+
+    #[test]
+    fn write_data_round_trips_through_json_as_hex() {
+        let e = Event {
+            start_ns: 1,
+            end_ns: 2,
+            tid: 7,
+            call: Call::Write {
+                path: PathBuf::from("/x/f"),
+                fd: 3,
+                offset: None,
+                len: 3,
+                data: Some(Arc::from(&b"a\x00\xff"[..])),
+            },
+            result: 3,
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains("\"data\":\"6100ff\""), "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+        let without = json.replace(",\"data\":\"6100ff\"", "");
+        let back: Event = serde_json::from_str(&without).unwrap();
+        assert!(matches!(back.call, Call::Write { data: None, .. }));
+        assert!(serde_json::from_str::<Event>(&json.replace("6100ff", "6100f")).is_err());
     }
 
     #[test]

@@ -1,0 +1,163 @@
+//! The case: everything one run of one subject needs, with every default
+//! applied — the one model of it.
+//!
+//! Scenario files and the gate build cases ([`crate::scenario::Scenario::cases`]),
+//! the engine runs them ([`crate::engine::run_case`]), reports record them,
+//! and helper processes (reader processes, killed-writer trials) receive the
+//! parts they need serialized as one JSON file ([`ReaderJob`], [`WriterJob`]),
+//! never rebuilt from flags. A new setting is a field here, once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::Classifier;
+use crate::engine::fault::Fault;
+use crate::engine::reader::Profile;
+use crate::format::{Format, Template};
+use crate::scenario::Rate;
+use crate::strategy::Expect;
+use crate::subject::{ExternalSpec, SubjectSpec};
+use crate::token::TokenCodec;
+
+/// One case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// Name shown in tables.
+    pub label: String,
+    /// What writes.
+    pub subject: SubjectSpec,
+    /// What the case is expected to show.
+    pub expect: Expect,
+    /// Why, when a scenario says so (a known flaw the scenario shows on purpose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_reason: Option<String>,
+    /// How long to run (an upper bound when `reads` is set).
+    pub duration: Duration,
+    /// Total read budget, shared evenly among the readers.
+    pub reads: Option<u64>,
+    pub writers: Writers,
+    pub readers: Readers,
+    /// Mode the target is created with (credentials files are 0600).
+    pub target_mode: u32,
+    /// Make the target a symlink to a file elsewhere (a dotfiles checkout).
+    pub target_symlink: bool,
+    /// Scan the target's directory every millisecond for widened modes and
+    /// group/other-readable files holding a token.
+    pub watch_modes: bool,
+    /// A fault to inject, and when (after the start).
+    pub fault: Option<FaultPlan>,
+    /// The real client, asked to read alongside torn's readers.
+    pub external_reader: Option<ExternalSpec>,
+    /// Killed-writer trials after the run.
+    pub kill_trials: u64,
+    /// Anomalous reads kept as evidence, per outcome.
+    pub evidence: usize,
+}
+
+/// How the case writes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Writers {
+    /// Concurrent writers.
+    pub count: usize,
+    pub rate: Rate,
+    /// Read-modify-write: writer 0 updates the token, writer 1 the `{{FIELD}}`.
+    pub rmw: bool,
+    /// Re-read the target after each write (single writer): a write called
+    /// successful must be in the file; after a failed one the file must be whole.
+    pub verify: bool,
+}
+
+/// How the case reads.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Readers {
+    /// Concurrent readers (at most [`crate::limits::MAX_READERS`]; scenarios
+    /// and flags are validated before a case is built).
+    pub count: usize,
+    /// Readers take `flock(LOCK_SH)` before reading.
+    pub lock: bool,
+    /// When the clients read and when they reuse a token.
+    pub profile: Profile,
+    /// Readers run as processes instead of threads.
+    pub procs: bool,
+}
+
+/// A fault and when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultPlan {
+    pub fault: Fault,
+    pub after: Duration,
+}
+
+/// Where a case runs: paths of the scratch directory, and the torn
+/// executable helper processes are started from.
+#[derive(Debug, Clone)]
+pub struct CaseEnv {
+    /// The scratch HOME holding the target.
+    pub home: PathBuf,
+    /// The case directory (writer logs, the board), outside HOME.
+    pub log_dir: PathBuf,
+    /// The torn executable reader and writer processes run.
+    pub exe: Option<PathBuf>,
+}
+
+/// The document a case writes and judges, as helper processes receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub format: Format,
+    /// Where the template came from (a built-in name or a path).
+    pub origin: String,
+    pub text: String,
+    pub client_key: String,
+    pub seed: u64,
+    /// See [`Classifier::grace`].
+    pub grace: u64,
+}
+
+impl Document {
+    pub fn of(c: &Classifier) -> Self {
+        Self {
+            format: c.template.format,
+            origin: c.template.origin.clone(),
+            text: c.template.text().to_string(),
+            client_key: c.template.client_key.clone(),
+            seed: c.codec.seed(),
+            grace: c.grace,
+        }
+    }
+
+    pub fn classifier(&self) -> anyhow::Result<Classifier> {
+        let t = Template::new(&self.origin, self.format, &self.client_key, &self.text)?;
+        Ok(Classifier::new(t, TokenCodec::new(self.seed), self.grace))
+    }
+}
+
+/// What a reader process runs: `torn __reader --job FILE --id N`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReaderJob {
+    /// The shared board (mapped file).
+    pub board: PathBuf,
+    pub target: PathBuf,
+    pub document: Document,
+    pub run: crate::engine::reader::ReaderRun,
+}
+
+/// What a killed-writer trial's writer process runs: `torn __writer --job FILE`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriterJob {
+    pub subject: SubjectSpec,
+    pub target: PathBuf,
+    pub document: Document,
+}
+
+/// Writes a job file for a helper process.
+pub fn write_job<T: Serialize>(path: &Path, job: &T) -> std::io::Result<()> {
+    std::fs::write(path, serde_json::to_vec(job).map_err(std::io::Error::other)?)
+}
+
+/// Reads a job file (in the helper process).
+pub fn read_job<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> {
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading job {}: {e}", path.display()))?;
+    Ok(serde_json::from_slice(&bytes)?)
+}

@@ -1,0 +1,182 @@
+//! Trace files for `torn crash --trace`: a JSON array of events, or an
+//! object that also says what the events cannot.
+//!
+//! ```json
+//! {
+//!   "target": "/home/u/.hermes/config.yaml",
+//!   "initial_version": 0,
+//!   "acks": [[1, 5300], [2, 9100]],
+//!   "events": [
+//!     {"start_ns": 1000, "end_ns": 1200, "tid": 7, "result": 3,
+//!      "call": {"call": "open", "path": "/home/u/.hermes/config.yaml",
+//!               "flags": 577, "mode": 438, "fd": 3}},
+//!     {"start_ns": 1300, "end_ns": 1500, "tid": 7, "result": 5,
+//!      "call": {"call": "write", "path": "/home/u/.hermes/config.yaml",
+//!               "fd": 3, "offset": null, "len": 5, "data": "6b65793a0a"}},
+//!     ...
+//!   ]
+//! }
+//! ```
+//!
+//! Every field but `events` may be left out:
+//! - `target`: the path most often renamed onto, else the one most written;
+//! - `initial_version`: the version the target held, durably, before the
+//!   trace (default 0, mode 0600); `null` when it did not exist;
+//! - `acks`: `[version, ack_ns]` pairs; when absent they are inferred: a
+//!   version is acknowledged at the end of the last event before the
+//!   directory next changes after the target first held it whole (the
+//!   `fsync`s and `close`s that end a write count, the next write's first
+//!   change does not). That fits one writer writing versions in turn; give
+//!   `acks` for anything else.
+//!
+//! A write's payload is `data`, in hex; crash states cannot be built without it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::disk::Image;
+use super::model::Model;
+use super::ops::{InitialFile, Logical, TraceError};
+use crate::classify::Classifier;
+use crate::trace::{Call, Event};
+
+/// A trace file, with its defaults filled in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceFile {
+    pub events: Vec<Event>,
+    #[serde(default)]
+    pub target: Option<PathBuf>,
+    #[serde(default = "version_zero")]
+    pub initial_version: Option<u64>,
+    #[serde(default)]
+    pub acks: Option<Vec<(u64, u64)>>,
+}
+
+fn version_zero() -> Option<u64> {
+    Some(0)
+}
+
+/// Why a trace file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read trace file {path}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("trace file {path}: {source} (expected a JSON array of events, or {{\"events\": [...], ...}})")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("trace file {path}: cannot tell which file is the target (no rename, no write); add \"target\"")]
+    NoTarget { path: PathBuf },
+}
+
+impl TraceFile {
+    /// Reads a trace file: an array of events or a [`TraceFile`] object.
+    pub fn load(path: &Path) -> Result<Self, InputError> {
+        let text = std::fs::read_to_string(path).map_err(|source| InputError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let parse = |source| InputError::Parse {
+            path: path.to_path_buf(),
+            source,
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(parse)?;
+        if value.is_array() {
+            Ok(Self {
+                events: serde_json::from_value(value).map_err(parse)?,
+                target: None,
+                initial_version: Some(0),
+                acks: None,
+            })
+        } else {
+            serde_json::from_value(value).map_err(parse)
+        }
+    }
+
+    /// The target: given, or inferred from the events.
+    pub fn target(&self, path: &Path) -> Result<PathBuf, InputError> {
+        self.target
+            .clone()
+            .or_else(|| infer_target(&self.events))
+            .ok_or_else(|| InputError::NoTarget {
+                path: path.to_path_buf(),
+            })
+    }
+}
+
+/// The path most often renamed onto, else the one most written.
+pub fn infer_target(events: &[Event]) -> Option<PathBuf> {
+    let mut renamed: HashMap<&PathBuf, usize> = HashMap::new();
+    let mut written: HashMap<&PathBuf, usize> = HashMap::new();
+    for e in events.iter().filter(|e| e.ok()) {
+        match &e.call {
+            Call::Rename { to, .. } => *renamed.entry(to).or_default() += 1,
+            Call::Write { path, .. } => *written.entry(path).or_default() += 1,
+            _ => {}
+        }
+    }
+    top(renamed).or_else(|| top(written))
+}
+
+/// The most frequent path (the smallest on a tie, for a stable answer).
+fn top(counts: HashMap<&PathBuf, usize>) -> Option<PathBuf> {
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(p, _)| p.clone())
+}
+
+/// Acknowledgements inferred from the events (see the module doc): replays
+/// the trace in program order and notes when each version's write ended.
+pub fn infer_acks(
+    events: &[Event],
+    target: &Path,
+    initial: &[InitialFile],
+    classifier: &Classifier,
+) -> Result<Vec<(u64, u64)>, TraceError> {
+    let l = Logical::from_trace(events, target, initial)?;
+    let micros = Model::Strict.plan(&l);
+    let mut img = Image::initial(&l);
+    let version = |img: &Image| {
+        img.names.get(target).and_then(|&ino| {
+            classifier
+                .template
+                .whole_version(&classifier.codec, &img.contents(ino))
+        })
+    };
+    let initially = version(&img);
+    let mut next = 0;
+    let mut hashes = Vec::with_capacity(events.len());
+    let mut held = Vec::with_capacity(events.len());
+    for k in 0..events.len() {
+        while next < micros.len() && micros[next].event <= k {
+            img.apply(&l, &micros[next]);
+            next += 1;
+        }
+        hashes.push(img.hash(&l));
+        held.push(version(&img));
+    }
+    let mut acks: Vec<(u64, u64)> = Vec::new();
+    let mut k = 0;
+    while k < events.len() {
+        match held[k] {
+            Some(v)
+                if (if k == 0 { initially } else { held[k - 1] }) != Some(v)
+                    && !acks.iter().any(|(a, _)| *a == v) =>
+            {
+                let mut end = k;
+                while end + 1 < events.len() && hashes[end + 1] == hashes[k] {
+                    end += 1;
+                }
+                acks.push((v, events[end].end_ns));
+                k = end + 1;
+            }
+            _ => k += 1,
+        }
+    }
+    Ok(acks)
+}

@@ -1,0 +1,274 @@
+//! Mutation windows from a live trace: the spans in which the target path's
+//! contents or identity were changing.
+//!
+//! A window opens when a call that may change the target *enters* (before
+//! the kernel acts: an open of the target for writing, a truncate, a rename
+//! or link onto it, an unlink of it) and closes when the change is over (the
+//! close of the descriptor opened for writing; the return of the rename,
+//! truncate, link or unlink). Windows are published on the run's shared
+//! board as they happen ([`Shared::window_open`]), so readers count the reads
+//! that overlapped one exactly as they count any exposure, without keeping a
+//! history. The tracer calls [`WindowTracker::entry`] at every syscall-entry
+//! stop and [`WindowTracker::exit`] at every exit stop; built-in strategies
+//! do the same in-process.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::event::{Call, Event};
+use crate::engine::Shared;
+
+/// Turns a subject's calls into mutation windows on `shared`.
+pub struct WindowTracker<'a> {
+    shared: &'a Shared,
+    target: PathBuf,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Descriptors open for writing on the target (by fd number), and how
+    /// many opens of each are in flight or open.
+    open_fds: HashMap<i32, u32>,
+    /// Opens of the target for writing that have entered but not returned
+    /// (by thread), so the exit knows a window is open for them.
+    pending_opens: HashMap<u32, u32>,
+    /// Calls that opened a window at entry and close it at exit (by thread).
+    pending_calls: HashMap<u32, u32>,
+    /// Windows currently open.
+    open: u64,
+}
+
+/// Whether `flags` open a file for writing.
+pub fn writes(flags: i32) -> bool {
+    let acc = flags & nix::libc::O_ACCMODE;
+    acc == nix::libc::O_WRONLY || acc == nix::libc::O_RDWR || flags & nix::libc::O_TRUNC != 0
+}
+
+impl<'a> WindowTracker<'a> {
+    pub fn new(shared: &'a Shared, target: &Path) -> Self {
+        Self {
+            shared,
+            target: target.to_path_buf(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn is_target(&self, p: &Path) -> bool {
+        p == self.target
+    }
+
+    /// At a call's entry (its arguments decoded, its result unknown).
+    pub fn entry(&self, tid: u32, call: &Call) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let opens_window = match call {
+            Call::Open { path, flags, .. } if self.is_target(path) && writes(*flags) => {
+                *st.pending_opens.entry(tid).or_default() += 1;
+                true
+            }
+            Call::Truncate { path, .. } | Call::Unlink { path } if self.is_target(path) => {
+                *st.pending_calls.entry(tid).or_default() += 1;
+                true
+            }
+            Call::Rename { from, to, .. } if self.is_target(to) || self.is_target(from) => {
+                *st.pending_calls.entry(tid).or_default() += 1;
+                true
+            }
+            Call::Link { to, .. } | Call::Symlink { to, .. } if self.is_target(to) => {
+                *st.pending_calls.entry(tid).or_default() += 1;
+                true
+            }
+            // A write through a descriptor torn did not see opened (inherited):
+            // the write itself is the window.
+            Call::Write { path, fd, .. } if self.is_target(path) && !st.open_fds.contains_key(fd) => {
+                *st.pending_calls.entry(tid).or_default() += 1;
+                true
+            }
+            _ => false,
+        };
+        if opens_window {
+            st.open += 1;
+            self.shared.window_open();
+        }
+    }
+
+    /// At a call's exit, with its result.
+    pub fn exit(&self, e: &Event) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let tid = e.tid;
+        let close = |st: &mut State| {
+            if st.open > 0 {
+                st.open -= 1;
+                self.shared.window_close();
+            }
+        };
+        match &e.call {
+            Call::Open { path, flags, fd, .. }
+                if self.is_target(path) && writes(*flags) && take(&mut st.pending_opens, tid) =>
+            {
+                if e.ok() && *fd >= 0 {
+                    // The window stays open until this descriptor is closed.
+                    *st.open_fds.entry(*fd).or_default() += 1;
+                } else {
+                    close(&mut st);
+                }
+            }
+            Call::Close { fd, .. } => {
+                if let Some(n) = st.open_fds.get_mut(fd) {
+                    *n -= 1;
+                    if *n == 0 {
+                        st.open_fds.remove(fd);
+                    }
+                    close(&mut st);
+                }
+            }
+            Call::Truncate { .. }
+            | Call::Unlink { .. }
+            | Call::Rename { .. }
+            | Call::Link { .. }
+            | Call::Symlink { .. }
+            | Call::Write { .. }
+                if take(&mut st.pending_calls, tid) =>
+            {
+                close(&mut st);
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes every window still open (the writer exited or was killed with
+    /// descriptors open).
+    pub fn close_all(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while st.open > 0 {
+            st.open -= 1;
+            self.shared.window_close();
+        }
+        st.open_fds.clear();
+        st.pending_opens.clear();
+        st.pending_calls.clear();
+    }
+}
+
+/// Decrements `tid`'s pending count; whether there was one.
+fn take(m: &mut HashMap<u32, u32>, tid: u32) -> bool {
+    match m.get_mut(&tid) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&tid);
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn ev(call: Call, result: i64) -> Event {
+        Event {
+            start_ns: 0,
+            end_ns: 0,
+            tid: 7,
+            call,
+            result,
+        }
+    }
+
+    fn open_windows(s: &Shared) -> (u64, u64) {
+        (
+            s.win_started.load(Ordering::Relaxed),
+            s.win_finished.load(Ordering::Relaxed),
+        )
+    }
+
+    #[test]
+    fn truncate_and_write_is_one_window_from_open_to_close() {
+        let s = Shared::default();
+        let t = Path::new("/h/config.yaml");
+        let w = WindowTracker::new(&s, t);
+        let open = Call::Open {
+            path: t.into(),
+            flags: nix::libc::O_WRONLY | nix::libc::O_TRUNC,
+            mode: 0o644,
+            fd: 3,
+        };
+        w.entry(7, &open);
+        assert_eq!(
+            open_windows(&s),
+            (1, 0),
+            "open at entry, before the kernel truncates"
+        );
+        w.exit(&ev(open, 3));
+        let write = Call::Write {
+            path: t.into(),
+            fd: 3,
+            offset: None,
+            len: 10,
+            data: None,
+        };
+        w.entry(7, &write);
+        w.exit(&ev(write, 10));
+        assert_eq!(
+            open_windows(&s),
+            (1, 0),
+            "writes through the open descriptor are inside it"
+        );
+        let close = Call::Close {
+            path: t.into(),
+            fd: 3,
+        };
+        w.entry(7, &close);
+        w.exit(&ev(close, 0));
+        assert_eq!(open_windows(&s), (1, 1));
+    }
+
+    #[test]
+    fn a_rename_onto_the_target_is_a_window_and_the_temp_file_is_not() {
+        let s = Shared::default();
+        let t = Path::new("/h/config.yaml");
+        let w = WindowTracker::new(&s, t);
+        let tmp = PathBuf::from("/h/.config.yaml.x.tmp");
+        let open = Call::Open {
+            path: tmp.clone(),
+            flags: nix::libc::O_WRONLY | nix::libc::O_CREAT | nix::libc::O_EXCL,
+            mode: 0o600,
+            fd: 4,
+        };
+        w.entry(7, &open);
+        w.exit(&ev(open, 4));
+        assert_eq!(open_windows(&s), (0, 0));
+        let rename = Call::Rename {
+            from: tmp,
+            to: t.into(),
+            flags: 0,
+        };
+        w.entry(7, &rename);
+        assert_eq!(open_windows(&s), (1, 0));
+        w.exit(&ev(rename, 0));
+        assert_eq!(open_windows(&s), (1, 1));
+    }
+
+    #[test]
+    fn a_failed_open_closes_its_window() {
+        let s = Shared::default();
+        let t = Path::new("/h/config.yaml");
+        let w = WindowTracker::new(&s, t);
+        let open = Call::Open {
+            path: t.into(),
+            flags: nix::libc::O_WRONLY,
+            mode: 0,
+            fd: -1,
+        };
+        w.entry(7, &open);
+        w.exit(&ev(open, -13));
+        assert_eq!(open_windows(&s), (1, 1));
+        w.close_all();
+        assert_eq!(open_windows(&s), (1, 1));
+    }
+}

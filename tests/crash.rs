@@ -1,0 +1,181 @@
+//! `torn crash` end to end on trace files: hand-built traces in the shapes
+//! of the built-in strategies, written as JSON, crashed at every point.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::torn;
+use predicates::prelude::*;
+use torn::classify::Classifier;
+use torn::crash::input::TraceFile;
+use torn::crash::shapes;
+use torn::format::Template;
+use torn::token::TokenCodec;
+
+/// Where the traced writer wrote: a path that does not exist here, since
+/// crash states are built in the scratch directory, never at the target.
+const TARGET: &str = "/nonexistent-torn-home/.hermes/config.yaml";
+
+/// Writes `shape`'s trace (3 writes, seed 1, Hermes template) to `dir`; with
+/// `bare`, as a plain array of events (target and acks inferred).
+fn trace_file(dir: &Path, shape: &str, bare: bool) -> PathBuf {
+    let c = Classifier::new(Template::builtin("hermes").unwrap(), TokenCodec::new(1), u64::MAX);
+    let versions: Vec<Vec<u8>> = (1..=3).map(|v| c.template.render_vec(&c.codec, v)).collect();
+    let s = shapes::build(shape, Path::new(TARGET), &versions).unwrap();
+    let path = dir.join(format!("{shape}.json"));
+    let json = if bare {
+        serde_json::to_string(&s.events).unwrap()
+    } else {
+        serde_json::to_string(&TraceFile {
+            events: s.events,
+            target: Some(TARGET.into()),
+            initial_version: Some(0),
+            acks: Some(s.acks),
+        })
+        .unwrap()
+    };
+    std::fs::write(&path, json).unwrap();
+    path
+}
+
+fn crash(trace: &Path) -> assert_cmd::Command {
+    let mut c = torn();
+    c.args(["crash", "--trace", trace.to_str().unwrap()]);
+    c
+}
+
+#[test]
+fn rename_without_fsync_fails_and_names_the_first_offending_state() {
+    let d = tempfile::tempdir().unwrap();
+    let f = trace_file(d.path(), "rename-unique-tmp", false);
+    crash(&f)
+        .args(["--model", "strict", "--model", "ext4-ordered"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("[strict]: 12 crash points"))
+        .stderr(predicate::str::contains("(exhaustive;"))
+        .stderr(predicate::str::contains(
+            "first empty: crash after #2 rename(.config.yaml.000001.tmp → config.yaml)",
+        ))
+        .stderr(predicate::str::contains(
+            "rename(.config.yaml.000001.tmp → config.yaml) persisted",
+        ))
+        .stderr(predicate::str::contains("not atomic (empty"))
+        .stderr(predicate::str::contains("[ext4-ordered]"))
+        .stderr(predicate::str::contains("atomic; not durable (lost-ack"));
+    assert!(!Path::new(TARGET).parent().unwrap().exists());
+}
+
+#[test]
+fn rename_durable_passes_from_a_bare_array_of_events() {
+    let d = tempfile::tempdir().unwrap();
+    let f = trace_file(d.path(), "rename-durable", true);
+    crash(&f)
+        .args(["--model", "ext4-ordered", "--model", "strict"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("atomic and durable in every state").count(2));
+}
+
+#[test]
+fn fsync_without_the_directory_fails_durability_only_and_json_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let f = trace_file(d.path(), "fsync-file-only", false);
+    let out = crash(&f)
+        .args(["--json", "-q"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &v[0];
+    assert_eq!(r["subject"], f.display().to_string());
+    assert_eq!(r["model"], "strict");
+    assert_eq!(r["verdict"]["atomic"], true);
+    assert_eq!(r["verdict"]["durable"], false);
+    assert_eq!(r["verdict"]["status"], "fail");
+    assert!(r["outcomes"]["lost-ack"].as_u64().unwrap() > 0);
+    assert_eq!(r["outcomes"]["empty"], 0);
+    let steps = r["first"]["lost-ack"]["steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["persisted"] == false && s["op"].as_str().unwrap().starts_with("rename("))
+    );
+    assert!(out.stderr.is_empty(), "quiet");
+}
+
+#[test]
+fn naive_truncate_loses_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let f = trace_file(d.path(), "naive-truncate", false);
+    crash(&f)
+        .args(["--model", "ext4-ordered"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "first empty: crash after #0 open(config.yaml, O_WRONLY|O_CREAT|O_TRUNC)",
+        ))
+        .stderr(predicate::str::contains("target held an empty file"));
+}
+
+#[test]
+fn a_sampled_pass_is_inconclusive() {
+    let d = tempfile::tempdir().unwrap();
+    let f = trace_file(d.path(), "rename-durable", false);
+    crash(&f)
+        .args(["--max-states", "2", "--seed", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("sampled at"))
+        .stderr(predicate::str::contains("not every state was explored"));
+}
+
+#[test]
+fn builtin_strategies_wait_for_in_process_recording() {
+    torn()
+        .args(["crash", "--strategy", "rename-durable"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("in-process recording not available yet"))
+        .stderr(predicate::str::contains("--trace"));
+}
+
+#[test]
+fn usage_errors() {
+    torn()
+        .args(["crash"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("--strategy NAME"));
+    torn()
+        .args(["crash", "--strategy", "no-such"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("rename-durable"));
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("bad.json");
+    std::fs::write(&bad, "{\"events\": 3}").unwrap();
+    crash(&bad)
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("bad.json"));
+    let f = trace_file(d.path(), "naive-truncate", false);
+    let stripped = std::fs::read_to_string(&f).unwrap();
+    let stripped = strip_payloads(&stripped);
+    std::fs::write(&f, stripped).unwrap();
+    crash(&f)
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("payload"));
+}
+
+/// Drops every `"data":"..."` field.
+fn strip_payloads(json: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+    for e in v["events"].as_array_mut().unwrap() {
+        e["call"].as_object_mut().unwrap().remove("data");
+    }
+    v.to_string()
+}
