@@ -149,8 +149,9 @@ fn repro_writes_reports_and_json_and_cleans_scratch() {
         .code(1)
         .stderr(predicate::str::contains("race reproduced by: naive-truncate"))
         .stderr(predicate::str::contains(
-            "FAILED: rename-fixed-tmp claims safety but showed mode widened 0600 → 0644",
+            "FAILED: rename-fixed-tmp claims safety but showed recipe uses the same temp file name on every write",
         ))
+        .stderr(predicate::str::contains("mode widened 0600 → 0644"))
         .get_output()
         .stdout
         .clone();

@@ -109,6 +109,17 @@ pub fn summary(c: &CaseReport) -> String {
     if c.writes.errors > 0 && c.fault.is_none() {
         parts.push(format!("{} write errors", thousands(c.writes.errors)));
     }
+    if c.recipe_anomalies > 0
+        && let Some(t) = &c.trace
+    {
+        for f in t.recipes.findings.iter().filter(|f| f.finding.is_anomaly()) {
+            parts.push(format!(
+                "recipe {} ({} writes)",
+                f.finding.describe(),
+                thousands(f.writes)
+            ));
+        }
+    }
     if c.writes.swallowed > 0 {
         parts.push(format!(
             "{} swallowed write errors",

@@ -16,11 +16,11 @@
 //! timestamps.
 
 pub mod event;
-pub mod recipe;
-pub mod window;
 pub mod ptrace;
+pub mod recipe;
 pub mod record;
 pub mod render;
+pub mod window;
 
 pub use event::{Call, Event, Ring, now_ns};
-pub use record::{Discard, Recorder, Recording, TraceSpec, TraceSummary};
+pub use record::{Discard, Observer, Recorder, Recording, TraceSpec, TraceSummary};
