@@ -67,6 +67,18 @@ pub struct Writers {
     /// Re-read the target after each write (single writer): a write called
     /// successful must be in the file; after a failed one the file must be whole.
     pub verify: bool,
+    /// Trace the writer's file-system calls (ptrace for an external writer,
+    /// in-process for a built-in): real write windows and recipes.
+    #[serde(default = "yes")]
+    pub trace: bool,
+    /// Delay injection: hold the writer up to this long at call boundaries
+    /// inside its write windows (traced writers only).
+    #[serde(default)]
+    pub perturb: Option<Duration>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How the case reads.

@@ -21,6 +21,10 @@ use crate::subject::SubjectSpec;
 /// Everything a gate needs.
 #[derive(Debug, Clone)]
 pub struct Gate {
+    /// Trace the writer (off: each whole write counts as a window).
+    pub trace: bool,
+    /// Delay injection inside write windows, up to this long per hold.
+    pub perturb: Option<Duration>,
     pub format: Format,
     pub template: Option<String>,
     pub client_key: Option<String>,
@@ -181,6 +185,8 @@ impl Gate {
             reader_profile: crate::engine::Profile::Reread,
             reader_procs: self.reader_procs,
             rmw: false,
+            trace: Some(self.trace),
+            perturb: self.perturb.map(Dur),
             target_symlink: false,
             watch_modes: true,
             kill_trials: self.kill_trials,

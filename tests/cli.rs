@@ -151,9 +151,13 @@ fn repro_writes_reports_and_json_and_cleans_scratch() {
         .code(predicate::in_iter([0, 2]))
         .stderr(predicate::str::contains("race reproduced by: naive-truncate"))
         .stderr(predicate::str::contains(
-            "expected: rename-fixed-tmp showed mode widened 0600 → 0644 — the bug report's own fix",
+            "expected: rename-fixed-tmp showed recipe uses the same temp file name on every write",
         ))
-        .stderr(predicate::str::contains("expected: mode 0600→0644"))
+        .stderr(predicate::str::contains("mode widened 0600 → 0644"))
+        .stderr(predicate::str::contains(
+            "— the bug report's own fix (write <path>.tmp, rename)",
+        ))
+        .stderr(predicate::str::contains("expected: "))
         .stderr(predicate::str::contains(
             "/report.html (and report.md, report.json)",
         ))

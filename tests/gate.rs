@@ -70,16 +70,43 @@ fn durable_example_passes_with_a_bound_and_a_control() {
 
 #[test]
 fn durable_example_passes_as_a_per_write_command_too() {
+    // A new interpreter per write is slow: fewer windows, same floor of writes.
     let cmd = example("durable.py") + " {token}";
-    gate().args(["--writer-cmd", &cmd]).assert().code(0);
+    gate()
+        .args(["--writer-cmd", &cmd, "--min-windows", "15"])
+        .assert()
+        .code(0);
 }
 
 #[test]
-fn fixed_tmp_passes_alone_and_fails_with_four_writers() {
+fn a_slow_truncating_command_fails_on_its_recipe_however_slowly_it_starts() {
+    // 1.5 s of start-up per write, then open("w") + write: the truncate window
+    // is microseconds in each run. The trace sees the truncate on the first
+    // (warm-up) write; no pass can rest on reads that could not see it.
+    let cmd = example("slow_truncate.py") + " {token}";
+    let start = Instant::now();
+    gate()
+        .args(["--writer-cmd", &cmd])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("recipe truncates the target in place"));
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "failed within a few writes"
+    );
+}
+
+#[test]
+fn fixed_tmp_fails_on_its_recipe_alone_and_on_reads_with_four_writers() {
+    // Alone its writes are atomic, but the trace shows the same temp path
+    // renamed onto the target on every write: two writers would share it.
     gate()
         .args(["--writer-stdio", &example("fixed_tmp.py")])
         .assert()
-        .code(0);
+        .code(1)
+        .stderr(predicate::str::contains(
+            "recipe uses the same temp file name on every write",
+        ));
     gate()
         .args(["--writer-stdio", &example("fixed_tmp.py"), "--writers", "4"])
         .assert()

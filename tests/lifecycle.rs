@@ -252,7 +252,24 @@ fn torn_clean_removes_what_a_run_killed_whole_left() {
     let run = Run::start("kill-both", "--ignore-eof", fault);
     let worker = run.worker();
     if root {
-        std::thread::sleep(Duration::from_millis(200));
+        // Kill once the fault is in place (it starts after the warm-up).
+        wait_until(
+            "the directory to become immutable",
+            Duration::from_secs(20),
+            || {
+                let attrs = Command::new("sh")
+                    .arg("-c")
+                    .arg("lsattr -d $TMPDIR/torn-*/01-*/home/.hermes 2>/dev/null")
+                    .env("TMPDIR", run.tmp.path())
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&attrs.stdout)
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .contains('i')
+            },
+        );
     }
     kill(run.pid(), Signal::SIGKILL).unwrap();
     kill(worker, Signal::SIGKILL).unwrap();

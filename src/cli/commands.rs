@@ -213,6 +213,8 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         max_rate: (args.max_rate > 0.0).then_some(args.max_rate),
     };
     let g = Gate {
+        trace: !args.no_trace,
+        perturb: args.perturb,
         format: args.format,
         template: args.template.clone(),
         client_key: args.client_key.clone(),

@@ -21,7 +21,7 @@ use torn::run::{self, Overrides};
 /// Proves, with numbers, whether a way of rewriting a file is safe for the
 /// programs reading it at the same time.
 #[derive(Debug, Parser)]
-#[command(name = "torn", version, about, after_help = TOP_AFTER_HELP)]
+#[command(name = "torn", version, about, after_help = TOP_AFTER_HELP, args_override_self = true)]
 pub struct Cli {
     /// Print the report as JSON on stdout (human output stays on stderr).
     #[arg(long, global = true)]
@@ -379,6 +379,16 @@ pub struct GateArgs {
     /// Writes per second per writer, or `max`.
     #[arg(long, default_value = "max")]
     pub write_rate: torn::scenario::Rate,
+    /// Do not trace the writer's system calls: each whole write (the whole
+    /// run of a write command) then counts as one write window, and no
+    /// recipe is shown. For writers that cannot run under ptrace.
+    #[arg(long)]
+    pub no_trace: bool,
+    /// Delay injection: hold the traced writer up to this long (e.g. 200us)
+    /// at random call boundaries inside its write windows, to widen rare
+    /// races; the holds are drawn from --seed, so a run can be replayed.
+    #[arg(long, value_parser = parse_duration)]
+    pub perturb: Option<Duration>,
     /// Completed writes (after the warm-up) a pass needs at least: no pass
     /// rests on a writer torn has barely seen write.
     #[arg(long, default_value = "20", env = "TORN_MIN_WRITES")]

@@ -150,7 +150,8 @@ pub fn run_case(
             .collect();
         let writer_handles: Vec<_> = (0..case.writers.count)
             .map(|index| {
-                let (barrier, subject, ctx) = (barrier.clone(), subject.as_ref(), ctx(index));
+                let (barrier, subject, ctx, board) =
+                    (barrier.clone(), subject.as_ref(), ctx(index), &set.board);
                 s.spawn(move || {
                     let rmw = case.writers.rmw.then_some(writer::Rmw {
                         owns: if index % 2 == 1 {
@@ -162,10 +163,21 @@ pub fn run_case(
                     });
                     // Start external processes, and let them write once, before the
                     // barrier: their start-up is not a write in flight.
-                    let started = subject.start(&ctx).and_then(|w| {
+                    let trace = case
+                        .writers
+                        .trace
+                        .then(|| tracing(case, board, target, index, classifier.codec.seed()));
+                    let started = match &trace {
+                        Some(t) => subject.start_traced(&ctx, t.rec.clone()),
+                        None => subject.start(&ctx),
+                    }
+                    .and_then(|w| {
                         let verify = case.writers.verify && case.writers.count == 1;
                         let mut w =
                             writer::Writer::new(target, w, classifier, shared, rmw, run.bucket_ns, verify);
+                        if let Some(t) = trace {
+                            w = w.with_trace(t);
+                        }
                         w.warm_up()?;
                         Ok(w)
                     });
@@ -214,9 +226,50 @@ pub fn run_case(
     collect(case, classifier, target, set, procs, threads)
 }
 
+/// A recording of writer `index`'s calls in the target's directory, whose
+/// live calls open and close write windows on the board.
+fn tracing(
+    case: &Case,
+    board: &Arc<board::BoardMem>,
+    target: &Path,
+    index: usize,
+    seed: u64,
+) -> writer::Traced {
+    use crate::trace::window::{Perturb, WindowTracker};
+    use crate::trace::{Recording, TraceSpec};
+    let dir = target.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let rec = Recording::new(&TraceSpec::new(vec![dir]));
+    let perturb = case.writers.perturb.map(|max| Perturb {
+        max,
+        seed: seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    });
+    let windows = Arc::new(WindowTracker::new(board.clone(), target, perturb));
+    rec.set_observer(windows.clone());
+    writer::Traced {
+        rec,
+        windows,
+        book: Default::default(),
+        target_mode: case.target_mode,
+        umask: umask(),
+        readers_lock: case.readers.lock,
+    }
+}
+
+/// This process's umask (inherited by the writers it starts), from /proc.
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
 /// What [`setup`] prepared.
 struct Setup {
-    board: board::BoardMem,
+    board: Arc<board::BoardMem>,
     before: watch::Before,
 }
 
@@ -236,11 +289,11 @@ fn setup(case: &Case, env: &CaseEnv, classifier: &Classifier, target: &Path) -> 
     if let Some(plan) = case.fault {
         plan.fault.check(&env.log_dir).map_err(io::Error::other)?;
     }
-    let board = if case.readers.procs {
+    let board = Arc::new(if case.readers.procs {
         board::BoardMem::create(&env.log_dir.join("board"))?
     } else {
         board::BoardMem::heap()
-    };
+    });
     board.shared.next_version.store(1, Ordering::Relaxed);
     Ok(Setup { board, before })
 }
@@ -286,7 +339,7 @@ fn monitor(
             elapsed,
             reads: sum(|l| &l.reads),
             exposed: sum(|l| &l.exposed),
-            anomalies: sum(|l| &l.anomalies),
+            anomalies: sum(|l| &l.anomalies) + shared.recipe_anomalies.load(Ordering::Relaxed),
             windows_hit: shared.windows_hit(),
             writes: shared.committed.load(Ordering::Acquire),
         });

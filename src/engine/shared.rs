@@ -54,6 +54,9 @@ pub struct Shared {
     /// Windows some read overlapped, counted live by the first read to hit
     /// each (the histogram lags by [`WINDOW_LAG`] windows).
     pub win_hit_live: CachePadded<AtomicU64>,
+    /// Writes whose recipe showed a finding that can hurt readers (live, so
+    /// a gate stops on a truncating writer's first write).
+    pub recipe_anomalies: AtomicU64,
 }
 
 impl Default for Shared {

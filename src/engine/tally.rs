@@ -219,6 +219,20 @@ pub struct WriteTally {
     pub bucket_ns: u64,
     /// Whether every writer's mutation windows came from its trace.
     pub traced: bool,
+    /// What the writers' traces showed (the first writer's summary, every
+    /// writer's recipes).
+    pub trace: Option<TraceReport>,
+}
+
+/// What tracing a case's writers showed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceReport {
+    /// What the trace saw and could not see (of the first writer traced).
+    pub summary: crate::trace::TraceSummary,
+    /// The distinct recipes of the writes, and their findings.
+    pub recipes: crate::trace::recipe::RecipeBook,
+    /// What delay injection did, if it was on.
+    pub perturb: Option<crate::trace::window::PerturbStats>,
 }
 
 impl WriteTally {
@@ -238,6 +252,7 @@ impl WriteTally {
             timeline: Vec::new(),
             bucket_ns: 0,
             traced: false,
+            trace: None,
         }
     }
 
@@ -247,6 +262,17 @@ impl WriteTally {
             other.traced
         } else {
             self.traced && other.traced
+        };
+        self.trace = match (self.trace.take(), other.trace) {
+            (Some(mut a), Some(b)) => {
+                a.recipes.merge(b.recipes);
+                if let (Some(x), Some(y)) = (&mut a.perturb, b.perturb) {
+                    x.holds += y.holds;
+                    x.held_ns += y.held_ns;
+                }
+                Some(a)
+            }
+            (a, b) => a.or(b),
         };
         self.writes += other.writes;
         self.errors += other.errors;

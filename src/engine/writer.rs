@@ -45,8 +45,22 @@ fn read_whole(target: &Path, classifier: &Classifier) -> Option<Versions> {
 }
 
 /// One writer thread's state.
+/// A traced writer's recording, the windows its calls open, and the
+/// recipes of its writes.
+pub struct Traced {
+    pub rec: std::sync::Arc<crate::trace::Recording>,
+    pub windows: std::sync::Arc<crate::trace::window::WindowTracker>,
+    pub book: crate::trace::recipe::RecipeBook,
+    /// The target's mode (a temp file wider than it is a finding).
+    pub target_mode: u32,
+    pub umask: u32,
+    /// Readers take the writer's lock: rewriting in place is safe for them.
+    pub readers_lock: bool,
+}
+
 pub struct Writer<'a> {
     subject: Box<dyn SubjectWriter + 'a>,
+    traced: Option<Traced>,
     classifier: &'a Classifier,
     shared: &'a Shared,
     rmw: Option<Rmw<'a>>,
@@ -85,6 +99,7 @@ impl<'a> Writer<'a> {
         let check = vec![0u8; super::reader::buffer_len(classifier.template.len())];
         Self {
             subject,
+            traced: None,
             classifier,
             shared,
             rmw,
@@ -94,6 +109,13 @@ impl<'a> Writer<'a> {
             verify,
             check,
         }
+    }
+
+    /// Takes the writer's trace: its events become windows (live) and recipes
+    /// (after each write).
+    pub fn with_trace(mut self, t: Traced) -> Self {
+        self.traced = Some(t);
+        self
     }
 
     /// One write before the start barrier, outside any measurement: an
@@ -160,7 +182,9 @@ impl<'a> Writer<'a> {
         c.codec.encode_into(versions.token, &mut token);
         let token = std::str::from_utf8(&token).expect("tokens are ASCII");
 
-        let untraced = !self.subject.traced();
+        // A writer whose calls are not seen (tracing off, or refused for this
+        // process) has its whole write counted as one window.
+        let untraced = self.traced.as_ref().is_none_or(|t| t.rec.is_untraced());
         if measured.is_some() {
             shared.started.fetch_add(1, Ordering::AcqRel);
             if untraced {
@@ -170,6 +194,23 @@ impl<'a> Writer<'a> {
         let t0 = Instant::now();
         let result = self.subject.write(token, &self.bytes);
         let took = t0.elapsed();
+        if let Some(t) = &mut self.traced {
+            // The write's calls all returned before it was acknowledged.
+            let events = t.rec.drain();
+            let found = t.book.add(&events, &self.target, Some(t.target_mode), t.umask);
+            let hurts = found.iter().any(|f| {
+                f.is_anomaly()
+                    && !(t.readers_lock
+                        && matches!(
+                            f,
+                            crate::trace::recipe::Finding::TruncatesTarget
+                                | crate::trace::recipe::Finding::WritesTargetInPlace
+                        ))
+            });
+            if hurts {
+                shared.recipe_anomalies.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if measured.is_some() {
             if untraced {
                 shared.window_close();
@@ -291,6 +332,20 @@ impl<'a> Writer<'a> {
             }
         }
         self.tally.stderr_tail = self.subject.finish();
+        if let Some(mut t) = self.traced.take() {
+            let events = t.rec.drain();
+            if !events.is_empty() {
+                t.book.add(&events, &self.target, Some(t.target_mode), t.umask);
+            }
+            t.windows.close_all();
+            let summary = t.rec.summary();
+            self.tally.traced = summary.untraced.is_none();
+            self.tally.trace = Some(crate::engine::tally::TraceReport {
+                summary,
+                recipes: t.book,
+                perturb: t.windows.perturb_stats(),
+            });
+        }
         self.tally
     }
 }

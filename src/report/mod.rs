@@ -131,6 +131,17 @@ pub struct CaseReport {
     /// The mutation windows, and how many reads overlapped each.
     #[serde(default)]
     pub windows: crate::engine::WindowStats,
+    /// What tracing the writer showed: what it saw and could not see, each
+    /// distinct write recipe with its count, and the recipe findings with
+    /// the calls of their first write as evidence.
+    #[serde(default)]
+    pub trace: Option<crate::engine::tally::TraceReport>,
+    /// Writes whose recipe is a finding that can hurt readers (the target
+    /// truncated or written in place, a fixed or wide temp file, a rename
+    /// from another directory) — not counted when the readers take the
+    /// writer's lock, which makes rewriting in place safe for them.
+    #[serde(default)]
+    pub recipe_anomalies: u64,
     /// Any anomaly, per mutation window that at least one read overlapped:
     /// the per-write bound ("0 anomalies in 3,000 windows each read at
     /// least once").
@@ -377,6 +388,23 @@ impl CaseReport {
             exposed_reads: r.window_exposed,
             reads_during_writer_activity: r.exposed,
             windows: raw.windows,
+            trace: raw.writes.trace.clone(),
+            recipe_anomalies: raw.writes.trace.as_ref().map_or(0, |t| {
+                t.recipes
+                    .findings
+                    .iter()
+                    .filter(|f| f.finding.is_anomaly())
+                    .filter(|f| {
+                        !(case.readers.lock
+                            && matches!(
+                                f.finding,
+                                crate::trace::recipe::Finding::TruncatesTarget
+                                    | crate::trace::recipe::Finding::WritesTargetInPlace
+                            ))
+                    })
+                    .map(|f| f.writes)
+                    .sum()
+            }),
             anomalies_per_window: Estimate::new(anomalies.min(raw.windows.hit), raw.windows.hit),
             outcomes,
             anomalies: Estimate::new(anomalies, r.reads),
@@ -451,6 +479,7 @@ impl CaseReport {
             + self.writes.swallowed
             + self.writes.broken_after_failure
             + self.kill_trials.as_ref().map_or(0, |k| k.count())
+            + self.recipe_anomalies
     }
 }
 

@@ -175,6 +175,21 @@ pub fn parts(c: &CaseReport) -> Vec<Part> {
         let n = thousands(c.writes.errors);
         parts.push(part(format!("{n} write errors"), format!("w-err {n}")));
     }
+    if c.recipe_anomalies > 0
+        && let Some(t) = &c.trace
+    {
+        for f in t.recipes.findings.iter().filter(|f| f.finding.is_anomaly()) {
+            // The short form is the finding's name in report.json.
+            let name = serde_json::to_value(f.finding)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "recipe".into());
+            parts.push(part(
+                format!("recipe {} ({} writes)", f.finding.describe(), thousands(f.writes)),
+                name,
+            ));
+        }
+    }
     if c.writes.swallowed > 0 {
         let n = thousands(c.writes.swallowed);
         parts.push(part(

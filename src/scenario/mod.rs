@@ -86,6 +86,16 @@ pub struct Scenario {
     /// updates. Built-in strategies only.
     #[serde(default)]
     pub rmw: bool,
+    /// Trace the writer's file-system calls (default true): write windows
+    /// and recipes come from what the writer really did. `false` counts
+    /// each whole write as a window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<bool>,
+    /// Delay injection: hold a traced writer up to this long (e.g. `200us`)
+    /// at call boundaries inside its write windows, with holds drawn from
+    /// the seed, to widen rare races.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perturb: Option<Dur>,
     /// Make the target a symlink to a file elsewhere (a dotfiles checkout)
     /// and report whether the link survives and the linked file is updated.
     #[serde(default)]
@@ -485,6 +495,8 @@ impl Scenario {
                 count: writers,
                 rate: e.write_rate.unwrap_or(self.write_rate),
                 rmw,
+                trace: self.trace.unwrap_or(true),
+                perturb: self.perturb.map(|d| d.0),
                 verify: self
                     .verify_writes
                     .unwrap_or(self.fault.is_some() || external_subject),

@@ -46,6 +46,13 @@ impl<'r> Ops<'r> {
         Self { rec }
     }
 
+    /// Announces `call()` (built only when recording) before it is made.
+    fn enter(&self, call: impl FnOnce() -> Call) {
+        if self.rec.enabled() {
+            self.rec.entry(&call());
+        }
+    }
+
     /// Records `call()` (built only when recording) entered at `start`.
     fn record(&self, start: u64, call: impl FnOnce() -> Call, result: i64) {
         if self.rec.enabled() {
@@ -65,6 +72,12 @@ impl<'r> Ops<'r> {
     /// `open(path, flags, mode)`: exactly these flags reach the kernel.
     pub fn open(&self, path: &Path, flags: i32, mode: u32) -> io::Result<OpFile<'r>> {
         let c = cpath(path)?;
+        self.enter(|| Call::Open {
+            path: Self::abs(path),
+            flags,
+            mode,
+            fd: -1,
+        });
         let start = now_ns();
         // SAFETY: a valid NUL-terminated path; the mode is read only with O_CREAT.
         let fd = unsafe { libc::open(c.as_ptr(), flags, mode as libc::c_uint) };
@@ -131,6 +144,11 @@ impl<'r> Ops<'r> {
     /// `rename(from, to)`.
     pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let (f, t) = (cpath(from)?, cpath(to)?);
+        self.enter(|| Call::Rename {
+            from: Self::abs(from),
+            to: Self::abs(to),
+            flags: 0,
+        });
         let start = now_ns();
         // SAFETY: valid NUL-terminated paths.
         let (result, err) = ret(unsafe { libc::rename(f.as_ptr(), t.as_ptr()) } as isize);
@@ -149,6 +167,9 @@ impl<'r> Ops<'r> {
     /// `unlink(path)`.
     pub fn unlink(&self, path: &Path) -> io::Result<()> {
         let c = cpath(path)?;
+        self.enter(|| Call::Unlink {
+            path: Self::abs(path),
+        });
         let start = now_ns();
         // SAFETY: a valid NUL-terminated path.
         let (result, err) = ret(unsafe { libc::unlink(c.as_ptr()) } as isize);
@@ -195,6 +216,13 @@ impl OpFile<'_> {
     /// `write` until all of `bytes` is written (one event per `write` call).
     pub fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
+            self.ops.enter(|| Call::Write {
+                path: self.path.clone(),
+                fd: self.fd,
+                offset: None,
+                len: bytes.len() as u64,
+                data: None,
+            });
             let start = now_ns();
             // SAFETY: `bytes` is valid for its length.
             let n = unsafe { libc::write(self.fd, bytes.as_ptr().cast(), bytes.len()) };
@@ -223,6 +251,13 @@ impl OpFile<'_> {
     /// `pwrite` until all of `bytes` is written at `offset`.
     pub fn write_all_at(&self, mut bytes: &[u8], mut offset: u64) -> io::Result<()> {
         while !bytes.is_empty() {
+            self.ops.enter(|| Call::Write {
+                path: self.path.clone(),
+                fd: self.fd,
+                offset: Some(offset),
+                len: bytes.len() as u64,
+                data: None,
+            });
             let start = now_ns();
             // SAFETY: `bytes` is valid for its length.
             let n =
@@ -254,6 +289,10 @@ impl OpFile<'_> {
 
     /// `ftruncate(len)`.
     pub fn set_len(&self, len: u64) -> io::Result<()> {
+        self.ops.enter(|| Call::Truncate {
+            path: self.path.clone(),
+            len,
+        });
         let start = now_ns();
         // SAFETY: plain system call on an fd we own.
         let (result, err) = ret(unsafe { libc::ftruncate(self.fd, len as libc::off_t) } as isize);
@@ -325,6 +364,10 @@ impl OpFile<'_> {
             return Ok(());
         }
         self.closed = true;
+        self.ops.enter(|| Call::Close {
+            path: self.path.clone(),
+            fd: self.fd,
+        });
         let start = now_ns();
         // SAFETY: the fd is ours and closed exactly once (`closed`).
         let (result, err) = ret(unsafe { libc::close(self.fd) } as isize);

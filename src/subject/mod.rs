@@ -81,13 +81,6 @@ pub trait SubjectWriter: Send {
     fn update_lock(&mut self) -> std::io::Result<Option<crate::strategy::UpdateLock>> {
         Ok(None)
     }
-
-    /// Whether this writer's mutation windows come from its trace (opened
-    /// and closed on [`crate::engine::Shared`] as its system calls happen).
-    /// An untraced writer's whole write counts as one window.
-    fn traced(&self) -> bool {
-        false
-    }
 }
 
 /// A built-in strategy as a subject.

@@ -23,4 +23,4 @@ pub mod render;
 pub mod window;
 
 pub use event::{Call, Event, Ring, now_ns};
-pub use record::{Discard, Recorder, Recording, TraceSpec, TraceSummary};
+pub use record::{Discard, Observer, Recorder, Recording, TraceSpec, TraceSummary};

@@ -105,9 +105,16 @@ pub struct RecipeBook {
 impl RecipeBook {
     /// Adds one write's events (its calls in order) on `target`, whose mode
     /// before the write was `target_mode`; `umask` is the writer's.
-    pub fn add(&mut self, events: &[Event], target: &Path, target_mode: Option<u32>, umask: u32) {
+    /// Returns the findings of this write.
+    pub fn add(
+        &mut self,
+        events: &[Event],
+        target: &Path,
+        target_mode: Option<u32>,
+        umask: u32,
+    ) -> Vec<Finding> {
         if events.is_empty() {
-            return;
+            return Vec::new();
         }
         self.writes += 1;
         let r = analyse(events, target, target_mode, umask);
@@ -131,7 +138,7 @@ impl RecipeBook {
                 *self.temps.entry(tmp).or_default() += 1;
             }
         }
-        for f in found {
+        for &f in &found {
             match self.findings.iter_mut().find(|c| c.finding == f) {
                 Some(c) => c.writes += 1,
                 None => self.findings.push(FindingCount {
@@ -142,6 +149,45 @@ impl RecipeBook {
             }
         }
         self.findings.sort_by_key(|c| c.finding);
+        found
+    }
+
+    /// Folds another writer's book into this one (bounded like `add`).
+    pub fn merge(&mut self, other: RecipeBook) {
+        self.writes += other.writes;
+        self.other_recipes += other.other_recipes;
+        for r in other.recipes {
+            let full = self.recipes.len() >= MAX_RECIPES;
+            match self.recipes.iter_mut().find(|c| c.recipe == r.recipe) {
+                Some(c) => c.writes += r.writes,
+                None if !full => self.recipes.push(r),
+                None => self.other_recipes += r.writes,
+            }
+        }
+        self.recipes.sort_by_key(|c| std::cmp::Reverse(c.writes));
+        for f in other.findings {
+            match self.findings.iter_mut().find(|c| c.finding == f.finding) {
+                Some(c) => c.writes += f.writes,
+                None => self.findings.push(f),
+            }
+        }
+        self.findings.sort_by_key(|c| c.finding);
+        // Two writers renaming the same temp path: a shared fixed name.
+        for (tmp, n) in other.temps {
+            if self.temps.contains_key(&tmp)
+                && !self.findings.iter().any(|f| f.finding == Finding::FixedTempName)
+            {
+                self.findings.push(FindingCount {
+                    finding: Finding::FixedTempName,
+                    writes: 1,
+                    example: vec![format!("two writers renamed {} onto the target", tmp.display())],
+                });
+                self.findings.sort_by_key(|c| c.finding);
+            }
+            if self.temps.len() < MAX_TEMPS {
+                *self.temps.entry(tmp).or_default() += n;
+            }
+        }
     }
 
     /// Writes that showed an anomaly-class finding.

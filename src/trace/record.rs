@@ -91,6 +91,9 @@ pub struct TraceSummary {
 pub trait Recorder {
     /// Whether events are kept at all (callers skip building them if not).
     fn enabled(&self) -> bool;
+    /// Announces a call about to be made (its arguments known, its result
+    /// not): mutation windows open here, before the kernel acts.
+    fn entry(&self, _call: &Call) {}
     /// Bytes of payload to keep per write event.
     fn data_cap(&self) -> usize;
     /// Records one completed call entered at `start_ns` ([`now_ns`]) and
@@ -111,6 +114,18 @@ impl Recorder for Discard {
     fn record(&self, _: Call, _: i64, _: u64) {}
 }
 
+/// Watches calls live, as they enter and as they return: mutation windows
+/// ([`crate::trace::window::WindowTracker`]) are opened and closed here.
+/// Called from the tracer's thread while the traced thread is stopped, or
+/// in-process around a built-in strategy's call.
+pub trait Observer: Send + Sync {
+    /// A watched call entered (`call` holds what is known before it runs:
+    /// an `Open` has fd -1, a `Write` no payload).
+    fn entry(&self, tid: u32, call: &Call);
+    /// A watched call returned.
+    fn exit(&self, event: &Event);
+}
+
 /// A subject's events so far, with what is watched and how much is kept.
 /// Shared (`Arc`) between recorders and readers; every method takes a short
 /// lock, so polling it while a writer runs is cheap.
@@ -119,6 +134,7 @@ pub struct Recording {
     devs: Vec<(u64, PathBuf)>,
     data_cap: usize,
     inner: Mutex<Inner>,
+    observer: Mutex<Option<Arc<dyn Observer>>>,
 }
 
 pub(crate) struct Inner {
@@ -188,7 +204,26 @@ impl Recording {
                 summary: TraceSummary::default(),
                 notes: BTreeSet::new(),
             }),
+            observer: Mutex::new(None),
         })
+    }
+
+    /// Sets who watches calls live (one observer; replaces any before).
+    pub fn set_observer(&self, o: Arc<dyn Observer>) {
+        *self.observer.lock().unwrap_or_else(|e| e.into_inner()) = Some(o);
+    }
+
+    fn observer(&self) -> Option<Arc<dyn Observer>> {
+        self.observer.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A watched call is entering (see [`Observer::entry`]).
+    pub fn entry(&self, tid: u32, call: &Call) {
+        if let Some(o) = self.observer()
+            && self.watches(call)
+        {
+            o.entry(tid, call);
+        }
     }
 
     /// Whether `path` (absolute, normalised) is a watched directory or inside one.
@@ -222,6 +257,9 @@ impl Recording {
 
     /// Adds an event (the caller has checked it is watched).
     pub(crate) fn push(&self, e: Event) {
+        if let Some(o) = self.observer() {
+            o.exit(&e);
+        }
         self.lock().ring.push(e);
     }
 
@@ -231,6 +269,11 @@ impl Recording {
         if i.summary.untraced.is_none() {
             i.summary.untraced = Some(why.into());
         }
+    }
+
+    /// Whether (part of) the writer ran untraced.
+    pub fn is_untraced(&self) -> bool {
+        self.lock().summary.untraced.is_some()
     }
 
     /// The kept events, oldest first, leaving them in place.
@@ -260,6 +303,10 @@ impl Recorder for Recording {
         true
     }
 
+    fn entry(&self, call: &Call) {
+        Recording::entry(self, 0, call);
+    }
+
     fn data_cap(&self) -> usize {
         self.data_cap
     }
@@ -267,17 +314,21 @@ impl Recorder for Recording {
     fn record(&self, call: Call, result: i64, start_ns: u64) {
         let end_ns = now_ns();
         let watched = self.watches(&call);
+        let event = Event {
+            start_ns,
+            end_ns,
+            tid: 0,
+            call,
+            result,
+        };
+        if watched && let Some(o) = self.observer() {
+            o.exit(&event);
+        }
         let mut i = self.lock();
         i.summary.in_process = true;
         i.summary.calls_seen += 1;
         if watched {
-            i.ring.push(Event {
-                start_ns,
-                end_ns,
-                tid: 0,
-                call,
-                result,
-            });
+            i.ring.push(event);
         }
     }
 }

@@ -14,16 +14,52 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
 
 use super::event::{Call, Event};
 use crate::engine::Shared;
+use crate::engine::board::BoardMem;
 
-/// Turns a subject's calls into mutation windows on `shared`.
-pub struct WindowTracker<'a> {
-    shared: &'a Shared,
+/// Turns one writer's calls into mutation windows on the case's board, and
+/// optionally holds the writer inside its windows ([`Perturb`]).
+pub struct WindowTracker {
+    board: Arc<BoardMem>,
     target: PathBuf,
     state: Mutex<State>,
+    perturb: Option<Mutex<Perturber>>,
+}
+
+/// Delay injection: at a call boundary inside a mutation window (after the
+/// truncate, between chunks, before the close) or just before a rename onto
+/// the target, the writer is held for a random short time, widening rare
+/// races. Seeded: the same seed draws the same sequence of holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Perturb {
+    /// Longest hold.
+    pub max: Duration,
+    pub seed: u64,
+}
+
+struct Perturber {
+    max_ns: u64,
+    rng: rand_chacha::ChaCha8Rng,
+    stats: PerturbStats,
+}
+
+/// What delay injection did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerturbStats {
+    /// Holds made.
+    pub holds: u64,
+    /// Time held in all, nanoseconds.
+    pub held_ns: u64,
+    /// The seed that replays them.
+    pub seed: u64,
 }
 
 #[derive(Default)]
@@ -46,13 +82,51 @@ pub fn writes(flags: i32) -> bool {
     acc == nix::libc::O_WRONLY || acc == nix::libc::O_RDWR || flags & nix::libc::O_TRUNC != 0
 }
 
-impl<'a> WindowTracker<'a> {
-    pub fn new(shared: &'a Shared, target: &Path) -> Self {
+impl WindowTracker {
+    pub fn new(board: Arc<BoardMem>, target: &Path, perturb: Option<Perturb>) -> Self {
         Self {
-            shared,
+            board,
             target: target.to_path_buf(),
             state: Mutex::new(State::default()),
+            perturb: perturb.map(|p| {
+                Mutex::new(Perturber {
+                    max_ns: p.max.as_nanos() as u64,
+                    rng: rand_chacha::ChaCha8Rng::seed_from_u64(p.seed),
+                    stats: PerturbStats {
+                        seed: p.seed,
+                        ..PerturbStats::default()
+                    },
+                })
+            }),
         }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.board.shared
+    }
+
+    /// What delay injection did so far (`None` when off).
+    pub fn perturb_stats(&self) -> Option<PerturbStats> {
+        self.perturb
+            .as_ref()
+            .map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).stats)
+    }
+
+    /// Holds the writer for a random time (half the boundaries, up to the max).
+    fn hold(&self) {
+        let Some(p) = &self.perturb else { return };
+        let ns = {
+            let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
+            if !p.rng.random_bool(0.5) {
+                return;
+            }
+            let max = p.max_ns;
+            let ns = p.rng.random_range(0..=max);
+            p.stats.holds += 1;
+            p.stats.held_ns += ns;
+            ns
+        };
+        std::thread::sleep(Duration::from_nanos(ns));
     }
 
     fn is_target(&self, p: &Path) -> bool {
@@ -62,6 +136,15 @@ impl<'a> WindowTracker<'a> {
     /// At a call's entry (its arguments decoded, its result unknown).
     pub fn entry(&self, tid: u32, call: &Call) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // Inside a window, or right before the rename that opens one: a
+        // boundary where a hold widens a race.
+        let boundary = st.open > 0
+            || matches!(call, Call::Rename { to, .. } | Call::Link { to, .. } if self.is_target(to));
+        if boundary && self.perturb.is_some() {
+            drop(st);
+            self.hold();
+            st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        }
         let opens_window = match call {
             Call::Open { path, flags, .. } if self.is_target(path) && writes(*flags) => {
                 *st.pending_opens.entry(tid).or_default() += 1;
@@ -89,7 +172,7 @@ impl<'a> WindowTracker<'a> {
         };
         if opens_window {
             st.open += 1;
-            self.shared.window_open();
+            self.shared().window_open();
         }
     }
 
@@ -100,7 +183,7 @@ impl<'a> WindowTracker<'a> {
         let close = |st: &mut State| {
             if st.open > 0 {
                 st.open -= 1;
-                self.shared.window_close();
+                self.shared().window_close();
             }
         };
         match &e.call {
@@ -143,11 +226,21 @@ impl<'a> WindowTracker<'a> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         while st.open > 0 {
             st.open -= 1;
-            self.shared.window_close();
+            self.shared().window_close();
         }
         st.open_fds.clear();
         st.pending_opens.clear();
         st.pending_calls.clear();
+    }
+}
+
+impl super::record::Observer for WindowTracker {
+    fn entry(&self, tid: u32, call: &Call) {
+        WindowTracker::entry(self, tid, call);
+    }
+
+    fn exit(&self, event: &Event) {
+        WindowTracker::exit(self, event);
     }
 }
 
@@ -180,7 +273,12 @@ mod tests {
         }
     }
 
-    fn open_windows(s: &Shared) -> (u64, u64) {
+    fn board() -> Arc<BoardMem> {
+        Arc::new(BoardMem::heap())
+    }
+
+    fn open_windows(b: &BoardMem) -> (u64, u64) {
+        let s = &b.shared;
         (
             s.win_started.load(Ordering::Relaxed),
             s.win_finished.load(Ordering::Relaxed),
@@ -189,9 +287,9 @@ mod tests {
 
     #[test]
     fn truncate_and_write_is_one_window_from_open_to_close() {
-        let s = Shared::default();
+        let s = board();
         let t = Path::new("/h/config.yaml");
-        let w = WindowTracker::new(&s, t);
+        let w = WindowTracker::new(s.clone(), t, None);
         let open = Call::Open {
             path: t.into(),
             flags: nix::libc::O_WRONLY | nix::libc::O_TRUNC,
@@ -230,9 +328,9 @@ mod tests {
 
     #[test]
     fn a_rename_onto_the_target_is_a_window_and_the_temp_file_is_not() {
-        let s = Shared::default();
+        let s = board();
         let t = Path::new("/h/config.yaml");
-        let w = WindowTracker::new(&s, t);
+        let w = WindowTracker::new(s.clone(), t, None);
         let tmp = PathBuf::from("/h/.config.yaml.x.tmp");
         let open = Call::Open {
             path: tmp.clone(),
@@ -256,9 +354,9 @@ mod tests {
 
     #[test]
     fn a_failed_open_closes_its_window() {
-        let s = Shared::default();
+        let s = board();
         let t = Path::new("/h/config.yaml");
-        let w = WindowTracker::new(&s, t);
+        let w = WindowTracker::new(s.clone(), t, None);
         let open = Call::Open {
             path: t.into(),
             flags: nix::libc::O_WRONLY,

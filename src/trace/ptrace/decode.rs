@@ -90,6 +90,41 @@ pub(super) enum Pending {
     Exec,
 }
 
+impl Pending {
+    /// The call as known at entry (an `Open`'s fd is -1, a `Write` has no
+    /// payload), for observers that act before the kernel does; `None` for
+    /// calls no observer needs to see before they return.
+    pub(super) fn preview(&self) -> Option<Call> {
+        match self {
+            Pending::Open { path, flags, mode } => Some(Call::Open {
+                path: path.clone(),
+                flags: *flags,
+                mode: *mode,
+                fd: -1,
+            }),
+            Pending::Write {
+                path,
+                fd,
+                offset,
+                len,
+                ..
+            } => Some(Call::Write {
+                path: path.clone(),
+                fd: *fd,
+                offset: *offset,
+                len: *len,
+                data: None,
+            }),
+            Pending::Call(c) => Some(c.clone()),
+            Pending::Close { fd, path } => Some(Call::Close {
+                path: path.clone(),
+                fd: *fd,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// What a syscall exit changed beyond its own event.
 pub(super) struct Renamed {
     pub from: PathBuf,

@@ -402,6 +402,11 @@ impl Tracer {
             };
             decode::entry(&cx, &args)
         };
+        // Observers (mutation windows, perturbation) act while the thread is
+        // still stopped before the call: a window opens before the kernel acts.
+        if let Some(call) = pending.as_ref().and_then(decode::Pending::preview) {
+            self.rec.entry(tid as u32, &call);
+        }
         if let Some(task) = self.tasks.get_mut(&tid) {
             task.pending = pending.map(|p| (p, start, args.nr));
         }
