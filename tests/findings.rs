@@ -41,7 +41,8 @@ fn a_default_mode_temp_file_widens_a_credentials_file_and_rename_durable_does_no
         r.verdict
             .lines
             .iter()
-            .any(|l| l.starts_with("expected: known flaw showed mode widened")
+            .any(|l| l.starts_with("expected: known flaw showed ")
+                && l.contains("mode widened 0600 → 0644")
                 && l.ends_with("— shown on purpose")),
         "{:?}",
         r.verdict.lines
