@@ -315,6 +315,17 @@ pub struct CrashArgs {
     /// Built-in strategy to run and record for --writes writes (repeat for several).
     #[arg(long = "strategy", value_name = "NAME")]
     pub strategies: Vec<String>,
+    /// An external writer speaking the line protocol (as for `torn gate`),
+    /// run under the tracer for --writes writes (repeat for several).
+    #[arg(long = "writer-stdio", value_name = "CMD")]
+    pub writer_stdio: Vec<String>,
+    /// An external per-write command (as for `torn gate`; `{token}`,
+    /// `{path}`, `{home}` substituted), traced (repeat for several).
+    #[arg(long = "writer-cmd", value_name = "CMD")]
+    pub writer_cmd: Vec<String>,
+    /// Run external writers through `sh -c`.
+    #[arg(long)]
+    pub shell: bool,
     /// A recorded trace instead: a JSON array of events, or an object with
     /// "events" and optionally "target", "initial_version" (default 0) and
     /// "acks" ([[version, ack_ns], ...]; inferred when absent). Repeat for several.
