@@ -259,6 +259,12 @@ pub struct GateArgs {
     /// Writes per second per writer, or `max`.
     #[arg(long, default_value = "max")]
     pub write_rate: torn::scenario::Rate,
+    /// After the run, crash the writer's own writes (three, traced, with
+    /// their bytes) at every point under the strict and ext4-ordered
+    /// persistence models: a writer that can leave the file torn or lose an
+    /// acknowledged version after a power cut fails (see `torn crash`).
+    #[arg(long)]
+    pub crash: bool,
     /// Do not trace the writer's system calls: each whole write (the whole
     /// run of a write command) then counts as one write window, and no
     /// recipe is shown. For writers that cannot run under ptrace.
