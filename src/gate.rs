@@ -135,6 +135,104 @@ impl ProofTarget {
     }
 }
 
+/// Persistence models the gate's crash stage explores.
+pub const CRASH_MODELS: [crate::crash::Model; 2] =
+    [crate::crash::Model::Strict, crate::crash::Model::Ext4Ordered];
+
+/// The gate's crash stage: `subject`'s own writes (three, traced, with
+/// payloads, on a fresh copy of version 0 in `scratch`) crashed at every
+/// point under each of [`CRASH_MODELS`]. A writer that is not atomic or not
+/// durable under a model fails the gate.
+pub fn crash_stage(
+    subject: &SubjectSpec,
+    classifier: &crate::classify::Classifier,
+    target_rel: &std::path::Path,
+    scratch: &crate::scratch::Scratch,
+    seed: u64,
+) -> anyhow::Result<Vec<crate::report::CrashStage>> {
+    use anyhow::Context;
+    use std::os::unix::fs::PermissionsExt;
+    let case = scratch.case_dir(90, "crash")?;
+    let target = case.home().join(target_rel);
+    let dir = target.parent().expect("a path below HOME");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let v0 = classifier.template.render_vec(&classifier.codec, 0);
+    std::fs::write(&target, &v0).with_context(|| format!("writing {}", target.display()))?;
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))?;
+    let ctx = crate::subject::WriterCtx {
+        target: target.clone(),
+        home: case.home(),
+        log_dir: case.path().to_path_buf(),
+        index: 0,
+    };
+    let rec = crate::crash::record::record_subject(subject, &ctx, classifier, 3)?;
+    let initial = crate::crash::initial_target(&target, &v0);
+    let mut out = Vec::new();
+    for (i, model) in CRASH_MODELS.into_iter().enumerate() {
+        let states = scratch.case_dir(91 + i, model.name())?;
+        let input = crate::crash::Input {
+            trace: &rec.events,
+            target: &target,
+            initial: &initial,
+            acks: &rec.acks,
+        };
+        let report = crate::crash::explore(
+            &input,
+            model,
+            crate::crash::Limits::new(16_384, 200_000),
+            states.path(),
+            classifier,
+            seed,
+        )
+        .with_context(|| {
+            format!(
+                "exploring the crash states of {} under {}",
+                subject.label(),
+                model.name()
+            )
+        })?;
+        out.push(crate::report::CrashStage {
+            subject: subject.label(),
+            report,
+        });
+    }
+    Ok(out)
+}
+
+/// Folds the crash stage into the gate's verdict: a subject that is not
+/// atomic or not durable under a model fails.
+pub fn judge_crash(report: &mut Report) {
+    let failed: Vec<String> = report
+        .crash
+        .iter()
+        .filter(|c| c.report.verdict.status == crate::crash::CrashStatus::Fail)
+        .map(|c| format!("{} under {}", c.report.verdict.summary, c.report.model.name()))
+        .collect();
+    if failed.is_empty() {
+        if !report.crash.is_empty() {
+            report
+                .verdict
+                .lines
+                .push("crash states: atomic and durable in every state explored".into());
+        }
+        return;
+    }
+    let line = format!("crash states: {}", failed.join("; "));
+    if report.verdict.status == RunStatus::Pass {
+        report.verdict.status = RunStatus::AnomaliesFound;
+        report.verdict.exit_code = exit::ANOMALIES_FOUND;
+        // The readers' pass stays on record, second.
+        if let Some(first) = report.verdict.lines.first_mut()
+            && let Some(rest) = first.strip_prefix("pass: ")
+        {
+            *first = format!("readers: {rest}");
+        }
+        report.verdict.lines.insert(0, format!("fail: {line}"));
+    } else {
+        report.verdict.lines.push(line);
+    }
+}
+
 /// Label of the control case.
 pub const CONTROL: &str = "control: naive-truncate";
 

@@ -143,6 +143,7 @@ pub fn run(
         seed: scenario.seed,
         environment: envinfo::probe(scratch.root()),
         cases: Vec::new(),
+        crash: Vec::new(),
         verdict: judge_run_empty(),
     };
     let cases = scenario.cases();

@@ -385,3 +385,26 @@ fn the_real_clients_parser_reads_alongside() {
         ));
     assert!(processes_with("torn-test-hang-reader").is_empty());
 }
+
+#[test]
+fn the_crash_stage_fails_a_writer_that_never_fsyncs_its_directory() {
+    if let Err(why) = torn::trace::ptrace::available() {
+        eprintln!("SKIP the_crash_stage_fails_a_writer_that_never_fsyncs_its_directory: {why}");
+        return;
+    }
+    gate()
+        .args(["--writer-stdio", &example("fsync_no_dir.py"), "--crash"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "fail: crash states: atomic; not durable",
+        ))
+        .stderr(predicate::str::contains("readers: 0 anomalies"));
+    gate()
+        .args(["--writer-stdio", &example("durable.py"), "--crash"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(
+            "crash states: atomic and durable in every state explored",
+        ));
+}

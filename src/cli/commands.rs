@@ -159,7 +159,7 @@ fn run_scenario(
     args: &RunArgs,
 ) -> anyhow::Result<i32> {
     args.overrides().apply(&mut scenario);
-    execute(cli, &scenario, source, base, &args.output, None)
+    execute(cli, &scenario, source, base, &args.output, None, None)
 }
 
 fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
@@ -251,6 +251,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         Path::new("."),
         &args.output,
         Some(proof),
+        args.crash.then_some(&g.subject),
     )
 }
 
@@ -262,6 +263,7 @@ fn execute(
     base: &Path,
     output: &OutputArgs,
     proof: Option<ProofTarget>,
+    crash: Option<&SubjectSpec>,
 ) -> anyhow::Result<i32> {
     let opts = RunOptions {
         dir: output.dir.clone(),
@@ -303,6 +305,32 @@ fn execute(
     let mut result = run::run(scenario, source, base, &opts, &CANCEL)?;
     if let Some(proof) = &proof {
         torn::gate::judge(&mut result.report, proof);
+        if let Some(subject) = crash
+            && !CANCEL.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            if !cli.quiet {
+                eprintln!("crash stage: three traced writes of the subject, crashed at every point");
+            }
+            let classifier = torn::classify::Classifier::new(
+                scenario.template(source, base)?,
+                torn::token::TokenCodec::new(scenario.seed),
+                u64::MAX,
+            );
+            let scratch = torn::scratch::Scratch::new(output.dir.as_deref(), output.keep_scratch)?;
+            result.report.crash = torn::gate::crash_stage(
+                subject,
+                &classifier,
+                &scenario.target_rel(),
+                &scratch,
+                scenario.seed,
+            )?;
+            if !cli.quiet {
+                for c in &result.report.crash {
+                    eprint!("{}", torn::crash::render(&c.subject, &c.report));
+                }
+            }
+            torn::gate::judge_crash(&mut result.report);
+        }
         if let Some(dir) = &result.report_dir {
             torn::report::write_all(&result.report, dir)?;
         }

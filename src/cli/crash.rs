@@ -41,9 +41,14 @@ struct Labeled<'a> {
 }
 
 pub fn crash(cli: &Cli, args: &CrashArgs) -> anyhow::Result<i32> {
-    if args.strategies.is_empty() && args.traces.is_empty() {
+    if args.strategies.is_empty()
+        && args.traces.is_empty()
+        && args.writer_stdio.is_empty()
+        && args.writer_cmd.is_empty()
+    {
         eprintln!(
-            "error: torn crash needs a subject: --strategy NAME (see `torn list`) or --trace FILE.json"
+            "error: torn crash needs a subject: --strategy NAME (see `torn list`), --writer-stdio CMD, \
+             --writer-cmd CMD or --trace FILE.json"
         );
         return Ok(exit::USAGE_ERROR);
     }
@@ -73,7 +78,7 @@ pub fn crash(cli: &Cli, args: &CrashArgs) -> anyhow::Result<i32> {
     if !cli.quiet {
         eprintln!(
             "torn crash: {} subject(s) × {} model(s), seed {}, states built under {}",
-            args.strategies.len() + args.traces.len(),
+            args.strategies.len() + args.traces.len() + args.writer_stdio.len() + args.writer_cmd.len(),
             models.len(),
             args.seed,
             scratch.root().display()
@@ -84,6 +89,25 @@ pub fn crash(cli: &Cli, args: &CrashArgs) -> anyhow::Result<i32> {
     for name in &args.strategies {
         let case = scratch.case_dir(cases.len(), name)?;
         subjects.push(record(args, name, &case.home(), &classifier)?);
+        cases.push(case);
+    }
+    let external = |command: &String| torn::subject::ExternalSpec {
+        command: command.clone(),
+        shell: args.shell,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let specs = args
+        .writer_stdio
+        .iter()
+        .map(|c| torn::subject::SubjectSpec::Stdio(external(c)))
+        .chain(
+            args.writer_cmd
+                .iter()
+                .map(|c| torn::subject::SubjectSpec::Command(external(c))),
+        );
+    for spec in specs {
+        let case = scratch.case_dir(cases.len(), &spec.label())?;
+        subjects.push(record_external(args, &spec, &case, &classifier)?);
         cases.push(case);
     }
     for path in &args.traces {
@@ -131,16 +155,7 @@ pub fn crash(cli: &Cli, args: &CrashArgs) -> anyhow::Result<i32> {
 /// Runs built-in strategy `name` on a target holding version 0 under
 /// `home`, recording its writes.
 fn record(args: &CrashArgs, name: &str, home: &Path, classifier: &Classifier) -> anyhow::Result<Subject> {
-    let rel = args.target.clone().unwrap_or_else(|| {
-        let t = args
-            .template
-            .as_deref()
-            .unwrap_or(classifier.template.format.default_template());
-        format::builtin(t)
-            .map_or("config", |b| b.default_target)
-            .to_string()
-    });
-    let target = home.join(rel);
+    let target = home.join(target_rel(args, classifier));
     let v0 = classifier.template.render_vec(&classifier.codec, 0);
     let dir = target.parent().expect("a path below HOME");
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -154,6 +169,48 @@ fn record(args: &CrashArgs, name: &str, home: &Path, classifier: &Classifier) ->
         initial: initial_target(&target, &v0),
         target,
         acks: rec.acks,
+    })
+}
+
+/// Runs an external writer, traced, on a target holding version 0.
+fn record_external(
+    args: &CrashArgs,
+    spec: &torn::subject::SubjectSpec,
+    case: &torn::scratch::CaseDir,
+    classifier: &Classifier,
+) -> anyhow::Result<Subject> {
+    let target = case.home().join(target_rel(args, classifier));
+    let v0 = classifier.template.render_vec(&classifier.codec, 0);
+    let dir = target.parent().expect("a path below HOME");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(&target, &v0).with_context(|| format!("writing {}", target.display()))?;
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))?;
+    let ctx = torn::subject::WriterCtx {
+        target: target.clone(),
+        home: case.home(),
+        log_dir: case.path().to_path_buf(),
+        index: 0,
+    };
+    let rec = torn::crash::record::record_subject(spec, &ctx, classifier, args.writes.get())?;
+    Ok(Subject {
+        label: spec.label(),
+        events: rec.events,
+        initial: initial_target(&target, &v0),
+        target,
+        acks: rec.acks,
+    })
+}
+
+/// The target's path below HOME: `--target`, else the template's.
+fn target_rel(args: &CrashArgs, classifier: &Classifier) -> String {
+    args.target.clone().unwrap_or_else(|| {
+        let t = args
+            .template
+            .as_deref()
+            .unwrap_or(classifier.template.format.default_template());
+        format::builtin(t)
+            .map_or("config", |b| b.default_target)
+            .to_string()
     })
 }
 

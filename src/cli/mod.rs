@@ -379,6 +379,12 @@ pub struct GateArgs {
     /// Writes per second per writer, or `max`.
     #[arg(long, default_value = "max")]
     pub write_rate: torn::scenario::Rate,
+    /// After the run, crash the writer's own writes (three, traced, with
+    /// their bytes) at every point under the strict and ext4-ordered
+    /// persistence models: a writer that can leave the file torn or lose an
+    /// acknowledged version after a power cut fails (see `torn crash`).
+    #[arg(long)]
+    pub crash: bool,
     /// Do not trace the writer's system calls: each whole write (the whole
     /// run of a write command) then counts as one write window, and no
     /// recipe is shown. For writers that cannot run under ptrace.
@@ -435,6 +441,17 @@ pub struct CrashArgs {
     /// Built-in strategy to run and record for --writes writes (repeat for several).
     #[arg(long = "strategy", value_name = "NAME")]
     pub strategies: Vec<String>,
+    /// An external writer speaking the line protocol (as for `torn gate`),
+    /// run under the tracer for --writes writes (repeat for several).
+    #[arg(long = "writer-stdio", value_name = "CMD")]
+    pub writer_stdio: Vec<String>,
+    /// An external per-write command (as for `torn gate`; `{token}`,
+    /// `{path}`, `{home}` substituted), traced (repeat for several).
+    #[arg(long = "writer-cmd", value_name = "CMD")]
+    pub writer_cmd: Vec<String>,
+    /// Run external writers through `sh -c`.
+    #[arg(long)]
+    pub shell: bool,
     /// A recorded trace instead: a JSON array of events, or an object with
     /// "events" and optionally "target", "initial_version" (default 0) and
     /// "acks" ([[version, ack_ns], ...]; inferred when absent). Repeat for several.

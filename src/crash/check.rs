@@ -14,7 +14,7 @@ use crate::engine::reader::classify_file;
 use crate::format::Versions;
 
 /// What one crash state means for the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CrashOutcome {
     /// The target holds a whole version, at least as new as every version

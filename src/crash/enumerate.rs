@@ -25,7 +25,7 @@ use rand::RngExt;
 use super::model::Micro;
 
 /// Bounds on how many states are generated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Limits {
     /// Persisted-piece sets generated at one crash point at most.

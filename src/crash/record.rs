@@ -1,15 +1,18 @@
 //! Recording a built-in strategy's writes for `torn crash --strategy`.
 //!
-//! The one place the crash explorer obtains a built-in strategy's trace.
-//! In-process recording of the strategies is being written separately; until
-//! it lands, [`record_builtin`] says so and `torn crash --trace FILE.json`
-//! covers the rest of the path.
+//! The one place the crash explorer obtains a built-in strategy's trace: the
+//! strategy writes through [`Strategy::write_recorded`] into a
+//! [`Recording`] that keeps every payload, exactly as the ptrace tracer
+//! records an external writer.
 
 use std::path::Path;
 
 use crate::classify::Classifier;
 use crate::strategy::Strategy;
-use crate::trace::Event;
+use crate::trace::{Event, Recording, TraceSpec, now_ns};
+
+/// Payload bytes kept per write: whole config files.
+const MAX_PAYLOAD: usize = 1 << 20;
 
 /// A built-in strategy's writes, as recorded.
 #[derive(Debug, Clone, Default)]
@@ -24,11 +27,10 @@ pub struct Recorded {
 /// Why a strategy could not be recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error(
-        "in-process recording not available yet: `torn crash --strategy {0}` needs the built-in \
-         strategies to record their calls; meanwhile give a recorded trace with --trace FILE.json"
-    )]
+    #[error("strategy {0}: the recording dropped events (raise its ring); nothing to explore faithfully")]
     Unavailable(String),
+    #[error("{0}: {1}")]
+    Subject(String, String),
     #[error("strategy {strategy}: write of version {version} failed")]
     Write {
         strategy: String,
@@ -46,10 +48,74 @@ pub fn record_builtin(
     classifier: &Classifier,
     writes: u64,
 ) -> Result<Recorded, RecordError> {
-    // INTEGRATE: recording — for v in 1..=writes: render v with
-    // `classifier.template.render_vec(&classifier.codec, v)`, run
-    // `strategy.write(target, &bytes)` with in-process recording on, push its
-    // events, then push `(v, now_ns())` onto `acks`.
-    let _ = (target, classifier, writes);
-    Err(RecordError::Unavailable(strategy.name().to_string()))
+    let dir = target.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let rec = Recording::new(&TraceSpec {
+        data_cap: MAX_PAYLOAD,
+        ..TraceSpec::new(vec![dir])
+    });
+    let mut out = Recorded::default();
+    for version in 1..=writes {
+        let bytes = classifier.template.render_vec(&classifier.codec, version);
+        strategy
+            .write_recorded(target, &bytes, rec.as_ref())
+            .map_err(|source| RecordError::Write {
+                strategy: strategy.name().to_string(),
+                version,
+                source,
+            })?;
+        out.acks.push((version, now_ns()));
+        out.events.extend(rec.drain());
+    }
+    if rec.summary().dropped > 0 {
+        return Err(RecordError::Unavailable(strategy.name().to_string()));
+    }
+    Ok(out)
+}
+
+/// Writes versions `1..=writes` onto `ctx.target` (which holds version 0)
+/// with any subject — an external writer run under the tracer, or a
+/// built-in recorded in-process — one write at a time, keeping every call
+/// (with payloads) and the instant each write was acknowledged (its command
+/// exited 0, its `ok` arrived, its call returned).
+pub fn record_subject(
+    spec: &crate::subject::SubjectSpec,
+    ctx: &crate::subject::WriterCtx,
+    classifier: &Classifier,
+    writes: u64,
+) -> Result<Recorded, RecordError> {
+    let label = spec.label();
+    let dir = ctx.target.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let rec = Recording::new(&TraceSpec {
+        data_cap: MAX_PAYLOAD,
+        ..TraceSpec::new(vec![dir])
+    });
+    let subject = spec.build();
+    let mut writer = subject
+        .start_traced(ctx, rec.clone())
+        .map_err(|e| RecordError::Subject(label.clone(), e))?;
+    let mut out = Recorded::default();
+    for version in 1..=writes {
+        let bytes = classifier.template.render_vec(&classifier.codec, version);
+        let token = classifier.codec.token(version);
+        match writer.write(&token, &bytes) {
+            Ok(()) => out.acks.push((version, now_ns())),
+            Err(e) => {
+                let _ = writer.finish();
+                return Err(RecordError::Subject(
+                    label,
+                    format!("write of version {version}: {e:?}"),
+                ));
+            }
+        }
+    }
+    let _ = writer.finish();
+    let summary = rec.summary();
+    if let Some(why) = summary.untraced {
+        return Err(RecordError::Subject(label, format!("could not be traced: {why}")));
+    }
+    if summary.dropped > 0 {
+        return Err(RecordError::Unavailable(label));
+    }
+    out.events = rec.drain();
+    Ok(out)
 }

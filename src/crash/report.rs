@@ -16,7 +16,7 @@ use crate::exit;
 use crate::report::verdict::thousands;
 
 /// What exploring one trace under one model found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CrashReport {
     /// The persistence model the states were built under.
     pub model: Model,
@@ -64,7 +64,7 @@ pub struct CrashReport {
 }
 
 /// One crash state, told as the operations that reached disk.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Offending {
     /// Index of the traced event after which power was lost (0-based).
     pub crash_after: usize,
@@ -85,7 +85,7 @@ pub struct Offending {
 }
 
 /// One piece of an [`Offending`] state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Step {
     /// The piece: `write(.config.yaml.000001.tmp, 0..1196)`, `rename(a → b)`, ...
     pub op: String,
@@ -105,7 +105,7 @@ impl Offending {
 }
 
 /// pass / fail / inconclusive, as elsewhere in torn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CrashStatus {
     /// Every allowed state was explored; all were atomic and durable.
@@ -130,7 +130,7 @@ impl CrashStatus {
 }
 
 /// The verdict on one exploration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CrashVerdict {
     /// No state left the target torn, empty, missing or unreadable.
     pub atomic: bool,

@@ -57,7 +57,19 @@ pub struct Report {
     pub environment: Environment,
     /// One entry per strategy entry of the scenario, in order.
     pub cases: Vec<CaseReport>,
+    /// The gate's crash stage (`--crash`): the subject's own writes, traced,
+    /// crashed at every point under each persistence model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crash: Vec<CrashStage>,
     pub verdict: Verdict,
+}
+
+/// One subject's crash states under one persistence model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CrashStage {
+    /// The subject (its label in the cases).
+    pub subject: String,
+    pub report: crate::crash::CrashReport,
 }
 
 /// The scenario as run.

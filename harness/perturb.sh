@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Time to the first anomalous read, with and without delay injection
+# (--perturb), for in-place (one writer) and rename-fixed-tmp (two writers)
+# on each filesystem given as NAME=DIR (harness/fs.sh up prints them).
+#
+#   harness/perturb.sh ext4=/tmp/x tmpfs=/mnt/t ...   (release build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+torn=target/release/torn
+[ -x "$torn" ] || cargo build --release --quiet
+specs=("$@")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for hold in none 200us; do
+  for case in "in-place 1" "rename-fixed-tmp 2"; do
+    set -- $case
+    {
+      echo "name: perturb-$1-$hold"
+      echo "format: yaml"
+      echo "duration: 3s"
+      echo "writers: $2"
+      [ "$hold" = none ] || echo "perturb: $hold"
+      echo "strategies:"
+      echo "  - strategy: $1"
+      echo "    expect: anomalies"
+    } > "$work/$1-$hold.yaml"
+  done
+done
+printf '%-8s %-18s %-8s %8s %22s %s\n' fs strategy perturb writes "first anomalous read" kinds
+for spec in "${specs[@]}"; do
+  name=${spec%%=*} dir=${spec#*=}
+  for hold in none 200us; do
+    for s in in-place rename-fixed-tmp; do
+      scratch="$dir/torn-perturb-$$"
+      "$torn" run "$work/$s-$hold.yaml" --no-report --json --dir "$scratch" 2>/dev/null |
+        python3 -c '
+import json, sys
+r = json.load(sys.stdin); c = r["cases"][0]; fa = c["first_anomaly"]
+kinds = ", ".join("%s %d" % (o["outcome"], o["estimate"]["count"]) for o in c["outcomes"] if o["outcome"] != "ok" and o["estimate"]["count"])
+first = ("%.2f ms" % fa["at_ms"]) if fa else "none in 3 s"
+print(f"%-8s %-18s %-8s %8d %22s %s" % (sys.argv[1], c["label"], sys.argv[2], c["writes"]["committed"], first, kinds or "-"))
+' "$name" "$hold"
+      rm -rf "$scratch"
+    done
+  done
+done
