@@ -228,6 +228,16 @@ pub struct ExternalWriterCost {
     pub external_writes_per_s: Spread,
     /// external / built-in, per round.
     pub ratio: Spread,
+    /// Reads/s per reader while the external writer runs untraced (`trace: false`).
+    pub untraced_reads_per_s: Spread,
+    /// The external writer's writes/s untraced.
+    pub untraced_writes_per_s: Spread,
+    /// Readers' rate with the writer traced ÷ untraced, per round (the
+    /// tracer must not slow the readers: target ≥ 0.8).
+    pub traced_readers_ratio: Spread,
+    /// The writer's own writes/s untraced ÷ traced, per round: how much
+    /// tracing slows the writer.
+    pub writer_slowdown: Spread,
 }
 
 /// Runs `rename-durable` and the line-protocol writer `command` for `each`,
@@ -248,25 +258,41 @@ pub fn external_writer_cost(
         dir: dir.map(Path::to_path_buf),
         ..Default::default()
     };
+    let mut untraced = scenario.clone();
+    untraced.trace = Some(false);
+    untraced.strategies.remove(0);
     let (mut builtin, mut external, mut writes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut plain, mut plain_writes) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let report = crate::run::run(&scenario, "bench", Path::new("."), &opts, cancel)?.report;
         anyhow::ensure!(report.cases.len() == 2, "interrupted");
-        let per_reader = |i: usize| report.cases[i].reads_per_s / report.cases[i].readers as f64;
+        let per_reader = |c: &crate::report::CaseReport| c.reads_per_s / c.readers as f64;
         if let Some(e) = &report.cases[1].subject_error {
             anyhow::bail!("the writer failed: {e}");
         }
-        builtin.push(per_reader(0));
-        external.push(per_reader(1));
+        builtin.push(per_reader(&report.cases[0]));
+        external.push(per_reader(&report.cases[1]));
         writes.push(report.cases[1].writes.per_s);
+        // The same writer with tracing off, in the same round.
+        let report = crate::run::run(&untraced, "bench", Path::new("."), &opts, cancel)?.report;
+        anyhow::ensure!(report.cases.len() == 1, "interrupted");
+        if let Some(e) = &report.cases[0].subject_error {
+            anyhow::bail!("the writer failed untraced: {e}");
+        }
+        plain.push(per_reader(&report.cases[0]));
+        plain_writes.push(report.cases[0].writes.per_s);
     }
-    let ratios: Vec<f64> = external.iter().zip(&builtin).map(|(e, b)| e / b).collect();
+    let div = |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x / y.max(1e-9)).collect() };
     Ok(ExternalWriterCost {
         command: command.to_string(),
         builtin_reads_per_s: Spread::of(&builtin),
         external_reads_per_s: Spread::of(&external),
         external_writes_per_s: Spread::of(&writes),
-        ratio: Spread::of(&ratios),
+        ratio: Spread::of(&div(&external, &builtin)),
+        untraced_reads_per_s: Spread::of(&plain),
+        untraced_writes_per_s: Spread::of(&plain_writes),
+        traced_readers_ratio: Spread::of(&div(&external, &plain)),
+        writer_slowdown: Spread::of(&div(&plain_writes, &writes)),
     })
 }
 

@@ -123,6 +123,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     row.ratio.max
                 );
                 eprintln!("{}", table::wrap(&line, table::sentence_width()));
+                let line = format!(
+                    "tracing: readers' reads/s traced ÷ untraced {:.3} (min {:.3}, max {:.3}; target ≥ 0.8); \
+                     the writer's writes/s untraced {} vs traced {}: {:.2}× slower traced",
+                    row.traced_readers_ratio.median,
+                    row.traced_readers_ratio.min,
+                    row.traced_readers_ratio.max,
+                    thousands(row.untraced_writes_per_s.median as u64),
+                    thousands(row.external_writes_per_s.median as u64),
+                    row.writer_slowdown.median
+                );
+                eprintln!("{}", table::wrap(&line, table::sentence_width()));
             }
             Ok(exit::OK)
         }
