@@ -149,6 +149,7 @@ fn run_section(s: &mut String, r: &Report) {
     }
     s.push_str("</ul>\n");
     s.push_str(&html_table(r));
+    s.push_str(&super::sections::html(r));
 }
 
 fn html_table(r: &Report) -> String {

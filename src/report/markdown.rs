@@ -45,6 +45,8 @@ fn render(r: &Report) -> String {
          probability of any outcome counted 0 in that row. See `report.json` for two-sided \
          intervals of the non-zero counts.\n"
     );
+    s.push_str(&super::sections::writers_md(r));
+    s.push_str(&super::sections::crash_md(r));
     let _ = writeln!(s, "## Cases\n");
     for c in &r.cases {
         let _ = writeln!(s, "### {}\n", c.label);

@@ -11,6 +11,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod plots;
+pub mod sections;
 pub mod table;
 pub mod verdict;
 pub mod xml;

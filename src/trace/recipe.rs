@@ -144,7 +144,10 @@ impl RecipeBook {
                 None => self.findings.push(FindingCount {
                     finding: f,
                     writes: 1,
-                    example: events.iter().map(describe_call).collect(),
+                    example: events
+                        .iter()
+                        .map(|e| relative(&describe_call(e), target))
+                        .collect(),
                 }),
             }
         }
@@ -350,6 +353,15 @@ pub fn flags_str(flags: i32) -> String {
         }
     }
     parts.join("|")
+}
+
+/// `call` with paths under the target's directory's parent (the scratch
+/// HOME, usually) written relative to it: `.hermes/config.yaml`.
+fn relative(call: &str, target: &Path) -> String {
+    match target.parent().and_then(Path::parent) {
+        Some(base) if base != Path::new("/") => call.replace(&format!("{}/", base.display()), ""),
+        _ => call.to_string(),
+    }
 }
 
 /// One call with its real paths, for evidence.
