@@ -50,7 +50,13 @@ fn allocations_for(reads: u64, classifier: &Classifier, path: &std::path::Path) 
 
 #[test]
 fn reader_allocations_do_not_grow_with_reads() {
-    for name in ["hermes", "claude-settings", "codex-env", "databrickscfg"] {
+    for name in [
+        "hermes",
+        "claude-settings",
+        "codex-env",
+        "databrickscfg",
+        "credentials-toml",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         let classifier = Classifier::new(Template::builtin(name).unwrap(), TokenCodec::new(5), 1);

@@ -557,12 +557,12 @@ mod tests {
             ("duration: soon", "bad duration"),
             ("writers: 0", "writers"),
             ("target_mode: \"999\"", "bad mode"),
-            ("format: toml", "toml"),
+            ("format: xml", "xml"),
         ] {
             let doc = format!("name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n{text}\n")
                 .replace(
-                    "format: yaml\nstrategies:\n  - strategy: naive-truncate\nformat: toml",
-                    "format: toml\nstrategies:\n  - strategy: naive-truncate",
+                    "format: yaml\nstrategies:\n  - strategy: naive-truncate\nformat: xml",
+                    "format: xml\nstrategies:\n  - strategy: naive-truncate",
                 );
             let e = Scenario::parse(&doc, "bad.yaml").unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");
