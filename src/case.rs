@@ -113,6 +113,10 @@ pub struct Document {
     pub seed: u64,
     /// See [`Classifier::grace`].
     pub grace: u64,
+    /// Judge by meaning, ignoring these fields (a learned shape whose bytes
+    /// vary between writes); `None`: by exact bytes only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<Vec<String>>,
 }
 
 impl Document {
@@ -124,12 +128,17 @@ impl Document {
             client_key: c.template.client_key.clone(),
             seed: c.codec.seed(),
             grace: c.grace,
+            volatile: c.semantic.as_ref().map(|s| s.volatile.clone()),
         }
     }
 
     pub fn classifier(&self) -> anyhow::Result<Classifier> {
         let t = Template::new(&self.origin, self.format, &self.client_key, &self.text)?;
-        Ok(Classifier::new(t, TokenCodec::new(self.seed), self.grace))
+        let c = Classifier::new(t, TokenCodec::new(self.seed), self.grace);
+        match &self.volatile {
+            Some(v) => c.semantic(v.clone()).map_err(anyhow::Error::msg),
+            None => Ok(c),
+        }
     }
 }
 

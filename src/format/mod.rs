@@ -10,6 +10,7 @@
 //! which token the client would send.
 
 mod client;
+pub mod semantic;
 
 use std::path::Path;
 
