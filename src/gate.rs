@@ -47,6 +47,12 @@ pub struct Gate {
     /// How long the control runs.
     pub control: Duration,
     pub seed: u64,
+    /// What the target holds before the writer's first write (`--seed-file`).
+    pub seed_file: Option<String>,
+    /// Fields the writer changes on every write (`--volatile`).
+    pub volatile: Vec<String>,
+    /// Make the target a symlink to a file elsewhere (`--target-symlink`).
+    pub target_symlink: bool,
 }
 
 /// What a gate must prove about a subject with zero anomalies: enough
@@ -181,7 +187,7 @@ impl Gate {
             reader_profile: crate::engine::Profile::Reread,
             reader_procs: self.reader_procs,
             rmw: false,
-            target_symlink: false,
+            target_symlink: self.target_symlink,
             watch_modes: true,
             kill_trials: self.kill_trials,
             fault: self.fault,
@@ -195,6 +201,8 @@ impl Gate {
             write_rate: self.write_rate,
             token_grace: None,
             evidence: 3,
+            seed_file: self.seed_file.clone(),
+            volatile: (!self.volatile.is_empty()).then(|| self.volatile.clone()),
             strategies: vec![control, subject],
         }
     }

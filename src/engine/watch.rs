@@ -92,8 +92,19 @@ fn dir_of(target: &Path) -> &Path {
     target.parent().unwrap_or(Path::new("."))
 }
 
+/// The entries of the target's directory now (kept as "there before").
+pub fn entries(target: &Path) -> Vec<std::ffi::OsString> {
+    lstat_entries(dir_of(target))
+}
+
 /// Records the target's state before the writers start.
 pub fn before(target: &Path) -> std::io::Result<Before> {
+    before_since(target, entries(target))
+}
+
+/// The target's state now, with the directory's `entries` as they were
+/// earlier (before a writer's warm-up, which may already leave litter).
+pub fn before_since(target: &Path, entries: Vec<std::ffi::OsString>) -> std::io::Result<Before> {
     let m = fs::metadata(target)?;
     let link = fs::symlink_metadata(target)?
         .file_type()
@@ -105,7 +116,7 @@ pub fn before(target: &Path) -> std::io::Result<Before> {
         mode: m.mode() & 0o7777,
         uid: m.uid(),
         gid: m.gid(),
-        entries: lstat_entries(dir_of(target)),
+        entries,
         link,
     })
 }
@@ -115,6 +126,17 @@ fn holds_token(bytes: &[u8], codec: &TokenCodec) -> bool {
     bytes
         .windows(TOKEN_LEN)
         .any(|w| w.starts_with(PREFIX) && codec.decode(w).is_some())
+}
+
+/// The versions of the whole tokens of this run `bytes` holds, in order.
+pub fn token_versions(bytes: &[u8], codec: &TokenCodec) -> Vec<u64> {
+    let mut out: Vec<u64> = bytes
+        .windows(TOKEN_LEN)
+        .filter(|w| w.starts_with(PREFIX))
+        .filter_map(|w| codec.decode(w))
+        .collect();
+    out.dedup();
+    out
 }
 
 /// Scans the directory every millisecond until `stop`, for a target mode

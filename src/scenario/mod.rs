@@ -132,6 +132,17 @@ pub struct Scenario {
     /// Anomalous reads kept as evidence, per outcome and strategy.
     #[serde(default = "default_evidence")]
     pub evidence: usize,
+    /// What the target holds before an external writer's first write: a
+    /// file (relative to the scenario), `empty`, or `absent` (the writer
+    /// creates it). Default: the template's version 0. The writer's own
+    /// format is learned from its warm-up writes either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_file: Option<String>,
+    /// Fields (dotted paths, e.g. `meta.updated_at`) an external writer
+    /// changes on every write, not compared when reads are judged by
+    /// meaning. Default: found during the warm-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<Vec<String>>,
     pub strategies: Vec<CaseEntry>,
 }
 
@@ -182,6 +193,9 @@ pub struct CaseEntry {
     /// Why, printed with the verdict (a known flaw the scenario shows on purpose).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_reason: Option<String>,
+    /// Fields this entry's writer changes on every write (see the top-level `volatile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<Vec<String>>,
 }
 
 fn default_mode() -> u32 {
@@ -428,13 +442,20 @@ impl Scenario {
         Ok(())
     }
 
-    /// Every entry with defaults applied (call [`Scenario::validate`] first).
+    /// Every entry with defaults applied (call [`Scenario::validate`] first),
+    /// a seed file taken relative to the working directory.
     pub fn cases(&self) -> Vec<crate::case::Case> {
-        self.strategies.iter().map(|e| self.case(e)).collect()
+        self.cases_at(Path::new(""))
     }
 
-    fn case(&self, e: &CaseEntry) -> crate::case::Case {
-        use crate::case::{Case, FaultPlan, Readers, Writers};
+    /// Every entry with defaults applied, a seed file relative to `base`
+    /// (the scenario file's directory).
+    pub fn cases_at(&self, base: &Path) -> Vec<crate::case::Case> {
+        self.strategies.iter().map(|e| self.case(e, base)).collect()
+    }
+
+    fn case(&self, e: &CaseEntry, base: &Path) -> crate::case::Case {
+        use crate::case::{Case, FaultPlan, Readers, ShapeSettings, StartFile, Writers};
         let params = Params {
             chunks: e.chunks.map_or(Params::default().chunks, NonZeroUsize::get),
         };
@@ -507,6 +528,13 @@ impl Scenario {
             }),
             kill_trials: self.kill_trials,
             evidence: self.evidence,
+            shape: ShapeSettings {
+                start: self
+                    .seed_file
+                    .as_deref()
+                    .map_or(StartFile::Template, |f| StartFile::parse(f, base)),
+                volatile: e.volatile.clone().or_else(|| self.volatile.clone()),
+            },
         }
     }
 }
