@@ -104,7 +104,11 @@ pub fn before(target: &Path) -> std::io::Result<Before> {
 
 /// The target's state now, with the directory's `entries` as they were
 /// earlier (before a writer's warm-up, which may already leave litter).
-pub fn before_since(target: &Path, entries: Vec<std::ffi::OsString>) -> std::io::Result<Before> {
+/// The target itself is never litter, even when a writer created it.
+pub fn before_since(target: &Path, mut entries: Vec<std::ffi::OsString>) -> std::io::Result<Before> {
+    if let Some(name) = target.file_name().filter(|n| !entries.iter().any(|e| e == n)) {
+        entries.push(name.to_os_string());
+    }
     let m = fs::metadata(target)?;
     let link = fs::symlink_metadata(target)?
         .file_type()

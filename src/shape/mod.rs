@@ -25,7 +25,7 @@ mod learn;
 
 use serde::{Deserialize, Serialize};
 
-pub use learn::learn;
+pub use learn::{ORIGIN, learn};
 
 use crate::classify::Classifier;
 
