@@ -150,7 +150,7 @@ pub fn run_case(
         .as_ref()
         .and_then(|l| l.classifier.as_ref())
         .unwrap_or(classifier);
-    let before = watch::before_since(target, set.entries.clone())?;
+    let before = watch::before_since(target, set.earlier.clone())?;
     let procs = spawn(case, env, classifier, target, &set.board, run)?;
     let external = case
         .external_reader
@@ -310,8 +310,8 @@ fn unjudged(
 /// What [`setup`] prepared.
 struct Setup {
     board: board::BoardMem,
-    /// The target directory's entries before any write.
-    entries: Vec<std::ffi::OsString>,
+    /// The target and its directory before any write.
+    earlier: watch::Earlier,
     /// What the target held before the first write (`None`: no file).
     start: Option<Vec<u8>>,
 }
@@ -341,7 +341,7 @@ fn setup(
         std::fs::write(target, bytes)?;
         std::fs::set_permissions(target, std::fs::Permissions::from_mode(case.target_mode))?;
     }
-    let entries = watch::entries(target);
+    let earlier = watch::earlier(target);
     if let Some(plan) = case.fault {
         plan.fault.check(&env.log_dir).map_err(io::Error::other)?;
     }
@@ -353,7 +353,7 @@ fn setup(
     board.shared.next_version.store(1, Ordering::Relaxed);
     Ok(Setup {
         board,
-        entries,
+        earlier,
         start,
     })
 }

@@ -92,34 +92,57 @@ fn dir_of(target: &Path) -> &Path {
     target.parent().unwrap_or(Path::new("."))
 }
 
-/// The entries of the target's directory now (kept as "there before").
-pub fn entries(target: &Path) -> Vec<std::ffi::OsString> {
-    lstat_entries(dir_of(target))
+/// The target and its directory before any write: what the writer's
+/// warm-up (which already writes) is judged against too.
+#[derive(Debug, Clone, Default)]
+pub struct Earlier {
+    entries: Vec<std::ffi::OsString>,
+    /// Mode, owner and group, when the target existed.
+    meta: Option<(u32, u32, u32)>,
+    link: Option<PathBuf>,
+}
+
+/// Notes the target and its directory now.
+pub fn earlier(target: &Path) -> Earlier {
+    Earlier {
+        entries: lstat_entries(dir_of(target)),
+        meta: fs::metadata(target)
+            .ok()
+            .map(|m| (m.mode() & 0o7777, m.uid(), m.gid())),
+        link: fs::read_link(target).ok(),
+    }
 }
 
 /// Records the target's state before the writers start.
 pub fn before(target: &Path) -> std::io::Result<Before> {
-    before_since(target, entries(target))
+    before_since(target, earlier(target))
 }
 
-/// The target's state now, with the directory's `entries` as they were
-/// earlier (before a writer's warm-up, which may already leave litter).
-/// The target itself is never litter, even when a writer created it.
-pub fn before_since(target: &Path, mut entries: Vec<std::ffi::OsString>) -> std::io::Result<Before> {
+/// The target's state before the run, as noted `earlier` (before a
+/// writer's warm-up, which may already widen the mode, replace a link or
+/// leave litter); where the target did not exist then, as it is now. The
+/// target itself is never litter, even when a writer created it.
+pub fn before_since(target: &Path, earlier: Earlier) -> std::io::Result<Before> {
+    let Earlier {
+        mut entries,
+        meta,
+        link,
+    } = earlier;
     if let Some(name) = target.file_name().filter(|n| !entries.iter().any(|e| e == n)) {
         entries.push(name.to_os_string());
     }
-    let m = fs::metadata(target)?;
-    let link = fs::symlink_metadata(target)?
-        .file_type()
-        .is_symlink()
-        .then(|| fs::read_link(target))
-        .transpose()?;
+    let (mode, uid, gid) = match meta {
+        Some(m) => m,
+        None => {
+            let m = fs::metadata(target)?;
+            (m.mode() & 0o7777, m.uid(), m.gid())
+        }
+    };
     Ok(Before {
         target: target.to_path_buf(),
-        mode: m.mode() & 0o7777,
-        uid: m.uid(),
-        gid: m.gid(),
+        mode,
+        uid,
+        gid,
         entries,
         link,
     })
