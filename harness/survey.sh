@@ -37,7 +37,7 @@ log() { echo "survey: $*" >&2; }
 # name|language|format|extra gate flags|writer command|version command
 TOOLS=(
   "python-dotenv|Python|dotenv||python3 $ROOT/harness/survey/py_tools.py dotenv {path}|pyver python-dotenv"
-  "configobj|Python|ini||python3 $ROOT/harness/survey/py_tools.py configobj {path}|pyver configobj"
+  "configobj|Python|ini|--template $ROOT/harness/survey/templates/configobj.ini --client-key DEFAULT.token --target .databrickscfg|python3 $ROOT/harness/survey/py_tools.py configobj {path}|pyver configobj"
   "tomlkit|Python|toml||python3 $ROOT/harness/survey/py_tools.py tomlkit {path}|pyver tomlkit"
   "ruamel.yaml|Python|yaml||python3 $ROOT/harness/survey/py_tools.py ruamel-yaml {path}|pyver ruamel.yaml"
   "configparser|Python|ini||python3 $ROOT/harness/survey/py_tools.py configparser {path}|python3 -c 'import sys; print(sys.version.split()[0])'"
@@ -54,7 +54,7 @@ TOOLS=(
   "cp|shell|dotenv||bash $ROOT/harness/survey/shell_tools.sh cp {path}|cp --version | head -1"
   "sponge|shell|dotenv||bash $ROOT/harness/survey/shell_tools.sh sponge {path}|debver moreutils"
   "jq-mv|shell|json||bash $ROOT/harness/survey/shell_tools.sh jq-mv {path}|jq --version"
-  "git-config|C (Debian)|ini||bash $ROOT/harness/survey/shell_tools.sh git-config {path}|git --version"
+  "git-config|C (Debian)|ini|--template $ROOT/harness/survey/templates/gitconfig.ini --client-key DEFAULT.token --target .databrickscfg|bash $ROOT/harness/survey/shell_tools.sh git-config {path}|git --version"
   "crudini|Python CLI (Debian)|ini||bash $ROOT/harness/survey/shell_tools.sh crudini {path}|debver crudini"
   "gh|Go (Debian)|yaml|--template $ROOT/harness/survey/templates/gh-hosts.yml --client-key localhost.oauth_token --target .config/gh/hosts.yml|bash $ROOT/harness/survey/shell_tools.sh gh {path}|debver gh"
 )
@@ -120,14 +120,21 @@ wanted() {
 }
 SELECTED=("$@")
 
-rm -rf "$OUT/runs"
+# A survey of some tools keeps the other tools' runs.
 mkdir -p "$OUT/runs"
-: > "$OUT/runs/tools.tsv"
+if [ ${#SELECTED[@]} -eq 0 ]; then
+  rm -rf "$OUT/runs"
+  mkdir -p "$OUT/runs"
+fi
+touch "$OUT/runs/tools.tsv"
 for entry in "${TOOLS[@]}"; do
   IFS='|' read -r name lang format flags cmd version <<< "$entry"
   if [ ${#SELECTED[@]} -gt 0 ] && ! wanted "$name"; then
     continue
   fi
+  rm -rf "${OUT:?}/runs/$name"
+  awk -F'\t' -v n="$name" '$1 != n' "$OUT/runs/tools.tsv" > "$OUT/runs/tools.tsv.new"
+  mv "$OUT/runs/tools.tsv.new" "$OUT/runs/tools.tsv"
   if ! ver=$(eval "$version" 2>/dev/null) || [ -z "$ver" ]; then
     log "skipping $name: not installed"
     printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$lang" "$format" "—" "skipped: not installed" >> "$OUT/runs/tools.tsv"
@@ -157,6 +164,10 @@ for entry in "${TOOLS[@]}"; do
       if made=$(ls -d "$WORK/reports"/*/ 2>/dev/null | head -1) && [ -n "$made" ]; then
         cp "$made/report.md" "$dest/" 2>/dev/null || true
         [ -d "$made/evidence" ] && cp -r "$made/evidence" "$dest/"
+        # Keep the subject's evidence; the warm-up outputs only where the
+        # shape could not be learned (the learned template says the rest).
+        rm -rf "$dest"/evidence/00-control*
+        [ "$code" = 3 ] || rm -f "$dest"/evidence/*/warm-up-*.bin
       fi
       [ -s "$dest/stderr.txt" ] || rm -f "$dest/stderr.txt"
     done

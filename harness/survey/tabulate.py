@@ -5,6 +5,7 @@ harness/survey.sh) into survey.json and the README.md table.
 """
 import json
 import os
+import re
 import sys
 
 OUT = sys.argv[1]
@@ -36,7 +37,10 @@ def link(tool, fs, run, text):
 
 
 def error_of(case):
-    return (case.get("subject_error") or "").split(" — ")[0]
+    """The subject error without its preamble and the token."""
+    e = (case.get("subject_error") or "").split(" — ")[0]
+    e = e.replace("learning the writer's shape: ", "")
+    return re.sub(r" \(token dapi[0-9a-f]+\)(: | failed: )?", ": ", e)
 
 
 def single(tool, fs):
@@ -71,7 +75,7 @@ def single(tool, fs):
         "subject_error": c.get("subject_error"),
     }
     if c["status"] == "subject-error":
-        cell = link(tool, fs, "single", "subject error: " + error_of(c)[:90])
+        cell = link(tool, fs, "single", "subject error: " + error_of(c)[:120].replace("|", "\\|"))
         return data, cell, kind, "—", "—", "—"
     if bad:
         reads = ", ".join(f"{o} {n:,}" for o, n in bad.items())
@@ -91,7 +95,11 @@ def single(tool, fs):
             litter = link(tool, fs, "single", f"**{litter}**")
     else:
         litter += "— (kill trials not run)"
-    return data, reads, kind, mode, litter, c["status"]
+    status = c["status"]
+    if status == "inconclusive":
+        m = re.search(r"only (.*?) —", c["reason"])
+        status += f" ({m.group(1)} in the budget)" if m else ""
+    return data, reads, kind, mode, litter, status
 
 
 def two_writers(tool, fs):
