@@ -43,10 +43,9 @@ fn the_survey_tabulates_a_failing_and_a_passing_tool() {
         serde_json::from_slice(&std::fs::read(out.path().join("survey.json")).unwrap()).unwrap();
     let tools = json["tools"].as_array().unwrap();
     assert_eq!(tools.len(), 2);
-    assert!(tools.iter().all(|t| t["recipe"].is_null()), "recipe waits for the tracer");
     assert!(
-        out.path()
-            .join("runs/cat-redirect/ext4-single/evidence")
-            .is_dir()
+        tools.iter().all(|t| t["recipe"].is_null()),
+        "recipe waits for the tracer"
     );
+    assert!(out.path().join("runs/cat-redirect/ext4-single/evidence").is_dir());
 }
