@@ -142,10 +142,10 @@ pub fn run_case(
         started = writers.into_iter().map(Ok).collect();
         learned = Some(l);
     }
-    let warm_ups = match &learned {
-        Some(_) => crate::shape::LEARNING_WRITES + case.writers.count as u64 - 1,
-        None => case.writers.count as u64,
-    };
+    // Warm-up writes: those made while learning, or one per writer.
+    let learned_versions = set.board.shared.next_version.load(Ordering::Acquire) - 1;
+    let warmed = learned.as_ref().is_some_and(|l| l.classifier.is_some());
+    let warm_ups = learned_versions + if warmed { 0 } else { case.writers.count as u64 };
     let classifier = learned
         .as_ref()
         .and_then(|l| l.classifier.as_ref())
@@ -206,7 +206,6 @@ pub fn run_case(
                 })
             })
             .collect();
-        let warmed = learned.is_some();
         let mut started = started.into_iter();
         let writer_handles: Vec<_> = (0..case.writers.count)
             .map(|index| {

@@ -609,6 +609,23 @@ mod tests {
     }
 
     #[test]
+    fn seed_file_and_volatile_reach_the_case() {
+        use crate::case::StartFile;
+        let text = "name: t\nformat: json\nseed_file: mine.json\nvolatile: [updated_at]\nstrategies:\n  \
+                    - writer_stdio: w {path}\n  - writer_stdio: w {path}\n    volatile: [meta.at]\n";
+        let s = Scenario::parse(text, "t.yaml").unwrap();
+        let cases = s.cases_at(Path::new("/base"));
+        assert_eq!(
+            cases[0].shape.start,
+            StartFile::File(PathBuf::from("/base/mine.json"))
+        );
+        assert_eq!(cases[0].shape.volatile, Some(vec!["updated_at".to_string()]));
+        assert_eq!(cases[1].shape.volatile, Some(vec!["meta.at".to_string()]));
+        let absent = Scenario::parse(&text.replace("mine.json", "absent"), "t.yaml").unwrap();
+        assert_eq!(absent.cases()[0].shape.start, StartFile::Absent);
+    }
+
+    #[test]
     fn every_shipped_scenario_loads_and_round_trips() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
         let mut n = 0;

@@ -20,11 +20,18 @@ pub const ORIGIN: &str = "learned from the writer";
 struct Failure {
     message: String,
     diff: Option<String>,
+    /// The target was not a regular file inside the scratch directory: its
+    /// bytes were not read, and the run goes on to judge it `foreign`.
+    foreign: bool,
 }
 
 impl Failure {
     fn new(message: String) -> Self {
-        Self { message, diff: None }
+        Self {
+            message,
+            diff: None,
+            foreign: false,
+        }
     }
 
     fn with_diff(mut self, diff: String) -> Self {
@@ -71,8 +78,13 @@ pub fn learn(
         &mut report,
     );
     report.warm_up = outputs.iter().map(|o| (o.writer, o.version)).collect();
+    let mut foreign = None;
     let classifier = match classifier {
         Ok(c) => Some(c),
+        Err(f) if f.foreign => {
+            foreign = Some(f.message);
+            None
+        }
         Err(f) => {
             report.error = Some(f.message);
             report.diff = f.diff;
@@ -83,6 +95,7 @@ pub fn learn(
         classifier,
         report,
         outputs,
+        foreign,
     }
 }
 
@@ -256,7 +269,12 @@ fn write_and_read(
         Err(WriteFailure::Broken(e)) => return Err(Failure::new(format!("{name} (token {token}): {e}"))),
     }
     let bytes = match read_back(target) {
-        Ok(b) => b,
+        Ok(Ok(b)) => b,
+        Ok(Err(why)) => {
+            let mut f = Failure::new(format!("{name}: {why}"));
+            f.foreign = true;
+            return Err(f);
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {
             return Err(Failure::new(format!(
@@ -271,19 +289,27 @@ fn write_and_read(
     })
 }
 
-/// The file, at most [`crate::limits::MAX_TEMPLATE_BYTES`] of it.
-fn read_back(target: &Path) -> std::io::Result<Vec<u8>> {
+/// The file, at most [`crate::limits::MAX_TEMPLATE_BYTES`] of it — or, when
+/// it is not a regular file inside torn's scratch directory (a link to a
+/// file elsewhere, a FIFO, a device), why, without reading a byte of it.
+fn read_back(target: &Path) -> std::io::Result<Result<Vec<u8>, String>> {
+    use std::os::unix::fs::OpenOptionsExt;
     let cap = crate::limits::MAX_TEMPLATE_BYTES;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(target)?;
+    if let Some(why) = crate::engine::reader::Boundary::of(target).foreign(&file) {
+        return Ok(Err(why));
+    }
     let mut bytes = Vec::new();
-    std::fs::File::open(target)?
-        .take(cap + 1)
-        .read_to_end(&mut bytes)?;
+    file.take(cap + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
         return Err(std::io::Error::other(format!(
             "the file grew past {cap} bytes, more than torn takes as a template"
         )));
     }
-    Ok(bytes)
+    Ok(Ok(bytes))
 }
 
 /// The writer's template from one output: every occurrence of the token it

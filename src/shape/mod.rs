@@ -93,6 +93,10 @@ pub struct Learned {
     pub report: ShapeReport,
     /// What torn read back after each warm-up write.
     pub outputs: Vec<WarmUp>,
+    /// Set when a warm-up write left the target foreign (a link out of the
+    /// scratch directory, a FIFO): no shape is learned, no byte of it is
+    /// read, and the run judges its reads `foreign` against torn's template.
+    pub foreign: Option<String>,
 }
 
 impl Learned {
