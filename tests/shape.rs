@@ -190,6 +190,7 @@ fn a_shape_that_drifts_on_every_write_is_a_subject_error() {
         &test_writer("growing"),
         &[],
         &[
+            "learning the writer's shape: warm-up write 3 (token dapi",
             "changes shape on every write in a way no volatile field explains",
             "warm-up write 2 and warm-up write 3 differ at `note_3`",
             "+++ warm-up write 3",

@@ -242,8 +242,10 @@ fn volatile_fields(
             }
         ),
     };
+    let token = base.codec.token(outputs[2].version);
     Err(Failure::new(format!(
-        "{why} — name each field the writer really changes on every write with --volatile KEY (volatile: in a scenario)"
+        "{b} (token {token}): {why} — name each field the writer really changes on every write \
+         with --volatile KEY (volatile: in a scenario)"
     ))
     .with_diff(diff(&outputs[1].bytes, &outputs[2].bytes, &a, &b)))
 }
