@@ -9,6 +9,12 @@
 //! `--json` give its min / median / max. A ratio above 1.05 (checking faster
 //! than not checking) is implausible — a noisy machine — and is flagged.
 //!
+//! Each format is measured twice: on the exact path (the file is
+//! byte-identical to a whole version: a length check, `memcmp`s, a hex
+//! decode) and on the semantic path of a learned shape whose bytes vary
+//! (the file differs in layout, so every read is parsed and compared by
+//! meaning — what a writer stamping `updated_at` costs).
+//!
 //! `--json` prints a [`BenchReport`] (schema [`SCHEMA`]).
 
 use std::path::Path;
@@ -88,6 +94,8 @@ impl Spread {
 #[derive(Debug, Clone, Serialize)]
 pub struct OverheadRow {
     pub format: &'static str,
+    /// `exact` (byte match) or `semantic` (parsed and compared by meaning).
+    pub path: &'static str,
     pub template: String,
     pub bytes: usize,
     /// Reads/s of the bare open+read+close loop.
@@ -127,28 +135,37 @@ pub fn reader_overhead(
     let mut rows = Vec::new();
     for &format in formats {
         let template = Template::builtin(format.default_template()).expect("built-in template");
-        let classifier = Classifier::new(template, TokenCodec::new(1), 1);
-        let case = scratch.case_dir(rows.len(), format.name())?;
-        let path = case.home().join("config");
-        std::fs::write(&path, classifier.template.render_vec(&classifier.codec, 0))?;
-        let (mut bare, mut verified) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            if cancel.load(Ordering::Relaxed) {
-                anyhow::bail!("interrupted");
+        let exact = Classifier::new(template, TokenCodec::new(1), 1);
+        let semantic = exact.clone().semantic(Vec::new()).map_err(anyhow::Error::msg)?;
+        for (name, classifier) in [("exact", exact), ("semantic", semantic)] {
+            let case = scratch.case_dir(rows.len(), &format!("{}-{name}", format.name()))?;
+            let path = case.home().join("config");
+            let mut bytes = classifier.template.render_vec(&classifier.codec, 0);
+            if name == "semantic" {
+                // The same document with another layout: never byte-identical.
+                bytes.push(b'\n');
             }
-            bare.push(bare_loop(&path, classifier.template.len(), each));
-            verified.push(verified_loop(&path, &classifier, each));
+            std::fs::write(&path, bytes)?;
+            let (mut bare, mut verified) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                if cancel.load(Ordering::Relaxed) {
+                    anyhow::bail!("interrupted");
+                }
+                bare.push(bare_loop(&path, classifier.template.len(), each));
+                verified.push(verified_loop(&path, &classifier, each));
+            }
+            let ratios: Vec<f64> = verified.iter().zip(&bare).map(|(v, b)| v / b).collect();
+            rows.push(OverheadRow {
+                format: format.name(),
+                path: name,
+                template: classifier.template.origin.clone(),
+                bytes: classifier.template.len(),
+                bare_reads_per_s: Spread::of(&bare),
+                verified_reads_per_s: Spread::of(&verified),
+                ratio: Spread::of(&ratios),
+                fs_type: fs_type.clone(),
+            });
         }
-        let ratios: Vec<f64> = verified.iter().zip(&bare).map(|(v, b)| v / b).collect();
-        rows.push(OverheadRow {
-            format: format.name(),
-            template: classifier.template.origin.clone(),
-            bytes: classifier.template.len(),
-            bare_reads_per_s: Spread::of(&bare),
-            verified_reads_per_s: Spread::of(&verified),
-            ratio: Spread::of(&ratios),
-            fs_type: fs_type.clone(),
-        });
     }
     Ok(rows)
 }
@@ -194,13 +211,14 @@ fn verified_loop(path: &Path, classifier: &Classifier, each: Duration) -> f64 {
 /// spread), then any warnings. Fits 80 columns.
 pub fn table(rows: &[OverheadRow]) -> String {
     let mut s = format!(
-        "{:<7} {:>5} {:>12} {:>12}  {:<21} {}\n",
-        "format", "bytes", "bare/s", "verified/s", "ratio min/median/max", "fs"
+        "{:<7} {:<9} {:>5} {:>12} {:>12}  {:<21} {}\n",
+        "format", "path", "bytes", "bare/s", "verified/s", "ratio min/median/max", "fs"
     );
     for r in rows {
         s.push_str(&format!(
-            "{:<7} {:>5} {:>12} {:>12}  {:<21} {}\n",
+            "{:<7} {:<9} {:>5} {:>12} {:>12}  {:<21} {}\n",
             r.format,
+            r.path,
             r.bytes,
             thousands(r.bare_reads_per_s.median as u64),
             thousands(r.verified_reads_per_s.median as u64),
@@ -306,6 +324,7 @@ mod tests {
         assert_eq!((s.min, s.median, s.max), (1.0, 2.0, 3.0));
         let row = |max: f64| OverheadRow {
             format: "yaml",
+            path: "exact",
             template: "hermes".into(),
             bytes: 1196,
             bare_reads_per_s: Spread::of(&[100.0]),

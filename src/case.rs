@@ -54,6 +54,72 @@ pub struct Case {
     pub kill_trials: u64,
     /// Anomalous reads kept as evidence, per outcome.
     pub evidence: usize,
+    /// How an external writer's own format is learned (ignored for
+    /// built-in strategies, which write torn's template).
+    #[serde(default)]
+    pub shape: ShapeSettings,
+}
+
+/// How the shape of an external writer's file is learned: from what file
+/// it starts, and which fields may change on every write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShapeSettings {
+    /// What the target holds before the writer's first write.
+    pub start: StartFile,
+    /// Fields the writer changes on every write (dotted paths), as given by
+    /// the user; `None`: found during the warm-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<Vec<String>>,
+}
+
+/// What the target holds before an external writer's first write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartFile {
+    /// Version 0 of torn's template.
+    #[default]
+    Template,
+    /// The user's own file (`--seed-file PATH`), copied in.
+    File(PathBuf),
+    /// An empty file.
+    Empty,
+    /// No file: the writer creates it.
+    Absent,
+}
+
+impl StartFile {
+    /// Parses `--seed-file` / `seed_file:`: `empty`, `absent`, or a path
+    /// (relative to `base`; write `./empty` for a file named `empty`).
+    pub fn parse(value: &str, base: &Path) -> Self {
+        match value {
+            "empty" => StartFile::Empty,
+            "absent" => StartFile::Absent,
+            "template" => StartFile::Template,
+            path => StartFile::File(base.join(path)),
+        }
+    }
+
+    /// In words, for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            StartFile::Template => "torn's template (version 0)".into(),
+            StartFile::File(p) => format!("the file {}", p.display()),
+            StartFile::Empty => "an empty file".into(),
+            StartFile::Absent => "no file (the writer creates it)".into(),
+        }
+    }
+
+    /// The bytes to put in the target before the first write (`None`: no file).
+    pub fn bytes(&self, classifier: &Classifier) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(match self {
+            StartFile::Template => Some(classifier.template.render_vec(&classifier.codec, 0)),
+            StartFile::File(p) => Some(
+                crate::limits::read_text(p, crate::limits::MAX_TEMPLATE_BYTES, "seed file")?.into_bytes(),
+            ),
+            StartFile::Empty => Some(Vec::new()),
+            StartFile::Absent => None,
+        })
+    }
 }
 
 /// How the case writes.
@@ -125,6 +191,10 @@ pub struct Document {
     pub seed: u64,
     /// See [`Classifier::grace`].
     pub grace: u64,
+    /// Judge by meaning, ignoring these fields (a learned shape whose bytes
+    /// vary between writes); `None`: by exact bytes only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<Vec<String>>,
 }
 
 impl Document {
@@ -136,12 +206,17 @@ impl Document {
             client_key: c.template.client_key.clone(),
             seed: c.codec.seed(),
             grace: c.grace,
+            volatile: c.semantic.as_ref().map(|s| s.volatile.clone()),
         }
     }
 
     pub fn classifier(&self) -> anyhow::Result<Classifier> {
         let t = Template::new(&self.origin, self.format, &self.client_key, &self.text)?;
-        Ok(Classifier::new(t, TokenCodec::new(self.seed), self.grace))
+        let c = Classifier::new(t, TokenCodec::new(self.seed), self.grace);
+        match &self.volatile {
+            Some(v) => c.semantic(v.clone()).map_err(anyhow::Error::msg),
+            None => Ok(c),
+        }
     }
 }
 

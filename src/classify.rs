@@ -15,6 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::format::semantic::{Judged, Semantic};
 use crate::format::{ClientView, Template, Versions};
 use crate::token::TokenCodec;
 
@@ -123,6 +124,10 @@ pub struct Classifier {
     /// A token stays valid until `grace + 1` newer versions are committed
     /// (rotators keep old tokens alive for a while); `u64::MAX`: never revoked.
     pub grace: u64,
+    /// For a writer whose bytes vary between writes apart from the token:
+    /// reads that are not byte-identical to a whole version are judged by
+    /// meaning (see [`crate::format::semantic`]).
+    pub semantic: Option<Semantic>,
 }
 
 impl Classifier {
@@ -131,7 +136,15 @@ impl Classifier {
             template,
             codec,
             grace,
+            semantic: None,
         }
+    }
+
+    /// This classifier, judging reads that are not byte-identical to a whole
+    /// version by meaning, ignoring `volatile` fields.
+    pub fn semantic(mut self, volatile: Vec<String>) -> Result<Self, String> {
+        self.semantic = Some(Semantic::new(&self.template, volatile)?);
+        Ok(self)
     }
 
     /// Whether token `version` is revoked once `committed_at_use` is the newest version.
@@ -181,7 +194,46 @@ impl Classifier {
                 detail: None,
             };
         }
+        if let Some(s) = &self.semantic {
+            return self.classify_semantic(s, bytes, committed_before, committed_at_use);
+        }
         self.classify_torn(bytes, committed_at_use)
+    }
+
+    /// A read of a writer whose bytes vary, judged by meaning: a whole
+    /// version is `ok` or `stale` as on the exact path; anything else is
+    /// classified as a torn read, with the reason it is not whole.
+    #[cold]
+    fn classify_semantic(
+        &self,
+        s: &Semantic,
+        bytes: &[u8],
+        committed_before: Versions,
+        committed_at_use: u64,
+    ) -> Classified {
+        match s.judge(&self.codec, bytes) {
+            Judged::Whole(v) => Classified {
+                outcome: if v < committed_before.token {
+                    Outcome::Stale
+                } else {
+                    Outcome::Ok
+                },
+                version: Some(v),
+                field: None,
+                would_403: self.revoked(v, committed_at_use),
+                sent: Some(v),
+                detail: None,
+            },
+            Judged::Differs(why) => {
+                let mut c = self.classify_torn(bytes, committed_at_use);
+                c.detail = Some(match c.detail {
+                    Some(d) => format!("{why}; {d}"),
+                    None => why,
+                });
+                c
+            }
+            Judged::Rejected(_) => self.classify_torn(bytes, committed_at_use),
+        }
     }
 
     /// Classifies the answer of an external reader (`--reader-stdio`): the
@@ -333,9 +385,45 @@ mod tests {
         assert!(!r.would_403);
     }
 
+    #[test]
+    fn semantic_classifier_accepts_reformatted_whole_versions_only() {
+        let t = Template::new(
+            "learned",
+            crate::format::Format::Json,
+            "env.K",
+            "{\"at\": \"1\", \"env\": {\"K\": \"{{TOKEN}}\"}}",
+        )
+        .unwrap();
+        let c = Classifier::new(t, TokenCodec::new(3), u64::MAX)
+            .semantic(vec!["at".into()])
+            .unwrap();
+        let doc = |v: u64, at: &str| {
+            format!(
+                "{{\n  \"env\": {{\"K\": \"{}\"}},\n  \"at\": \"{at}\"\n}}",
+                c.codec.token(v)
+            )
+        };
+        let read = doc(4, "2");
+        let r = c.classify(ReadResult::Bytes(read.as_bytes()), 4, 4);
+        assert_eq!((r.outcome, r.version), (Outcome::Ok, Some(4)));
+        assert_eq!(
+            c.classify(ReadResult::Bytes(read.as_bytes()), 5, 5).outcome,
+            Outcome::Stale
+        );
+        let prefix = &read.as_bytes()[..read.len() - 10];
+        assert_eq!(
+            c.classify(ReadResult::Bytes(prefix), 4, 4).outcome,
+            Outcome::TornUnparseable
+        );
+        let other = read.replace("\"env\"", "\"extra\": 1, \"env\"");
+        let r = c.classify(ReadResult::Bytes(other.as_bytes()), 4, 4);
+        assert_eq!(r.outcome, Outcome::TornParseable);
+        assert!(r.detail.unwrap().contains("`extra` differs"));
+    }
+
     proptest! {
         #[test]
-        fn whole_versions_are_ok(v in 0u64..u64::MAX / 2, idx in 0usize..4) {
+        fn whole_versions_are_ok(v in 0u64..u64::MAX / 2, idx in 0usize..6) {
             let c = &classifiers()[idx];
             let bytes = c.template.render_vec(&c.codec, v);
             let r = c.classify(ReadResult::Bytes(&bytes), v, v);
@@ -345,7 +433,7 @@ mod tests {
         }
 
         #[test]
-        fn strict_prefixes_are_never_ok(v in 0u64..1000, idx in 0usize..4, cut in 1usize..4096) {
+        fn strict_prefixes_are_never_ok(v in 0u64..1000, idx in 0usize..6, cut in 1usize..4096) {
             let c = &classifiers()[idx];
             let bytes = c.template.render_vec(&c.codec, v);
             let cut = cut % bytes.len();
@@ -358,7 +446,7 @@ mod tests {
         /// bytes equal one of the two versions (the split fell outside every
         /// token that differs), and torn otherwise.
         #[test]
-        fn two_version_mixes_are_ok_only_when_whole(a in 0u64..1000, b in 0u64..1000, idx in 0usize..4, split in 0usize..4096) {
+        fn two_version_mixes_are_ok_only_when_whole(a in 0u64..1000, b in 0u64..1000, idx in 0usize..6, split in 0usize..4096) {
             prop_assume!(a != b);
             let c = &classifiers()[idx];
             let (va, vb) = (c.template.render_vec(&c.codec, a), c.template.render_vec(&c.codec, b));
@@ -373,7 +461,7 @@ mod tests {
         }
 
         #[test]
-        fn zeroed_ranges_are_never_ok(v in 0u64..1000, idx in 0usize..4, start in 0usize..4096, len in 1usize..512) {
+        fn zeroed_ranges_are_never_ok(v in 0u64..1000, idx in 0usize..6, start in 0usize..4096, len in 1usize..512) {
             let c = &classifiers()[idx];
             let mut bytes = c.template.render_vec(&c.codec, v);
             let start = start % bytes.len();

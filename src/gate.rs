@@ -51,6 +51,12 @@ pub struct Gate {
     /// How long the control runs.
     pub control: Duration,
     pub seed: u64,
+    /// What the target holds before the writer's first write (`--seed-file`).
+    pub seed_file: Option<String>,
+    /// Fields the writer changes on every write (`--volatile`).
+    pub volatile: Vec<String>,
+    /// Make the target a symlink to a file elsewhere (`--target-symlink`).
+    pub target_symlink: bool,
 }
 
 /// What a gate must prove about a subject with zero anomalies: enough
@@ -285,7 +291,7 @@ impl Gate {
             rmw: false,
             trace: Some(self.trace),
             perturb: self.perturb.map(Dur),
-            target_symlink: false,
+            target_symlink: self.target_symlink,
             watch_modes: true,
             kill_trials: self.kill_trials,
             fault: self.fault,
@@ -299,6 +305,8 @@ impl Gate {
             write_rate: self.write_rate,
             token_grace: None,
             evidence: 3,
+            seed_file: self.seed_file.clone(),
+            volatile: (!self.volatile.is_empty()).then(|| self.volatile.clone()),
             strategies: vec![control, subject],
         }
     }

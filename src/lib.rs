@@ -5,6 +5,7 @@
 //! - [`token`]: fixed-length tokens that encode their version and a check value;
 //! - [`format`]: realistic templates with token slots and the client-side parse;
 //! - [`classify`]: the outcome of one read (`ok`, `stale`, `empty`, `torn`, ...);
+//! - [`shape`]: an external writer's own template, learned from its warm-up writes;
 //! - [`strategy`]: the built-in ways of rewriting a file, one file each;
 //! - [`engine`]: writer and reader threads, exposure, counters, evidence;
 //! - [`stats`]: rates and exact Clopper–Pearson bounds;
@@ -29,6 +30,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod scratch;
+pub mod shape;
 pub mod stats;
 pub mod strategy;
 pub mod subject;

@@ -146,7 +146,16 @@ pub fn run(
         crash: Vec::new(),
         verdict: judge_run_empty(),
     };
-    let cases = scenario.cases();
+    let cases = scenario.cases_at(base);
+    if let Some(crate::case::StartFile::File(path)) = cases.iter().map(|c| &c.shape.start).next() {
+        crate::limits::read_text(path, crate::limits::MAX_TEMPLATE_BYTES, "seed file").map_err(|e| {
+            crate::scenario::ScenarioError::Invalid {
+                path: source.to_string(),
+                field: "seed_file",
+                message: format!("cannot read {}: {e}", path.display()),
+            }
+        })?;
+    }
     for (i, case) in cases.iter().enumerate() {
         let dir = scratch
             .case_dir(i, &case.label)
@@ -159,7 +168,7 @@ pub fn run(
             exe: opts.reader_exe.clone(),
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
-        let (proof, expect, writers) = (opts.proof, case.expect, case.writers.count);
+        let (proof, expect) = (opts.proof, case.expect);
         let mut on_progress = |p: Progress| {
             show_progress(&bar, &p);
             // With a proof target, a case that claims safety stops as soon as
@@ -169,8 +178,7 @@ pub fn run(
                     if expect == Expect::Clean
                         && (p.anomalies > 0
                             || t.met(Shown {
-                                // The warm-up write is not counted.
-                                writes: p.writes.saturating_sub(writers as u64),
+                                writes: p.writes,
                                 windows_hit: p.windows_hit,
                                 exposed: p.exposed,
                             })) =>
@@ -184,15 +192,25 @@ pub fn run(
             .with_context(|| format!("running {} on {}", case.label, target.display()))?;
         bar.finish_and_clear();
         let slug = format!("{i:02}-{}", slug(&case.label));
+        let private = report::files::is_private(scenario.target_mode);
+        // A learned shape judged this case: its classifier renders the
+        // versions the evidence is compared with, and seeds the kill trials.
+        let case_classifier = raw.classifier(&classifier);
         let evidence = evidence::save(
             &raw.reads.evidence,
-            &classifier,
+            case_classifier,
             report_dir.as_deref(),
             &slug,
-            report::files::is_private(scenario.target_mode),
+            private,
         )
         .context("saving evidence")?;
         let mut case_report = CaseReport::new(case, &raw, evidence);
+        if let Some(learned) = &raw.shape {
+            let mut shape = learned.report.clone();
+            shape.files = evidence::save_shape(learned, report_dir.as_deref(), &slug, private)
+                .context("saving the learned shape")?;
+            case_report.shape = Some(shape);
+        }
         if case.kill_trials > 0 && !raw.interrupted {
             bar.finish_and_clear();
             let exe = match &opts.reader_exe {
@@ -207,7 +225,7 @@ pub fn run(
             let trials = crate::engine::kill::run(
                 &case.subject,
                 &exe,
-                &classifier,
+                case_classifier,
                 &dir.path().join("kill"),
                 &name,
                 case.target_mode,

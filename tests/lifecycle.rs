@@ -251,25 +251,22 @@ fn torn_clean_removes_what_a_run_killed_whole_left() {
     };
     let run = Run::start("kill-both", "--ignore-eof", fault);
     let worker = run.worker();
+    let immutable = |tmp: &std::path::Path| {
+        let attrs = Command::new("sh")
+            .arg("-c")
+            .arg("lsattr -d $TMPDIR/torn-*/01-*/home/.hermes 2>/dev/null")
+            .env("TMPDIR", tmp)
+            .output()
+            .unwrap();
+        let attrs = String::from_utf8_lossy(&attrs.stdout).to_string();
+        (attrs.split_whitespace().next().unwrap_or("").contains('i'), attrs)
+    };
     if root {
-        // Kill once the fault is in place (it starts after the warm-up).
-        wait_until(
-            "the directory to become immutable",
-            Duration::from_secs(20),
-            || {
-                let attrs = Command::new("sh")
-                    .arg("-c")
-                    .arg("lsattr -d $TMPDIR/torn-*/01-*/home/.hermes 2>/dev/null")
-                    .env("TMPDIR", run.tmp.path())
-                    .output()
-                    .unwrap();
-                String::from_utf8_lossy(&attrs.stdout)
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .contains('i')
-            },
-        );
+        // The fault starts with the run, after the writer's warm-up writes
+        // (which learn its shape, a second or more).
+        wait_until("the fault to be in place", Duration::from_secs(15), || {
+            immutable(run.tmp.path()).0
+        });
     }
     kill(run.pid(), Signal::SIGKILL).unwrap();
     kill(worker, Signal::SIGKILL).unwrap();
@@ -282,17 +279,8 @@ fn torn_clean_removes_what_a_run_killed_whole_left() {
         "a run killed whole leaves its journal and scratch"
     );
     if root {
-        let attrs = Command::new("sh")
-            .arg("-c")
-            .arg("lsattr -d $TMPDIR/torn-*/01-*/home/.hermes")
-            .env("TMPDIR", run.tmp.path())
-            .output()
-            .unwrap();
-        let attrs = String::from_utf8_lossy(&attrs.stdout);
-        assert!(
-            attrs.split_whitespace().next().unwrap_or("").contains('i'),
-            "immutable: {attrs}"
-        );
+        let (is, attrs) = immutable(run.tmp.path());
+        assert!(is, "immutable: {attrs}");
     }
     // The next run says so.
     common::torn()

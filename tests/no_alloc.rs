@@ -50,7 +50,13 @@ fn allocations_for(reads: u64, classifier: &Classifier, path: &std::path::Path) 
 
 #[test]
 fn reader_allocations_do_not_grow_with_reads() {
-    for name in ["hermes", "claude-settings", "codex-env", "databrickscfg"] {
+    for name in [
+        "hermes",
+        "claude-settings",
+        "codex-env",
+        "databrickscfg",
+        "credentials-toml",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         let classifier = Classifier::new(Template::builtin(name).unwrap(), TokenCodec::new(5), 1);
@@ -62,5 +68,29 @@ fn reader_allocations_do_not_grow_with_reads() {
             few, many,
             "{name}: allocations grew with reads ({few} for 100 reads, {many} for 20,000)"
         );
+    }
+}
+
+/// A learned shape that is byte-stable goes through the same exact path,
+/// and so does a semantic one for reads that are byte-identical to it.
+#[test]
+fn learned_shapes_take_the_same_allocation_free_path() {
+    let text = "{\n  \"env\": {\n    \"ANTHROPIC_AUTH_TOKEN\": \"{{TOKEN}}\"\n  },\n  \"includeCoAuthoredBy\": false\n}";
+    let learned = Template::new(
+        torn::shape::ORIGIN,
+        torn::format::Format::Json,
+        "env.ANTHROPIC_AUTH_TOKEN",
+        text,
+    )
+    .unwrap();
+    let exact = Classifier::new(learned, TokenCodec::new(5), 1);
+    let semantic = exact.clone().semantic(vec!["updated_at".into()]).unwrap();
+    for classifier in [exact, semantic] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, classifier.template.render_vec(&classifier.codec, 0)).unwrap();
+        let few = allocations_for(100, &classifier, &path);
+        let many = allocations_for(20_000, &classifier, &path);
+        assert_eq!(few, many, "learned: {few} for 100 reads, {many} for 20,000");
     }
 }

@@ -245,6 +245,9 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         budget: args.budget,
         control: args.control,
         seed: args.seed,
+        seed_file: args.seed_file.clone(),
+        volatile: args.volatile.clone(),
+        target_symlink: args.target_symlink,
     };
     if !cli.quiet {
         let line = format!(

@@ -431,6 +431,20 @@ pub struct GateArgs {
     /// When the fault starts.
     #[arg(long, default_value = "200ms", value_parser = parse_duration)]
     pub fault_after: Duration,
+    /// What the target holds before your writer's first write: a file,
+    /// `empty`, or `absent` (default: the template). torn learns your
+    /// writer's own format from its warm-up writes either way.
+    #[arg(long, value_name = "PATH|empty|absent")]
+    pub seed_file: Option<String>,
+    /// A field your writer changes on every write (dotted path, e.g.
+    /// `meta.updated_at`; repeat): not compared when reads are judged by
+    /// meaning. Default: found during the warm-up.
+    #[arg(long, value_name = "KEY")]
+    pub volatile: Vec<String>,
+    /// Make the target a symlink into a dotfiles directory, and report
+    /// whether your writer keeps the link.
+    #[arg(long)]
+    pub target_symlink: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

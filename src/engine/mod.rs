@@ -44,7 +44,7 @@ pub struct Progress {
     pub anomalies: u64,
     /// Mutation windows at least one read overlapped (lagging slightly).
     pub windows_hit: u64,
-    /// Writes committed so far (warm-up included).
+    /// Writes committed so far (warm-up writes not included).
     pub writes: u64,
 }
 
@@ -66,15 +66,29 @@ pub struct CaseRaw {
     pub watch: watch::Findings,
     /// The mutation windows and the reads that overlapped them.
     pub windows: WindowStats,
+    /// An external writer's learned shape (its classifier judged the reads).
+    pub shape: Option<crate::shape::Learned>,
+}
+
+impl CaseRaw {
+    /// The classifier that judged this case's reads: the learned shape's,
+    /// or else the case's own.
+    pub fn classifier<'a>(&'a self, case_classifier: &'a Classifier) -> &'a Classifier {
+        self.shape
+            .as_ref()
+            .and_then(|s| s.classifier.as_ref())
+            .unwrap_or(case_classifier)
+    }
 }
 
 /// Runs one case on `target` (whose directory must exist and be torn's own).
 /// `progress` is called about twenty times a second and may end the case
 /// early by returning `Break` (a gate that has proven its bound).
 ///
-/// In four steps: [`setup`] the target and the board, [`spawn`] helper
-/// processes, run the threads while [`monitor`]ing them, and [`collect`]
-/// what they measured.
+/// In five steps: [`setup`] the target and the board, start the writers
+/// and learn an external writer's shape ([`crate::shape`]), [`spawn`]
+/// helper processes, run the threads while [`monitor`]ing them, and
+/// [`collect`] what they measured.
 pub fn run_case(
     case: &Case,
     env: &CaseEnv,
@@ -83,10 +97,10 @@ pub fn run_case(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
 ) -> io::Result<CaseRaw> {
-    let set = setup(case, env, classifier, target)?;
+    let learns = case.subject.is_external();
+    let set = setup(case, env, classifier, target, learns)?;
     let readers = case.readers.count.clamp(1, board::MAX_READERS);
     let run = ReaderRun::for_case(case);
-    let procs = spawn(case, env, classifier, target, &set.board, run)?;
     let subject = case.subject.build();
     let ctx = |index| WriterCtx {
         target: target.to_path_buf(),
@@ -94,6 +108,74 @@ pub fn run_case(
         log_dir: env.log_dir.clone(),
         index,
     };
+    // Each writer's trace (when on): its calls open and close write windows
+    // from its first write on, the shape-learning ones included.
+    let mut traces: Vec<Option<writer::Traced>> = (0..case.writers.count)
+        .map(|i| {
+            case.writers
+                .trace
+                .then(|| tracing(case, &set.board, target, i, classifier.codec.seed()))
+        })
+        .collect();
+    let mut started: Vec<_> = (0..case.writers.count)
+        .map(|i| match &traces[i] {
+            Some(t) => subject.start_traced(&ctx(i), t.rec.clone()),
+            None => subject.start(&ctx(i)),
+        })
+        .collect();
+    // An external writer formats the file its own way: learn its shape
+    // before any reader starts, and judge the reads by it.
+    let mut learned = None;
+    if learns {
+        let writers = match started.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(w) => w,
+            Err(e) => {
+                return Ok(unjudged(
+                    case,
+                    classifier,
+                    target,
+                    format!("starting the writer: {e}"),
+                    None,
+                    None,
+                ));
+            }
+        };
+        let mut writers = writers;
+        let l = crate::shape::learn(
+            &mut writers,
+            classifier,
+            target,
+            &set.board.shared,
+            &case.shape,
+            set.start.as_deref(),
+        );
+        if let Some(e) = l.error() {
+            let stderr = writers.into_iter().next().and_then(|w| w.finish());
+            return Ok(unjudged(case, classifier, target, e, stderr, Some(l)));
+        }
+        started = writers.into_iter().map(Ok).collect();
+        learned = Some(l);
+        // The writes that taught torn the shape are writes too: their recipes count.
+        for t in traces.iter_mut().flatten() {
+            let events = t.rec.drain();
+            for write in crate::trace::recipe::split_writes(&events, target) {
+                let found = t.book.add(write, target, Some(t.target_mode), t.umask);
+                if found.iter().any(|f| f.is_anomaly()) {
+                    set.board.shared.recipe_anomalies.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    // Warm-up writes: those made while learning, or one per writer.
+    let learned_versions = set.board.shared.next_version.load(Ordering::Acquire) - 1;
+    let warmed = learned.as_ref().is_some_and(|l| l.classifier.is_some());
+    let warm_ups = learned_versions + if warmed { 0 } else { case.writers.count as u64 };
+    let classifier = learned
+        .as_ref()
+        .and_then(|l| l.classifier.as_ref())
+        .unwrap_or(classifier);
+    let before = watch::before_since(target, set.earlier.clone())?;
+    let procs = spawn(case, env, classifier, target, &set.board, run)?;
     let external = case
         .external_reader
         .as_ref()
@@ -109,7 +191,7 @@ pub fn run_case(
     let threads = std::thread::scope(|s| {
         let sampler = case
             .watch_modes
-            .then(|| s.spawn(|| watch::sample(&set.before, &classifier.codec, &shared.stop)));
+            .then(|| s.spawn(|| watch::sample(&before, &classifier.codec, &shared.stop)));
         let faulter = case.fault.map(|plan| {
             let target_dir = target.parent().unwrap_or(Path::new(".")).to_path_buf();
             s.spawn(move || fault_thread(plan, &target_dir, &env.log_dir, shared, start_ref))
@@ -148,10 +230,12 @@ pub fn run_case(
                 })
             })
             .collect();
+        let mut started = started.into_iter();
+        let mut traces = traces.into_iter();
         let writer_handles: Vec<_> = (0..case.writers.count)
             .map(|index| {
-                let (barrier, subject, ctx, board) =
-                    (barrier.clone(), subject.as_ref(), ctx(index), &set.board);
+                let (barrier, w) = (barrier.clone(), started.next().expect("one started writer each"));
+                let trace = traces.next().expect("one trace slot each");
                 s.spawn(move || {
                     let rmw = case.writers.rmw.then_some(writer::Rmw {
                         owns: if index % 2 == 1 {
@@ -161,24 +245,19 @@ pub fn run_case(
                         },
                         target,
                     });
-                    // Start external processes, and let them write once, before the
-                    // barrier: their start-up is not a write in flight.
-                    let trace = case
-                        .writers
-                        .trace
-                        .then(|| tracing(case, board, target, index, classifier.codec.seed()));
-                    let started = match &trace {
-                        Some(t) => subject.start_traced(&ctx, t.rec.clone()),
-                        None => subject.start(&ctx),
-                    }
-                    .and_then(|w| {
+                    // Let each writer write once before the barrier (external
+                    // writers did while their shape was learned): a start-up
+                    // is not a write in flight.
+                    let started = w.and_then(|w| {
                         let verify = case.writers.verify && case.writers.count == 1;
                         let mut w =
                             writer::Writer::new(target, w, classifier, shared, rmw, run.bucket_ns, verify);
                         if let Some(t) = trace {
                             w = w.with_trace(t);
                         }
-                        w.warm_up()?;
+                        if !warmed {
+                            w.warm_up()?;
+                        }
                         Ok(w)
                     });
                     barrier.wait();
@@ -199,7 +278,7 @@ pub fn run_case(
         barrier.wait();
         let start = *start_cell.get_or_init(Instant::now);
         set.board.go.store(true, Ordering::Release);
-        let interrupted = monitor(case, live, shared, start, cancel, progress);
+        let interrupted = monitor(case, live, shared, start, warm_ups, cancel, progress);
         shared.stop.store(true, Ordering::Relaxed);
         let mut reads = ReadTally::new(case.evidence);
         for h in reader_handles {
@@ -223,7 +302,37 @@ pub fn run_case(
                 .unwrap_or(Ok(())),
         }
     });
-    collect(case, classifier, target, set, procs, threads)
+    let mut raw = collect(case, classifier, target, set, before, procs, threads)?;
+    raw.shape = learned;
+    Ok(raw)
+}
+
+/// A case that never ran its readers: the writer could not start, or its
+/// shape could not be learned. Nothing is judged; `error` is the subject
+/// error.
+fn unjudged(
+    case: &Case,
+    classifier: &Classifier,
+    target: &Path,
+    error: String,
+    stderr_tail: Option<String>,
+    shape: Option<crate::shape::Learned>,
+) -> CaseRaw {
+    CaseRaw {
+        elapsed: Duration::ZERO,
+        reads: ReadTally::new(case.evidence),
+        writes: WriteTally {
+            subject_error: Some(error),
+            stderr_tail,
+            ..WriteTally::new()
+        },
+        final_state: reader::classify_file(target, classifier, Default::default()).outcome,
+        interrupted: false,
+        external: None,
+        watch: watch::Findings::default(),
+        windows: WindowStats::default(),
+        shape,
+    }
 }
 
 /// A recording of writer `index`'s calls in the target's directory, whose
@@ -270,22 +379,38 @@ fn umask() -> u32 {
 /// What [`setup`] prepared.
 struct Setup {
     board: Arc<board::BoardMem>,
-    before: watch::Before,
+    /// The target and its directory before any write.
+    earlier: watch::Earlier,
+    /// What the target held before the first write (`None`: no file).
+    start: Option<Vec<u8>>,
 }
 
-/// Writes version 0 with the case's mode (behind a symlink if asked), and
-/// makes the board the readers and writers share.
-fn setup(case: &Case, env: &CaseEnv, classifier: &Classifier, target: &Path) -> io::Result<Setup> {
-    let seed_bytes = classifier.template.render_vec(&classifier.codec, 0);
+/// Writes version 0 with the case's mode (behind a symlink if asked) — or,
+/// for an external writer (`learns`), the case's start file — and makes the
+/// board the readers and writers share.
+fn setup(
+    case: &Case,
+    env: &CaseEnv,
+    classifier: &Classifier,
+    target: &Path,
+    learns: bool,
+) -> io::Result<Setup> {
+    let start = if learns {
+        case.shape.start.bytes(classifier)?
+    } else {
+        Some(classifier.template.render_vec(&classifier.codec, 0))
+    };
     if case.target_symlink {
         let dotfiles = env.log_dir.join("dotfiles");
         std::fs::create_dir_all(&dotfiles)?;
         let linked = dotfiles.join(target.file_name().unwrap_or_default());
         std::os::unix::fs::symlink(&linked, target)?;
     }
-    std::fs::write(target, &seed_bytes)?;
-    std::fs::set_permissions(target, std::fs::Permissions::from_mode(case.target_mode))?;
-    let before = watch::before(target)?;
+    if let Some(bytes) = &start {
+        std::fs::write(target, bytes)?;
+        std::fs::set_permissions(target, std::fs::Permissions::from_mode(case.target_mode))?;
+    }
+    let earlier = watch::earlier(target);
     if let Some(plan) = case.fault {
         plan.fault.check(&env.log_dir).map_err(io::Error::other)?;
     }
@@ -295,7 +420,11 @@ fn setup(case: &Case, env: &CaseEnv, classifier: &Classifier, target: &Path) -> 
         board::BoardMem::heap()
     });
     board.shared.next_version.store(1, Ordering::Relaxed);
-    Ok(Setup { board, before })
+    Ok(Setup {
+        board,
+        earlier,
+        start,
+    })
 }
 
 /// Starts the reader processes, when the case asks for them.
@@ -326,6 +455,7 @@ fn monitor(
     live: &[crossbeam_utils::CachePadded<Live>],
     shared: &Shared,
     start: Instant,
+    warm_ups: u64,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
 ) -> bool {
@@ -341,7 +471,7 @@ fn monitor(
             exposed: sum(|l| &l.exposed),
             anomalies: sum(|l| &l.anomalies) + shared.recipe_anomalies.load(Ordering::Relaxed),
             windows_hit: shared.windows_hit(),
-            writes: shared.committed.load(Ordering::Acquire),
+            writes: shared.committed.load(Ordering::Acquire).saturating_sub(warm_ups),
         });
         let interrupted = cancel.load(Ordering::Relaxed);
         let all_done = shared.readers_done.load(Ordering::Acquire) >= live.len() as u64;
@@ -404,6 +534,7 @@ fn collect(
     classifier: &Classifier,
     target: &Path,
     set: Setup,
+    before: watch::Before,
     procs: Option<Vec<std::process::Child>>,
     t: Threads,
 ) -> io::Result<CaseRaw> {
@@ -418,7 +549,7 @@ fn collect(
     let shared = &set.board.shared;
     let final_state = final_state(target, classifier, shared);
     let watch = watch::after(
-        &set.before,
+        &before,
         t.sampled,
         classifier,
         shared.committed.load(Ordering::Acquire),
@@ -433,6 +564,7 @@ fn collect(
         interrupted: t.interrupted,
         external: t.external,
         watch,
+        shape: None,
     })
 }
 

@@ -92,20 +92,58 @@ fn dir_of(target: &Path) -> &Path {
     target.parent().unwrap_or(Path::new("."))
 }
 
+/// The target and its directory before any write: what the writer's
+/// warm-up (which already writes) is judged against too.
+#[derive(Debug, Clone, Default)]
+pub struct Earlier {
+    entries: Vec<std::ffi::OsString>,
+    /// Mode, owner and group, when the target existed.
+    meta: Option<(u32, u32, u32)>,
+    link: Option<PathBuf>,
+}
+
+/// Notes the target and its directory now.
+pub fn earlier(target: &Path) -> Earlier {
+    Earlier {
+        entries: lstat_entries(dir_of(target)),
+        meta: fs::metadata(target)
+            .ok()
+            .map(|m| (m.mode() & 0o7777, m.uid(), m.gid())),
+        link: fs::read_link(target).ok(),
+    }
+}
+
 /// Records the target's state before the writers start.
 pub fn before(target: &Path) -> std::io::Result<Before> {
-    let m = fs::metadata(target)?;
-    let link = fs::symlink_metadata(target)?
-        .file_type()
-        .is_symlink()
-        .then(|| fs::read_link(target))
-        .transpose()?;
+    before_since(target, earlier(target))
+}
+
+/// The target's state before the run, as noted `earlier` (before a
+/// writer's warm-up, which may already widen the mode, replace a link or
+/// leave litter); where the target did not exist then, as it is now. The
+/// target itself is never litter, even when a writer created it.
+pub fn before_since(target: &Path, earlier: Earlier) -> std::io::Result<Before> {
+    let Earlier {
+        mut entries,
+        meta,
+        link,
+    } = earlier;
+    if let Some(name) = target.file_name().filter(|n| !entries.iter().any(|e| e == n)) {
+        entries.push(name.to_os_string());
+    }
+    let (mode, uid, gid) = match meta {
+        Some(m) => m,
+        None => {
+            let m = fs::metadata(target)?;
+            (m.mode() & 0o7777, m.uid(), m.gid())
+        }
+    };
     Ok(Before {
         target: target.to_path_buf(),
-        mode: m.mode() & 0o7777,
-        uid: m.uid(),
-        gid: m.gid(),
-        entries: lstat_entries(dir_of(target)),
+        mode,
+        uid,
+        gid,
+        entries,
         link,
     })
 }
@@ -115,6 +153,17 @@ fn holds_token(bytes: &[u8], codec: &TokenCodec) -> bool {
     bytes
         .windows(TOKEN_LEN)
         .any(|w| w.starts_with(PREFIX) && codec.decode(w).is_some())
+}
+
+/// The versions of the whole tokens of this run `bytes` holds, in order.
+pub fn token_versions(bytes: &[u8], codec: &TokenCodec) -> Vec<u64> {
+    let mut out: Vec<u64> = bytes
+        .windows(TOKEN_LEN)
+        .filter(|w| w.starts_with(PREFIX))
+        .filter_map(|w| codec.decode(w))
+        .collect();
+    out.dedup();
+    out
 }
 
 /// Scans the directory every millisecond until `stop`, for a target mode

@@ -263,17 +263,20 @@ impl<'a> Writer<'a> {
     /// The target as it is now: its whole versions, or how it is broken.
     fn read_target(&mut self) -> Result<Versions, String> {
         match super::reader::read_once(&self.target, &mut self.check, false) {
-            Ok(n) => self
-                .classifier
-                .template
-                .whole_versions(&self.classifier.codec, &self.check[..n])
-                .ok_or_else(|| {
-                    if n == 0 {
-                        "empty".into()
-                    } else {
-                        format!("torn ({n} bytes)")
-                    }
-                }),
+            Ok(n) => {
+                // The classifier's judgement (by meaning, for a learned shape
+                // whose bytes vary), against nothing committed.
+                let read = crate::classify::ReadResult::Bytes(&self.check[..n]);
+                let c = self.classifier.classify_versions(read, Versions::default(), 0);
+                match c.version {
+                    Some(token) => Ok(Versions {
+                        token,
+                        field: c.field.unwrap_or(0),
+                    }),
+                    None if n == 0 => Err("empty".into()),
+                    None => Err(format!("torn ({n} bytes)")),
+                }
+            }
             Err(e) => Err(e.to_string()),
         }
     }

@@ -47,6 +47,10 @@ pub(super) fn view(format: Format, bytes: &[u8], key: &str) -> ClientView {
         },
         Format::Dotenv => dotenv(text, key),
         Format::Ini => ini(text, key),
+        Format::Toml => match toml::from_str::<Value>(text) {
+            Ok(v) => lookup(&v, key),
+            Err(e) => ClientView::Rejected(first_line(&e.to_string())),
+        },
     }
 }
 
@@ -123,6 +127,22 @@ mod tests {
         );
         assert!(matches!(
             view(Format::Ini, b"[DEFAULT]\nhost = h\n", "DEFAULT.token"),
+            ClientView::NoToken(_)
+        ));
+    }
+
+    #[test]
+    fn toml_tables_and_prefixes() {
+        let doc = b"[default]\nhost = \"h\"\ntoken = \"tok\"\n";
+        assert_eq!(
+            view(Format::Toml, doc, "default.token"),
+            ClientView::Token("tok".into())
+        );
+        // A prefix that cuts the token's string is rejected; one that cuts
+        // the line before it parses without a token.
+        assert!(!view(Format::Toml, &doc[..doc.len() - 3], "default.token").parseable());
+        assert!(matches!(
+            view(Format::Toml, &doc[..20], "default.token"),
             ClientView::NoToken(_)
         ));
     }

@@ -10,6 +10,7 @@
 //! which token the client would send.
 
 mod client;
+pub mod semantic;
 
 use std::path::Path;
 
@@ -34,10 +35,18 @@ pub enum Format {
     Dotenv,
     /// INI with sections, parsed with rust-ini.
     Ini,
+    /// TOML (credentials files of many CLIs), parsed with the `toml` crate.
+    Toml,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Yaml, Format::Json, Format::Dotenv, Format::Ini];
+    pub const ALL: [Format; 5] = [
+        Format::Yaml,
+        Format::Json,
+        Format::Dotenv,
+        Format::Ini,
+        Format::Toml,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -45,6 +54,7 @@ impl Format {
             Format::Json => "json",
             Format::Dotenv => "dotenv",
             Format::Ini => "ini",
+            Format::Toml => "toml",
         }
     }
 
@@ -54,6 +64,7 @@ impl Format {
             Format::Json => "JSON; client parse with serde_json (stands in for JSON.parse)",
             Format::Dotenv => "dotenv KEY=value lines; client parse with dotenvy",
             Format::Ini => "INI sections; client parse with rust-ini (like configparser)",
+            Format::Toml => "TOML tables; client parse with the toml crate (like tomllib)",
         }
     }
 
@@ -64,6 +75,7 @@ impl Format {
             Format::Json => "claude-settings",
             Format::Dotenv => "codex-env",
             Format::Ini => "databrickscfg",
+            Format::Toml => "credentials-toml",
         }
     }
 
@@ -128,6 +140,14 @@ pub const BUILTINS: &[Builtin] = &[
         client_key: "DEFAULT.token",
         summary: "Databricks CLI .databrickscfg; token in [DEFAULT] token",
         text: include_str!("templates/databrickscfg.ini"),
+    },
+    Builtin {
+        name: "credentials-toml",
+        format: Format::Toml,
+        default_target: ".config/dbx/credentials.toml",
+        client_key: "default.token",
+        summary: "a CLI's credentials.toml (profiles as tables); token in [default] token",
+        text: include_str!("templates/credentials.toml"),
     },
 ];
 

@@ -87,6 +87,37 @@ pub fn save(
     Ok(out)
 }
 
+/// Saves a learned shape under `<report_dir>/evidence/<case_slug>/`: the
+/// writer's template (`learned-template.txt`) and what torn read back after
+/// each warm-up write (`warm-up-<n>.bin`). Returns the files, relative to
+/// the report directory.
+pub fn save_shape(
+    learned: &crate::shape::Learned,
+    report_dir: Option<&Path>,
+    case_slug: &str,
+    private: bool,
+) -> anyhow::Result<Vec<String>> {
+    let Some(dir) = report_dir else {
+        return Ok(Vec::new());
+    };
+    let mut files = Vec::new();
+    let mut save = |name: String, bytes: &[u8]| -> anyhow::Result<()> {
+        let rel = format!("evidence/{case_slug}/{name}");
+        let path = dir.join(&rel);
+        super::files::create_report_dir(path.parent().expect("has a parent"), private)?;
+        super::files::write(&path, bytes, private)?;
+        files.push(rel);
+        Ok(())
+    };
+    if !learned.report.template.is_empty() {
+        save("learned-template.txt".into(), learned.report.template.as_bytes())?;
+    }
+    for (n, out) in learned.outputs.iter().enumerate() {
+        save(format!("warm-up-{}.bin", n + 1), &out.bytes)?;
+    }
+    Ok(files)
+}
+
 /// Up to `radius` bytes either side of `at`, with non-printing bytes escaped.
 pub fn excerpt(bytes: &[u8], at: usize, radius: usize) -> String {
     let lo = at.saturating_sub(radius);
@@ -118,6 +149,12 @@ pub fn explain_failures(report: &super::Report) -> String {
             continue;
         }
         s.push_str(&format!("── {} ({}): {}\n", c.label, c.status.name(), c.reason));
+        if let Some(d) = c.shape.as_ref().and_then(|shape| shape.diff.as_ref()) {
+            s.push_str("  the writer's outputs:\n");
+            for line in d.lines() {
+                s.push_str(&format!("    {line}\n"));
+            }
+        }
         let mut seen = Vec::new();
         for e in &c.evidence {
             if seen.contains(&e.outcome) {

@@ -182,6 +182,9 @@ fn render(r: &Report) -> String {
         if let Some(e) = &c.subject_error {
             let _ = writeln!(s, "- **subject error**: {e}");
         }
+        if let Some(shape) = &c.shape {
+            shape_section(&mut s, shape);
+        }
         if let Some(tail) = &c.writer_stderr {
             let _ = writeln!(s, "\nWriter stderr (tail):\n\n```\n{tail}\n```");
         }
@@ -288,4 +291,58 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
         );
     }
     s
+}
+
+/// The writer's learned shape: how its reads were judged, its template,
+/// and (when it could not be learned) the diff of two of its outputs.
+fn shape_section(s: &mut String, shape: &crate::shape::ShapeReport) {
+    use crate::shape::ShapeKind;
+    let how = match shape.kind {
+        Some(ShapeKind::Exact) => "exact bytes (every write byte-identical apart from the token)".to_string(),
+        Some(ShapeKind::Semantic) => format!(
+            "by meaning; volatile fields ({}): {}",
+            if shape.volatile_given {
+                "given"
+            } else {
+                "found in the warm-up"
+            },
+            if shape.volatile.is_empty() {
+                "none (key order or layout varies)".to_string()
+            } else {
+                shape
+                    .volatile
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+        None => "not learned".to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "- learned shape: {how}; {} token slot(s), {} bytes; started from {}; {} warm-up writes{}",
+        shape.slots,
+        shape.len,
+        shape.start,
+        shape.warm_up.len(),
+        if shape.first_write_differed {
+            " (the first write differed: a one-time change)"
+        } else {
+            ""
+        }
+    );
+    if !shape.template.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nThe writer's template:\n\n```\n{}\n```",
+            shape.template.trim_end()
+        );
+    }
+    if let Some(d) = &shape.diff {
+        let _ = writeln!(s, "\nThe writer's outputs:\n\n```diff\n{}\n```", d.trim_end());
+    }
+    for f in &shape.files {
+        let _ = writeln!(s, "- [{f}]({f})");
+    }
 }

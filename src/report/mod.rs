@@ -208,6 +208,10 @@ pub struct CaseReport {
     pub timeline: Option<Timeline>,
     /// The end of an external writer's stderr.
     pub writer_stderr: Option<String>,
+    /// An external writer's own shape, learned from its warm-up writes:
+    /// the template its reads were judged against, exact or by meaning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<crate::shape::ShapeReport>,
     pub status: CaseStatus,
     /// Why the case got its status, in words.
     pub reason: String,
@@ -459,6 +463,7 @@ impl CaseReport {
                 stderr_tail: e.stderr_tail.clone(),
             }),
             writer_stderr: raw.writes.stderr_tail.clone(),
+            shape: raw.shape.as_ref().map(|l| l.report.clone()),
             status: CaseStatus::Pass,
             reason: String::new(),
         };

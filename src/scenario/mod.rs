@@ -142,6 +142,17 @@ pub struct Scenario {
     /// Anomalous reads kept as evidence, per outcome and strategy.
     #[serde(default = "default_evidence")]
     pub evidence: usize,
+    /// What the target holds before an external writer's first write: a
+    /// file (relative to the scenario), `empty`, or `absent` (the writer
+    /// creates it). Default: the template's version 0. The writer's own
+    /// format is learned from its warm-up writes either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_file: Option<String>,
+    /// Fields (dotted paths, e.g. `meta.updated_at`) an external writer
+    /// changes on every write, not compared when reads are judged by
+    /// meaning. Default: found during the warm-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<Vec<String>>,
     pub strategies: Vec<CaseEntry>,
 }
 
@@ -194,6 +205,9 @@ pub struct CaseEntry {
     /// (not a positive control): anomalies are then `expected`, not a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_reason: Option<String>,
+    /// Fields this entry's writer changes on every write (see the top-level `volatile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<Vec<String>>,
 }
 
 fn default_mode() -> u32 {
@@ -440,13 +454,20 @@ impl Scenario {
         Ok(())
     }
 
-    /// Every entry with defaults applied (call [`Scenario::validate`] first).
+    /// Every entry with defaults applied (call [`Scenario::validate`] first),
+    /// a seed file taken relative to the working directory.
     pub fn cases(&self) -> Vec<crate::case::Case> {
-        self.strategies.iter().map(|e| self.case(e)).collect()
+        self.cases_at(Path::new(""))
     }
 
-    fn case(&self, e: &CaseEntry) -> crate::case::Case {
-        use crate::case::{Case, FaultPlan, Readers, Writers};
+    /// Every entry with defaults applied, a seed file relative to `base`
+    /// (the scenario file's directory).
+    pub fn cases_at(&self, base: &Path) -> Vec<crate::case::Case> {
+        self.strategies.iter().map(|e| self.case(e, base)).collect()
+    }
+
+    fn case(&self, e: &CaseEntry, base: &Path) -> crate::case::Case {
+        use crate::case::{Case, FaultPlan, Readers, ShapeSettings, StartFile, Writers};
         let params = Params {
             chunks: e.chunks.map_or(Params::default().chunks, NonZeroUsize::get),
         };
@@ -521,6 +542,13 @@ impl Scenario {
             }),
             kill_trials: self.kill_trials,
             evidence: self.evidence,
+            shape: ShapeSettings {
+                start: self
+                    .seed_file
+                    .as_deref()
+                    .map_or(StartFile::Template, |f| StartFile::parse(f, base)),
+                volatile: e.volatile.clone().or_else(|| self.volatile.clone()),
+            },
         }
     }
 }
@@ -571,12 +599,12 @@ mod tests {
             ("duration: soon", "bad duration"),
             ("writers: 0", "writers"),
             ("target_mode: \"999\"", "bad mode"),
-            ("format: toml", "toml"),
+            ("format: xml", "xml"),
         ] {
             let doc = format!("name: t\nformat: yaml\nstrategies:\n  - strategy: naive-truncate\n{text}\n")
                 .replace(
-                    "format: yaml\nstrategies:\n  - strategy: naive-truncate\nformat: toml",
-                    "format: toml\nstrategies:\n  - strategy: naive-truncate",
+                    "format: yaml\nstrategies:\n  - strategy: naive-truncate\nformat: xml",
+                    "format: xml\nstrategies:\n  - strategy: naive-truncate",
                 );
             let e = Scenario::parse(&doc, "bad.yaml").unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");
@@ -592,6 +620,23 @@ mod tests {
                 .to_string()
                 .contains("inside the scratch")
         );
+    }
+
+    #[test]
+    fn seed_file_and_volatile_reach_the_case() {
+        use crate::case::StartFile;
+        let text = "name: t\nformat: json\nseed_file: mine.json\nvolatile: [updated_at]\nstrategies:\n  \
+                    - writer_stdio: w {path}\n  - writer_stdio: w {path}\n    volatile: [meta.at]\n";
+        let s = Scenario::parse(text, "t.yaml").unwrap();
+        let cases = s.cases_at(Path::new("/base"));
+        assert_eq!(
+            cases[0].shape.start,
+            StartFile::File(PathBuf::from("/base/mine.json"))
+        );
+        assert_eq!(cases[0].shape.volatile, Some(vec!["updated_at".to_string()]));
+        assert_eq!(cases[1].shape.volatile, Some(vec!["meta.at".to_string()]));
+        let absent = Scenario::parse(&text.replace("mine.json", "absent"), "t.yaml").unwrap();
+        assert_eq!(absent.cases()[0].shape.start, StartFile::Absent);
     }
 
     #[test]

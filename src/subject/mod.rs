@@ -185,6 +185,11 @@ impl SubjectSpec {
         }
     }
 
+    /// Whether the subject is the user's own program (whose shape torn learns).
+    pub fn is_external(&self) -> bool {
+        !matches!(self, SubjectSpec::Strategy { .. })
+    }
+
     /// Builds the subject. Strategy names were checked while parsing.
     pub fn build(&self) -> Box<dyn Subject> {
         match self {

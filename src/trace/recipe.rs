@@ -320,6 +320,43 @@ fn analyse(events: &[Event], target: &Path, target_mode: Option<u32>, umask: u32
     }
 }
 
+/// Splits the calls of several writes made back to back into one slice per
+/// write: a write ends with a rename (or link) onto the target, or with the
+/// close of a descriptor that had the target open for writing. Calls after
+/// the last end form a slice of their own.
+pub fn split_writes<'e>(events: &'e [Event], target: &Path) -> Vec<&'e [Event]> {
+    let mut out = Vec::new();
+    let mut begin = 0;
+    let mut writing: Vec<i32> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let ends = match &e.call {
+            Call::Open { path, flags, fd, .. } => {
+                if path == target && super::window::writes(*flags) && *fd >= 0 {
+                    writing.push(*fd);
+                }
+                false
+            }
+            Call::Close { path, fd } => {
+                path == target && {
+                    let was = writing.contains(fd);
+                    writing.retain(|f| f != fd);
+                    was
+                }
+            }
+            Call::Rename { to, .. } | Call::Link { to, .. } => to == target,
+            _ => false,
+        };
+        if ends {
+            out.push(&events[begin..=i]);
+            begin = i + 1;
+        }
+    }
+    if begin < events.len() {
+        out.push(&events[begin..]);
+    }
+    out
+}
+
 /// (count, bytes) of a merged write step `write(x) ×N B B` or `write(x) B B`.
 fn parse_write(step: &str) -> (u64, u64) {
     let rest = step.rsplit_once(") ").map_or("", |(_, r)| r);
@@ -514,6 +551,19 @@ mod tests {
             "open({tmp}, O_RDWR|O_CREAT|O_EXCL, 0600) → write({tmp}) 1196 B → fsync({tmp}) → close({tmp}) → rename({tmp} → config.yaml) → fsync({dir})"
         );
         assert!(b.findings.is_empty(), "{:?}", b.findings);
+    }
+
+    #[test]
+    fn back_to_back_writes_split_into_one_slice_each() {
+        let t = Path::new("/h/.hermes/config.yaml");
+        let mut events = naive(t);
+        events.extend(durable(t, Path::new("/h/.hermes/.a.tmp")));
+        events.extend(naive(t));
+        let parts = split_writes(&events, t);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![4, 5, 1, 4]
+        );
     }
 
     #[test]
