@@ -325,31 +325,48 @@ fn analyse(events: &[Event], target: &Path, target_mode: Option<u32>, umask: u32
 /// close of a descriptor that had the target open for writing. Calls after
 /// the last end form a slice of their own.
 pub fn split_writes<'e>(events: &'e [Event], target: &Path) -> Vec<&'e [Event]> {
+    let dir = target.parent().unwrap_or(Path::new("/"));
+    let on_dir = |e: &Event| match &e.call {
+        Call::Open { path, .. } | Call::Fsync { path, .. } | Call::Close { path, .. } => path == dir,
+        _ => false,
+    };
     let mut out = Vec::new();
     let mut begin = 0;
     let mut writing: Vec<i32> = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        let ends = match &e.call {
+    let mut i = 0;
+    while i < events.len() {
+        let e = &events[i];
+        let (ends, renamed) = match &e.call {
             Call::Open { path, flags, fd, .. } => {
                 if path == target && super::window::writes(*flags) && *fd >= 0 {
                     writing.push(*fd);
                 }
-                false
+                (false, false)
             }
-            Call::Close { path, fd } => {
+            Call::Close { path, fd } => (
                 path == target && {
                     let was = writing.contains(fd);
                     writing.retain(|f| f != fd);
                     was
-                }
-            }
-            Call::Rename { to, .. } | Call::Link { to, .. } => to == target,
-            _ => false,
+                },
+                false,
+            ),
+            Call::Rename { to, .. } | Call::Link { to, .. } => (to == target, to == target),
+            _ => (false, false),
         };
         if ends {
-            out.push(&events[begin..=i]);
-            begin = i + 1;
+            // The directory fsync that makes a rename durable belongs to it.
+            let mut end = i;
+            if renamed {
+                while end + 1 < events.len() && on_dir(&events[end + 1]) {
+                    end += 1;
+                }
+            }
+            out.push(&events[begin..=end]);
+            begin = end + 1;
+            i = end;
         }
+        i += 1;
     }
     if begin < events.len() {
         out.push(&events[begin..]);
@@ -560,10 +577,7 @@ mod tests {
         events.extend(durable(t, Path::new("/h/.hermes/.a.tmp")));
         events.extend(naive(t));
         let parts = split_writes(&events, t);
-        assert_eq!(
-            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            vec![4, 5, 1, 4]
-        );
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![4, 6, 4]);
     }
 
     #[test]
