@@ -82,9 +82,15 @@ Examples:
   torn gate --format json --template app.json --client-key auth.token \\
             --target .config/app.json --writer-cmd './rotate {path} {token}'
 
-  # Prove a stronger bound, in CI, with JUnit output:
+  # Prove a stronger bound (3,000 write windows: <= 0.1% per write), in CI, with JUnit output:
   torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' \\
-            --min-exposed 200000 --max-rate 1e-5 --budget 120s --junit torn.xml
+            --min-windows 3000 --budget 120s --junit torn.xml
+
+  # Also crash its writes at every point (power loss), and widen rare races:
+  torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' --crash --perturb 200us
+
+  # A writer that reformats the file and stamps a time on every write:
+  torn gate --format json --writer-stdio 'python3 save.py {path}' --volatile updated_at
 
   # Two instances at once, then 20 SIGKILLs at random instants:
   torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' --writers 2 --kill-trials 20
