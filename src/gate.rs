@@ -366,6 +366,25 @@ pub fn judge(report: &mut Report, proof: &ProofTarget) {
         (status, _) => status.name().to_string(),
     };
     verdict.lines.insert(0, headline);
+    // What the verdict could not rest on: calls the trace could not see.
+    if let Some(t) = report
+        .cases
+        .iter()
+        .find(|c| c.label != CONTROL)
+        .and_then(|c| c.trace.as_ref())
+    {
+        if let Some(why) = &t.summary.untraced {
+            verdict.lines.insert(
+                1,
+                format!("untraced: {why} — each whole write counted as one window"),
+            );
+        }
+        if !t.summary.unseen.is_empty() {
+            verdict
+                .lines
+                .push(format!("not seen by the trace: {}", t.summary.unseen.join("; ")));
+        }
+    }
     if verdict.status == RunStatus::Pass {
         verdict.exit_code = exit::OK;
     }
