@@ -17,7 +17,9 @@
 # crates.io) unless TORN_SURVEY_INSTALL=0; a tool that cannot be had is
 # listed as skipped with the reason. TORN_BIN runs another torn binary
 # (default: a release build of this checkout); TORN_SURVEY_FS="ext4" skips
-# tmpfs; TORN_SURVEY_OUT writes the table elsewhere.
+# tmpfs; TORN_SURVEY_RUNS="single" runs only the single-writer gate (the
+# one the recipe column comes from); TORN_SURVEY_OUT writes the table
+# elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,6 +29,7 @@ FILESYSTEMS=${TORN_SURVEY_FS:-ext4 tmpfs}
 BUDGET=${TORN_SURVEY_BUDGET:-10s}
 WINDOWS=${TORN_SURVEY_WINDOWS:-100}
 KILLS=${TORN_SURVEY_KILLS:-10}
+RUNS=${TORN_SURVEY_RUNS:-single two-writers symlink}
 INSTALL=${TORN_SURVEY_INSTALL:-1}
 NODE_DIR=$WORK/node
 mkdir -p "$WORK" "$OUT"
@@ -142,7 +145,7 @@ for entry in "${TOOLS[@]}"; do
   fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$lang" "$format" "$ver" "$cmd" >> "$OUT/runs/tools.tsv"
   for fs in "${!DIRS[@]}"; do
-    for run in single two-writers symlink; do
+    for run in $RUNS; do
       case $run in
         single) extra=(--kill-trials "$KILLS") ;;
         two-writers) extra=(--writers 2) ;;

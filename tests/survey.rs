@@ -43,9 +43,25 @@ fn the_survey_tabulates_a_failing_and_a_passing_tool() {
         serde_json::from_slice(&std::fs::read(out.path().join("survey.json")).unwrap()).unwrap();
     let tools = json["tools"].as_array().unwrap();
     assert_eq!(tools.len(), 2);
-    assert!(
-        tools.iter().all(|t| t["recipe"].is_null()),
-        "recipe waits for the tracer"
-    );
+    // The recipe column: the single-writer run's most used recipe and its
+    // findings (or why the writer ran untraced, where ptrace is refused).
+    for t in tools {
+        let trace = &t["runs"]["ext4"]["single"]["trace"];
+        assert!(t["recipe"].is_string() || trace["untraced"].is_string(), "{t}");
+        assert_eq!(t["recipe"], trace["recipe"], "{t}");
+        assert_eq!(t["findings"], trace["findings"], "{t}");
+    }
+    let cat_json = tools.iter().find(|t| t["tool"] == "cat-redirect").unwrap();
+    if cat_json["recipe"].is_string() {
+        assert!(
+            cat_json["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["finding"] == "truncates-target" && f["anomaly"] == true),
+            "{cat_json}"
+        );
+        assert!(cat.contains("**truncates-target**"), "{cat}");
+    }
     assert!(out.path().join("runs/cat-redirect/ext4-single/evidence").is_dir());
 }

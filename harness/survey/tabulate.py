@@ -43,10 +43,103 @@ def error_of(case):
     return re.sub(r" \(token dapi[0-9a-f]+\)(: | failed: )?", ": ", e)
 
 
+RECIPE_MAX = 160
+
+
+def md_escape(text):
+    return text.replace("|", "\\|")
+
+
+def recipe_of(case):
+    """The recipe data of a case: the most used recipe, every recipe with its
+    writes, the findings (name, writes, whether readers can be hurt), and why
+    the writer ran untraced if it did."""
+    if case.get("trace") is None:
+        return None  # a run made before the tracer
+    trace = case["trace"]
+    book = trace.get("recipes") or {}
+    summary = trace.get("summary") or {}
+    recipes = book.get("recipes") or []
+    return {
+        "recipe": recipes[0]["recipe"] if recipes else None,
+        "recipe_writes": recipes[0]["writes"] if recipes else 0,
+        "traced_writes": book.get("writes", 0),
+        "recipes": recipes,
+        "other_recipes": book.get("other_recipes", 0),
+        "findings": [
+            {"finding": f["finding"], "writes": f["writes"], "anomaly": f["finding"] not in DURABILITY_ONLY}
+            for f in book.get("findings") or []
+        ],
+        "recipe_anomalies": case.get("recipe_anomalies", 0),
+        "untraced": summary.get("untraced"),
+    }
+
+
+HOME = re.compile(r"/[^\s(),]*/torn-[A-Za-z0-9]{6}/[^/\s]+/home/")
+
+
+def shorten(recipe):
+    """A recipe of at most RECIPE_MAX characters: paths in the run's scratch
+    home written from ~/, then the reads of the old file (opens O_RDONLY and
+    the closes) elided as "…", then, if still too long, the middle calls
+    (the first and last are kept: the rename is at the end)."""
+    recipe = HOME.sub("~/", recipe)
+    if len(recipe) <= RECIPE_MAX:
+        return recipe
+    steps = []
+    for step in recipe.split(" → "):
+        quiet = step.startswith("close(") or step.endswith(", O_RDONLY)")
+        if quiet and steps and steps[-1] == "…":
+            continue
+        steps.append("…" if quiet else step)
+    recipe = " → ".join(steps)
+    if len(recipe) <= RECIPE_MAX:
+        return recipe
+    steps = [s for s in steps if s != "…"]
+    head, tail = [], []
+    i, j = 0, len(steps) - 1
+    while i <= j:
+        # Alternate, the end first: keep a call while it fits.
+        take_tail = len(tail) <= len(head)
+        trial = head + ["…", steps[j]] + tail if take_tail else head + [steps[i], "…"] + tail
+        if len(" → ".join(trial)) > RECIPE_MAX:
+            break
+        if take_tail:
+            tail.insert(0, steps[j])
+            j -= 1
+        else:
+            head.append(steps[i])
+            i += 1
+    return " → ".join(head + ["…"] + tail)
+
+
+DURABILITY_ONLY = {"no-fsync-before-rename", "no-dir-fsync"}
+
+
+def recipe_cell(tool, fs, r):
+    """The most used recipe (shortened if very long) and the findings' names,
+    those that can hurt readers in bold."""
+    if r is None:
+        return "—"
+    if r["recipe"] is None:
+        return "untraced: " + md_escape(r["untraced"] or "no write traced")[:100]
+    text = shorten(r["recipe"])
+    cell = f"`{md_escape(text.replace('`', chr(39)))}`"
+    distinct = len(r["recipes"]) + (1 if r["other_recipes"] else 0)
+    if r["traced_writes"] and r["recipe_writes"] < r["traced_writes"]:
+        cell += f" ({r['recipe_writes']} of {r['traced_writes']} writes; {distinct} recipes)"
+    if r["findings"]:
+        names = ", ".join(f"**{f['finding']}**" if f["anomaly"] else f["finding"] for f in r["findings"])
+        cell += "; " + link(tool, fs, "single", names)
+    if r["untraced"]:
+        cell += "; partly untraced: " + md_escape(r["untraced"])[:80]
+    return cell
+
+
 def single(tool, fs):
     c = load(tool, fs, "single")
     if c is None:
-        return {"error": "no report"}, "no report", "—", "—", "—", "—"
+        return {"error": "no report"}, "no report", "—", "—", "—", "—", None
     shape = c.get("shape") or {}
     kind = shape.get("kind") or "not learned"
     if shape.get("volatile"):
@@ -73,10 +166,11 @@ def single(tool, fs):
         "littered_after_kill": kill.get("littered", 0),
         "target_after_kill": after_kill,
         "subject_error": c.get("subject_error"),
+        "trace": recipe_of(c),
     }
     if c["status"] == "subject-error":
         cell = link(tool, fs, "single", "subject error: " + error_of(c)[:120].replace("|", "\\|"))
-        return data, cell, kind, "—", "—", "—"
+        return data, cell, kind, "—", "—", "—", data["trace"]
     if bad:
         reads = ", ".join(f"{o} {n:,}" for o, n in bad.items())
         reads = link(tool, fs, "single", f"**{reads}** of {c['exposed_reads']:,} exposed")
@@ -99,7 +193,7 @@ def single(tool, fs):
     if status == "inconclusive":
         m = re.search(r"only (.*?) —", c["reason"])
         status += f" ({m.group(1)} in the budget)" if m else ""
-    return data, reads, kind, mode, litter, status
+    return data, reads, kind, mode, litter, status, data["trace"]
 
 
 def two_writers(tool, fs):
@@ -131,6 +225,10 @@ def two_writers(tool, fs):
     other = sum(data["bad_reads"].values())
     if other:
         parts.append(f"torn/empty {other:,}")
+    data["recipe_anomalies"] = c.get("recipe_anomalies", 0)
+    if not parts and data["recipe_anomalies"]:
+        # Failed on the writes' recipe before a read could show anything.
+        parts.append(f"{data['recipe_anomalies']} writes with a recipe finding")
     if not parts:
         return data, f"none in {c['exposed_reads']:,} exposed"
     return data, link(tool, fs, "two-writers", "**" + ", ".join(parts) + "**")
@@ -175,14 +273,19 @@ def main():
                 if fs == filesystems[0]:
                     md.append(f"| {t['tool']} | {t['language']} | — | {t['format']} | {t['command']} | | | | | | — | |")
                 continue
-            s_data, reads, kind, mode, litter, status = single(t["tool"], fs)
+            s_data, reads, kind, mode, litter, status, recipe = single(t["tool"], fs)
             w_data, writers = two_writers(t["tool"], fs)
             l_data, link_cell = symlink(t["tool"], fs)
-            md.append(f"| {t['tool']} | {t['language']} | {t['version']} | {t['format']} | {kind} | {reads} | {writers} | {mode} | {link_cell} | {litter} | — | {status} |")
+            md.append(f"| {t['tool']} | {t['language']} | {t['version']} | {t['format']} | {kind} | {reads} | {writers} | {mode} | {link_cell} | {litter} | {recipe_cell(t['tool'], fs, recipe)} | {status} |")
             entry = next((e for e in survey["tools"] if e["tool"] == t["tool"]), None)
             if entry is None:
-                entry = dict(t, recipe=None, runs={})
+                entry = dict(t, recipe=None, findings=[], runs={})
                 survey["tools"].append(entry)
+            # The tool's recipe and findings: those of its single-writer run
+            # on the first file system (ext4 when it ran).
+            if recipe is not None and entry["recipe"] is None and not entry["findings"]:
+                entry["recipe"] = recipe["recipe"]
+                entry["findings"] = recipe["findings"]
             entry["runs"][fs] = {"single": s_data, "two_writers": w_data, "symlink": l_data}
     with open(os.path.join(OUT, "survey.json"), "w") as f:
         json.dump(survey, f, indent=2)
