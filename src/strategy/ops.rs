@@ -233,7 +233,11 @@ impl OpFile<'_> {
                     path: self.path.clone(),
                     fd: self.fd,
                     offset: None,
-                    len: bytes.len() as u64,
+                    len: if result >= 0 {
+                        result as u64
+                    } else {
+                        bytes.len() as u64
+                    },
                     data: self.data(bytes, result),
                 },
                 result,
@@ -269,7 +273,11 @@ impl OpFile<'_> {
                     path: self.path.clone(),
                     fd: self.fd,
                     offset: Some(offset),
-                    len: bytes.len() as u64,
+                    len: if result >= 0 {
+                        result as u64
+                    } else {
+                        bytes.len() as u64
+                    },
                     data: self.data(bytes, result),
                 },
                 result,

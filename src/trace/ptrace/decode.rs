@@ -437,7 +437,9 @@ fn link_call(from: Option<PathBuf>, to: Option<PathBuf>) -> Option<Call> {
 fn chmod_call(path: Option<PathBuf>, mode: u64) -> Option<Call> {
     Some(Call::Chmod {
         path: path?,
-        mode: mode as u32,
+        // The permission bits: the kernel ignores the file-type bits some
+        // programs pass along (`st_mode` as read).
+        mode: mode as u32 & 0o7777,
     })
 }
 
@@ -521,7 +523,9 @@ pub(super) fn exit(cx: &Cx<'_>, p: Pending, result: i64, start_ns: u64, end_ns: 
                     path,
                     fd,
                     offset,
-                    len,
+                    // What reached the file: a short write writes less than
+                    // asked, and a count the kernel refused is not a length.
+                    len: if result >= 0 { result as u64 } else { len },
                     data,
                 },
                 result,
