@@ -284,7 +284,7 @@ pub fn external_writer_cost(
     for _ in 0..ROUNDS {
         let report = crate::run::run(&scenario, "bench", Path::new("."), &opts, cancel)?.report;
         anyhow::ensure!(report.cases.len() == 2, "interrupted");
-        let per_reader = |c: &crate::report::CaseReport| c.reads_per_s / c.readers as f64;
+        let per_reader = |c: &crate::report::CaseReport| c.reads_per_s / c.case.readers.count as f64;
         if let Some(e) = &report.cases[1].subject_error {
             anyhow::bail!("the writer failed: {e}");
         }

@@ -248,3 +248,15 @@ pub fn read_job<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> 
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading job {}: {e}", path.display()))?;
     Ok(serde_json::from_slice(&bytes)?)
 }
+
+impl std::fmt::Display for FaultPlan {
+    /// `read-only-dir after 200ms`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} after {}",
+            self.fault.name(),
+            humantime::format_duration(self.after)
+        )
+    }
+}

@@ -17,10 +17,10 @@ use crate::scenario::Scenario;
 
 /// Identifies the schema of `matrix.json`: `torn.matrix/2` holds
 /// `torn.report/2` reports; `torn merge` still reads `torn.matrix/1`.
-pub const SCHEMA: &str = "torn.matrix/2";
+pub const SCHEMA: &str = "torn.matrix/3";
 
 /// Every `matrix.json` schema this build reads.
-pub const SCHEMAS_READ: [&str; 2] = [SCHEMA, "torn.matrix/1"];
+pub const SCHEMAS_READ: [&str; 3] = [SCHEMA, "torn.matrix/2", "torn.matrix/1"];
 
 /// Several runs of the same kind, one per filesystem or machine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,8 +67,14 @@ impl Matrix {
     pub fn load_reports(path: &Path) -> anyhow::Result<Vec<Report>> {
         let text = crate::limits::read_text(path, crate::limits::MAX_REPORT_BYTES, "report")
             .with_context(|| format!("reading {}", path.display()))?;
-        let value: serde_json::Value =
+        let mut value: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        // Reports of older schemas record each case's settings flat.
+        if let Some(reports) = value.get_mut("reports").and_then(|r| r.as_array_mut()) {
+            reports.iter_mut().for_each(report::migrate);
+        } else {
+            report::migrate(&mut value);
+        }
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(s) if SCHEMAS_READ.contains(&s) => {
                 let s = s.to_string();

@@ -166,10 +166,12 @@ fn repro_writes_reports_and_json_and_cleans_scratch() {
         .stdout
         .clone();
     let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(json["schema"], "torn.report/2");
+    assert_eq!(json["schema"], "torn.report/3");
+    // Each case records the case it ran, whole.
+    assert_eq!(json["cases"][0]["case"]["readers"]["count"], 2);
     assert_eq!(json["cases"][3]["status"], "expected");
     assert!(
-        json["cases"][3]["expect_reason"]
+        json["cases"][3]["case"]["expect_reason"]
             .as_str()
             .unwrap()
             .contains("default mode")

@@ -322,7 +322,7 @@ fn plots_for(s: &mut String, reports: &[Report]) {
             .iter()
             .map(|r| {
                 let (reads, secs) = r.cases.iter().fold((0.0, 0.0), |(n, t), c| {
-                    (n + c.reads_per_s / c.readers as f64, t + 1.0)
+                    (n + c.reads_per_s / c.case.readers.count as f64, t + 1.0)
                 });
                 if secs > 0.0 { reads / secs } else { 0.0 }
             })

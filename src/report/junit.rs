@@ -46,7 +46,8 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             c.reads,
             c.exposed_reads,
             c.reason,
-            c.expect_reason
+            c.case
+                .expect_reason
                 .as_ref()
                 .map(|r| format!(" — {r}"))
                 .unwrap_or_default()

@@ -53,28 +53,28 @@ fn render(r: &Report) -> String {
         let _ = writeln!(
             s,
             "- {} `{}`, {} writer(s) at {}, {} reader(s){}{}; expected: {}",
-            c.subject_kind,
+            c.subject_kind(),
             c.subject,
-            c.writers,
-            c.write_rate,
-            c.readers,
-            if c.reader_lock {
+            c.case.writers.count,
+            c.case.writers.rate,
+            c.case.readers.count,
+            if c.case.readers.lock {
                 " taking flock(LOCK_SH)"
             } else {
                 ""
             },
-            c.chunks.map(|n| format!(", {n} chunks")).unwrap_or_default(),
-            c.expect.name()
+            c.chunks().map(|n| format!(", {n} chunks")).unwrap_or_default(),
+            c.case.expect.name()
         );
         let _ = writeln!(s, "- status: **{}** — {}", c.status.name(), c.reason);
-        if let Some(why) = &c.expect_reason {
+        if let Some(why) = &c.case.expect_reason {
             let _ = writeln!(s, "- expected because: {why}");
         }
-        if c.reader_profile != crate::engine::Profile::Reread {
+        if c.case.readers.profile != crate::engine::Profile::Reread {
             let _ = writeln!(
                 s,
                 "- clients `{}`: {} calls on {} reads; would-403 on {} calls ({})",
-                c.reader_profile.name(),
+                c.case.readers.profile.name(),
                 thousands(c.calls_would_403.n),
                 thousands(c.reads),
                 thousands(c.calls_would_403.count),
@@ -94,7 +94,7 @@ fn render(r: &Report) -> String {
             c.writes.latency_us.p99,
             c.writes.latency_us.max
         );
-        if let Some(f) = &c.fault {
+        if let Some(f) = &c.case.fault {
             let _ = writeln!(s, "- fault injected: {f}");
         }
         for w in [&c.writes.first_swallowed, &c.writes.first_broken_after_failure]
@@ -266,7 +266,7 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
                 thousands(c.would_403.count),
                 c.writes.latency_us.p50,
                 c.writes.latency_us.p99,
-                thousands((c.reads_per_s / c.readers as f64) as u64),
+                thousands((c.reads_per_s / c.case.readers.count as f64) as u64),
                 c.status.name()
             );
         }

@@ -25,7 +25,6 @@ use crate::classify::Outcome;
 use crate::engine::{CaseRaw, FirstSeen};
 use crate::envinfo::Environment;
 use crate::stats::Estimate;
-use crate::strategy::Expect;
 use crate::subject::SubjectSpec;
 
 pub use files::check_writable_dir;
@@ -33,15 +32,71 @@ pub use verdict::{CaseStatus, RunStatus, Verdict};
 
 /// Identifies the schema of `report.json`; bumped on incompatible change.
 ///
+/// - `torn.report/3`: each case records the [`Case`] it ran whole (`case`:
+///   subject, writers, readers, rates, fault, expectation, shape settings)
+///   instead of flat copies of some of its settings; traces (`trace`,
+///   `recipe_anomalies`), crash stages (`crash`) and learned shapes. `torn
+///   merge` brings /1 and /2 reports to it ([`migrate`]).
 /// - `torn.report/2`: a case status may be `expected` (a known flaw the
 ///   scenario demonstrates), and a case may carry `expect_reason`; cases
 ///   count mutation windows (`windows`, `anomalies_per_window`) and
 ///   `reads_during_writer_activity`, and the `foreign` outcome.
 /// - `torn.report/1`: the first; `torn merge` still reads it.
-pub const SCHEMA: &str = "torn.report/2";
+pub const SCHEMA: &str = "torn.report/3";
 
 /// Every `report.json` schema this build reads.
-pub const SCHEMAS_READ: [&str; 2] = [SCHEMA, "torn.report/1"];
+pub const SCHEMAS_READ: [&str; 3] = [SCHEMA, "torn.report/2", "torn.report/1"];
+
+/// Brings a report of an older schema (its cases' settings in flat fields,
+/// before each case recorded its [`Case`] whole) to this one, in place: each
+/// case gains the `case` those fields describe. What the old schemas did not
+/// record (the write timeout, tracing, a fault's start) takes its default.
+pub fn migrate(report: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    let mode = report
+        .pointer("/scenario/target_mode")
+        .and_then(Value::as_u64)
+        .unwrap_or(0o644);
+    let Some(cases) = report.get_mut("cases").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for c in cases {
+        if c.get("case").is_some() {
+            continue;
+        }
+        let get = |k: &str| c.get(k).cloned().unwrap_or(Value::Null);
+        let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let external = |command: String| json!({"command": command, "shell": false, "timeout": {"secs": 10, "nanos": 0}});
+        let subject = match text("subject_kind").as_str() {
+            "writer-cmd" => json!({"command": external(text("subject"))}),
+            "writer-stdio" => json!({"stdio": external(text("subject"))}),
+            _ => {
+                json!({"strategy": {"name": text("subject"), "params": {"chunks": c.get("chunks").and_then(Value::as_u64).unwrap_or(4)}}})
+            }
+        };
+        let secs = c.get("elapsed_s").and_then(Value::as_f64).unwrap_or(0.0);
+        let case = json!({
+            "label": get("label"),
+            "subject": subject,
+            "expect": c.get("expect").cloned().unwrap_or(json!("any")),
+            "expect_reason": get("expect_reason"),
+            "duration": {"secs": secs as u64, "nanos": ((secs.fract()) * 1e9) as u32},
+            "reads": null,
+            "writers": {"count": c.get("writers").cloned().unwrap_or(json!(1)), "rate": c.get("write_rate").cloned().unwrap_or(json!("max")), "rmw": false, "verify": false, "trace": false, "perturb": null},
+            "readers": {"count": c.get("readers").cloned().unwrap_or(json!(1)), "lock": c.get("reader_lock").cloned().unwrap_or(json!(false)), "profile": c.get("reader_profile").cloned().unwrap_or(json!("reread")), "procs": false},
+            "target_mode": mode,
+            "target_symlink": false,
+            "watch_modes": false,
+            "fault": c.get("fault").and_then(Value::as_str).map(|f| json!({"fault": f, "after": {"secs": 0, "nanos": 200_000_000}})),
+            "external_reader": null,
+            "kill_trials": 0,
+            "evidence": 3
+        });
+        if let Some(obj) = c.as_object_mut() {
+            obj.insert("case".into(), case);
+        }
+    }
+}
 
 /// A whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,24 +158,9 @@ pub struct CaseReport {
     pub label: String,
     /// The built-in strategy, or the external writer's command.
     pub subject: String,
-    /// `strategy`, `writer-cmd` or `writer-stdio`.
-    pub subject_kind: String,
-    /// Writes per version, for `naive-chunked`.
-    pub chunks: Option<usize>,
-    pub writers: usize,
-    pub readers: usize,
-    /// Readers took `flock(LOCK_SH)`.
-    pub reader_lock: bool,
-    /// How the clients read: `reread`, `cached` or `mtime-cached`.
-    #[serde(default)]
-    pub reader_profile: crate::engine::Profile,
-    /// `max` or `<n>hz` per writer.
-    pub write_rate: String,
-    /// What the strategy promises here.
-    pub expect: Expect,
-    /// Why (the scenario entry's `expect_reason`), when the scenario says.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect_reason: Option<String>,
+    /// The case as run: subject, writers, readers, rates, fault, expectation
+    /// — the one model of a case ([`crate::case::Case`]), recorded whole.
+    pub case: Case,
     /// Wall time from the start barrier to the end, seconds.
     pub elapsed_s: f64,
     /// Whether Ctrl-C cut the case short.
@@ -188,11 +228,6 @@ pub struct CaseReport {
     /// Modes, owner, temp files left behind, and the symlink (if any).
     #[serde(default)]
     pub watch: crate::engine::watch::Findings,
-    /// The fault injected mid-run (`read-only-dir`, `full-disk`), if any.
-    /// Under a fault, write errors are expected and not held against the
-    /// subject; swallowing them, or breaking the file, is.
-    #[serde(default)]
-    pub fault: Option<String>,
     /// What SIGKILLing the writer at random instants left behind.
     #[serde(default)]
     pub kill_trials: Option<crate::engine::kill::KillTrials>,
@@ -335,6 +370,23 @@ pub struct FirstAnomaly {
 }
 
 impl CaseReport {
+    /// `strategy`, `writer-cmd` or `writer-stdio`.
+    pub fn subject_kind(&self) -> &'static str {
+        match &self.case.subject {
+            SubjectSpec::Strategy { .. } => "strategy",
+            SubjectSpec::Command(_) => "writer-cmd",
+            SubjectSpec::Stdio(_) => "writer-stdio",
+        }
+    }
+
+    /// Writes per version, for `naive-chunked`.
+    pub fn chunks(&self) -> Option<usize> {
+        match &self.case.subject {
+            SubjectSpec::Strategy { name, params } if name == "naive-chunked" => Some(params.chunks),
+            _ => None,
+        }
+    }
+
     /// Builds the report of one case; `evidence` are the saved files.
     pub fn new(case: &Case, raw: &CaseRaw, evidence: Vec<evidence::EvidenceRef>) -> Self {
         let r = &raw.reads;
@@ -365,23 +417,7 @@ impl CaseReport {
                 SubjectSpec::Strategy { name, .. } => name.clone(),
                 SubjectSpec::Command(s) | SubjectSpec::Stdio(s) => s.command.clone(),
             },
-            subject_kind: match &case.subject {
-                SubjectSpec::Strategy { .. } => "strategy",
-                SubjectSpec::Command(_) => "writer-cmd",
-                SubjectSpec::Stdio(_) => "writer-stdio",
-            }
-            .into(),
-            chunks: match &case.subject {
-                SubjectSpec::Strategy { name, params } if name == "naive-chunked" => Some(params.chunks),
-                _ => None,
-            },
-            writers: case.writers.count,
-            readers: case.readers.count,
-            reader_lock: case.readers.lock,
-            reader_profile: case.readers.profile,
-            write_rate: case.writers.rate.to_string(),
-            expect: case.expect,
-            expect_reason: case.expect_reason.clone(),
+            case: case.clone(),
             elapsed_s: secs,
             interrupted: raw.interrupted,
             writes: WriteStats {
@@ -435,7 +471,6 @@ impl CaseReport {
             final_state: raw.final_state,
             watch: raw.watch.clone(),
             kill_trials: None,
-            fault: case.fault.map(|p| p.fault.name().to_string()),
             evidence,
             subject_error: raw
                 .writes
@@ -487,7 +522,7 @@ impl CaseReport {
     /// counts against a strategy that claims safety.
     pub fn anomaly_count(&self) -> u64 {
         self.anomalies.count
-            + if self.fault.is_some() {
+            + if self.case.fault.is_some() {
                 0
             } else {
                 self.writes.errors
@@ -540,4 +575,43 @@ pub fn write_all(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         written.push(path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_case_gains_the_case_its_flat_fields_describe() {
+        let mut report = serde_json::json!({
+            "scenario": {"target_mode": 384},
+            "cases": [{
+                "label": "subject: writer-stdio: python3 w.py {path}",
+                "subject": "python3 w.py {path}",
+                "subject_kind": "writer-stdio",
+                "chunks": null,
+                "writers": 2,
+                "readers": 4,
+                "reader_lock": true,
+                "reader_profile": "mtime-cached",
+                "write_rate": "200hz",
+                "expect": "clean",
+                "fault": "read-only-dir",
+                "elapsed_s": 1.5
+            }]
+        });
+        migrate(&mut report);
+        let case: Case = serde_json::from_value(report["cases"][0]["case"].clone()).unwrap();
+        assert_eq!(case.writers.count, 2);
+        assert_eq!(case.writers.rate.to_string(), "200hz");
+        assert_eq!((case.readers.count, case.readers.lock), (4, true));
+        assert_eq!(case.readers.profile, crate::engine::Profile::MtimeCached);
+        assert_eq!(case.target_mode, 0o600);
+        assert!(matches!(case.subject, SubjectSpec::Stdio(ref s) if s.command == "python3 w.py {path}"));
+        assert_eq!(
+            case.fault.map(|f| f.fault),
+            Some(crate::engine::fault::Fault::ReadOnlyDir)
+        );
+        assert_eq!(case.duration, std::time::Duration::from_millis(1500));
+    }
 }

@@ -95,7 +95,7 @@ pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
     if let Some(e) = &c.subject_error {
         return (CaseStatus::SubjectError, e.clone());
     }
-    match c.expect {
+    match c.case.expect {
         Expect::Clean if found > 0 => (
             CaseStatus::Fail,
             format!("claims safety but showed {}", summary(c)),
@@ -110,7 +110,7 @@ pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
                 "0 anomalies in {} exposed reads (95% bound ≤ {} per exposed read){}",
                 thousands(c.exposed_reads),
                 sci(c.anomalies_per_exposed.high),
-                match &c.fault {
+                match &c.case.fault {
                     Some(f) => format!(
                         "; under {f}: {} write errors, all reported, file always whole",
                         thousands(c.writes.errors)
@@ -119,14 +119,17 @@ pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
                 }
             ),
         ),
-        Expect::Anomalies if found > 0 && c.expect_reason.is_some() => (CaseStatus::Expected, summary(c)),
+        Expect::Anomalies if found > 0 && c.case.expect_reason.is_some() => {
+            (CaseStatus::Expected, summary(c))
+        }
         Expect::Anomalies if found > 0 => (CaseStatus::Reproduced, summary(c)),
         Expect::Anomalies => (
             CaseStatus::Inconclusive,
             format!(
                 "expected anomalies but saw none in {} exposed reads{}",
                 thousands(c.exposed_reads),
-                c.expect_reason
+                c.case
+                    .expect_reason
                     .as_ref()
                     .map(|r| format!(" (expected because {r})"))
                     .unwrap_or_default()
@@ -171,7 +174,7 @@ pub fn parts(c: &CaseReport) -> Vec<Part> {
             part(format!("{} {n}", o.name()), format!("{} {n}", short_outcome(o)))
         })
         .collect();
-    if c.writes.errors > 0 && c.fault.is_none() {
+    if c.writes.errors > 0 && c.case.fault.is_none() {
         let n = thousands(c.writes.errors);
         parts.push(part(format!("{n} write errors"), format!("w-err {n}")));
     }
@@ -307,7 +310,7 @@ pub fn status_cell(c: &CaseReport) -> String {
         CaseStatus::Pass | CaseStatus::Reproduced | CaseStatus::Info | CaseStatus::SubjectError => None,
         CaseStatus::Fail | CaseStatus::Expected => first(),
         CaseStatus::Inconclusive if c.exposed_reads == 0 => Some("no exposed reads".into()),
-        CaseStatus::Inconclusive if c.expect == Expect::Anomalies => Some("none seen".into()),
+        CaseStatus::Inconclusive if c.case.expect == Expect::Anomalies => Some("none seen".into()),
         CaseStatus::Inconclusive => Some("bound not met".into()),
     };
     match why {
@@ -340,7 +343,7 @@ pub fn judge_run(report: &Report) -> Verdict {
             "expected: {} showed {} — {}",
             c.label,
             c.reason,
-            c.expect_reason.as_deref().unwrap_or("a known flaw")
+            c.case.expect_reason.as_deref().unwrap_or("a known flaw")
         ));
     }
     for c in with(CaseStatus::Fail) {
@@ -354,7 +357,8 @@ pub fn judge_run(report: &Report) -> Verdict {
             "for information: {} — {}{}",
             c.label,
             c.reason,
-            c.expect_reason
+            c.case
+                .expect_reason
                 .as_ref()
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
