@@ -212,18 +212,7 @@ impl Classifier {
         committed_at_use: u64,
     ) -> Classified {
         match s.judge(&self.codec, bytes) {
-            Judged::Whole(v) => Classified {
-                outcome: if v < committed_before.token {
-                    Outcome::Stale
-                } else {
-                    Outcome::Ok
-                },
-                version: Some(v),
-                field: None,
-                would_403: self.revoked(v, committed_at_use),
-                sent: Some(v),
-                detail: None,
-            },
+            Judged::Whole(v) => self.whole_token(v, committed_before.token, committed_at_use),
             Judged::Differs(why) => {
                 let mut c = self.classify_torn(bytes, committed_at_use);
                 c.detail = Some(match c.detail {
@@ -233,6 +222,23 @@ impl Classifier {
                 c
             }
             Judged::Rejected(_) => self.classify_torn(bytes, committed_at_use),
+        }
+    }
+
+    /// A read whose token is the whole version `v` (no `{{FIELD}}` known):
+    /// `stale` if a newer version was committed before the read began.
+    fn whole_token(&self, v: u64, committed_before: u64, committed_at_use: u64) -> Classified {
+        Classified {
+            outcome: if v < committed_before {
+                Outcome::Stale
+            } else {
+                Outcome::Ok
+            },
+            version: Some(v),
+            field: None,
+            would_403: self.revoked(v, committed_at_use),
+            sent: Some(v),
+            detail: None,
         }
     }
 
@@ -257,18 +263,7 @@ impl Classifier {
             };
         }
         match self.codec.decode(answer.as_bytes()) {
-            Some(v) => Classified {
-                outcome: if v < committed_before {
-                    Outcome::Stale
-                } else {
-                    Outcome::Ok
-                },
-                version: Some(v),
-                field: None,
-                would_403: self.revoked(v, committed_at_use),
-                sent: Some(v),
-                detail: None,
-            },
+            Some(v) => self.whole_token(v, committed_before, committed_at_use),
             None => Classified {
                 outcome: Outcome::TornParseable,
                 version: None,

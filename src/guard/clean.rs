@@ -48,12 +48,9 @@ pub fn alive(pid: u32) -> bool {
     if pid == 0 {
         return false;
     }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name, which is in parentheses.
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-        Err(_) => !matches!(
+    match super::procs::stat(pid as i32) {
+        Some((state, _)) => !matches!(state, 'Z' | 'X'),
+        None => !matches!(
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None),
             Err(nix::errno::Errno::ESRCH)
         ),

@@ -41,14 +41,29 @@ fn tag_of(pid: i32) -> Option<std::path::PathBuf> {
         .map(|v| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(v)))
 }
 
+/// Every process id listed in /proc now.
+pub fn pids() -> impl Iterator<Item = i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// The state letter (`R`, `S`, `Z`, ...) and parent of process `pid`, from
+/// /proc/PID/stat (`None` once it is gone).
+pub fn stat(pid: i32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses: state, ppid.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.next()?.parse().ok()?))
+}
+
 /// Process ids tagged with a directory under `dir` (never torn itself).
 pub fn tagged_under(dir: &Path) -> Vec<i32> {
     let me = std::process::id() as i32;
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    pids()
         .filter(|&pid| pid != me)
         .filter(|&pid| tag_of(pid).is_some_and(|t| t.starts_with(dir)))
         .collect()

@@ -123,19 +123,8 @@ fn supervise(worker: Pid) -> ! {
 
 /// Processes whose parent is `parent` (from /proc/PID/stat).
 fn children_of(parent: Pid) -> Vec<Pid> {
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                // The fields after the command name (in parentheses): state, ppid.
-                stat.rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
-                    == Some(parent.as_raw())
-            })
-        })
+    super::procs::pids()
+        .filter(|&pid| super::procs::stat(pid).is_some_and(|(_, ppid)| ppid == parent.as_raw()))
         .map(Pid::from_raw)
         .collect()
 }

@@ -214,71 +214,45 @@ impl OpFile<'_> {
     }
 
     /// `write` until all of `bytes` is written (one event per `write` call).
-    pub fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            self.ops.enter(|| Call::Write {
-                path: self.path.clone(),
-                fd: self.fd,
-                offset: None,
-                len: bytes.len() as u64,
-                data: None,
-            });
-            let start = now_ns();
-            // SAFETY: `bytes` is valid for its length.
-            let n = unsafe { libc::write(self.fd, bytes.as_ptr().cast(), bytes.len()) };
-            let (result, err) = ret(n);
-            self.ops.record(
-                start,
-                || Call::Write {
-                    path: self.path.clone(),
-                    fd: self.fd,
-                    offset: None,
-                    len: if result >= 0 {
-                        result as u64
-                    } else {
-                        bytes.len() as u64
-                    },
-                    data: self.data(bytes, result),
-                },
-                result,
-            );
-            match err {
-                Some(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Some(e) => return Err(e),
-                None if n == 0 => return Err(io::ErrorKind::WriteZero.into()),
-                None => bytes = &bytes[n as usize..],
-            }
-        }
-        Ok(())
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_loop(bytes, None)
     }
 
     /// `pwrite` until all of `bytes` is written at `offset`.
-    pub fn write_all_at(&self, mut bytes: &[u8], mut offset: u64) -> io::Result<()> {
+    pub fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        self.write_loop(bytes, Some(offset))
+    }
+
+    /// `write` (at the file position) or `pwrite` (at `offset`) until all of
+    /// `bytes` is written, each call announced and recorded.
+    fn write_loop(&self, mut bytes: &[u8], mut offset: Option<u64>) -> io::Result<()> {
         while !bytes.is_empty() {
-            self.ops.enter(|| Call::Write {
+            let call = |len: u64, data: Option<Arc<[u8]>>| Call::Write {
                 path: self.path.clone(),
                 fd: self.fd,
-                offset: Some(offset),
-                len: bytes.len() as u64,
-                data: None,
-            });
+                offset,
+                len,
+                data,
+            };
+            self.ops.enter(|| call(bytes.len() as u64, None));
             let start = now_ns();
             // SAFETY: `bytes` is valid for its length.
-            let n =
-                unsafe { libc::pwrite(self.fd, bytes.as_ptr().cast(), bytes.len(), offset as libc::off_t) };
+            let n = unsafe {
+                match offset {
+                    None => libc::write(self.fd, bytes.as_ptr().cast(), bytes.len()),
+                    Some(o) => libc::pwrite(self.fd, bytes.as_ptr().cast(), bytes.len(), o as libc::off_t),
+                }
+            };
             let (result, err) = ret(n);
             self.ops.record(
                 start,
-                || Call::Write {
-                    path: self.path.clone(),
-                    fd: self.fd,
-                    offset: Some(offset),
-                    len: if result >= 0 {
+                || {
+                    let len = if result >= 0 {
                         result as u64
                     } else {
                         bytes.len() as u64
-                    },
-                    data: self.data(bytes, result),
+                    };
+                    call(len, self.data(bytes, result))
                 },
                 result,
             );
@@ -288,7 +262,7 @@ impl OpFile<'_> {
                 None if n == 0 => return Err(io::ErrorKind::WriteZero.into()),
                 None => {
                     bytes = &bytes[n as usize..];
-                    offset += n as u64;
+                    offset = offset.map(|o| o + n as u64);
                 }
             }
         }
