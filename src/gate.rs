@@ -172,7 +172,9 @@ pub fn crash_stage(
         index: 0,
     };
     let rec = crate::crash::record::record_subject(subject, &ctx, classifier, 3)?;
-    let initial = crate::crash::initial_target(&target, &v0);
+    // Judged against the writer's own learned shape, from the file it left.
+    let initial = crate::crash::initial_target(&target, rec.initial.as_ref().map_or(&v0, |(_, b)| b));
+    let classifier = rec.classifier.as_ref().unwrap_or(classifier);
     let mut out = Vec::new();
     for (i, model) in CRASH_MODELS.into_iter().enumerate() {
         let states = scratch.case_dir(91 + i, model.name())?;

@@ -319,8 +319,10 @@ fn execute(
     let mut result = run::run(scenario, source, base, &opts, &CANCEL)?;
     if let Some(proof) = &proof {
         torn::gate::judge(&mut result.report, proof);
+        // A subject that could not run is not crashed: the verdict says why.
         if let Some(subject) = crash
             && !CANCEL.load(std::sync::atomic::Ordering::Relaxed)
+            && result.report.verdict.status != torn::report::RunStatus::SubjectError
         {
             if !cli.quiet {
                 eprintln!("crash stage: three traced writes of the subject, crashed at every point");

@@ -25,6 +25,8 @@ use super::{Cli, CrashArgs};
 /// One trace to crash.
 struct Subject {
     label: String,
+    /// The writer's learned shape, for an external writer.
+    classifier: Option<Classifier>,
     events: Vec<Event>,
     target: PathBuf,
     initial: Vec<InitialFile>,
@@ -123,10 +125,15 @@ pub fn crash(cli: &Cli, args: &CrashArgs) -> anyhow::Result<i32> {
                 initial: &s.initial,
                 acks: &s.acks,
             };
-            let report =
-                explore(&input, model, limits, case.path(), &classifier, args.seed).with_context(|| {
-                    format!("exploring the crash states of {} under {}", s.label, model.name())
-                })?;
+            let report = explore(
+                &input,
+                model,
+                limits,
+                case.path(),
+                s.classifier.as_ref().unwrap_or(&classifier),
+                args.seed,
+            )
+            .with_context(|| format!("exploring the crash states of {} under {}", s.label, model.name()))?;
             if !cli.quiet {
                 eprint!("{}", torn::crash::render(&s.label, &report));
             }
@@ -167,6 +174,7 @@ fn record(args: &CrashArgs, name: &str, home: &Path, classifier: &Classifier) ->
         label: name.to_string(),
         events: rec.events,
         initial: initial_target(&target, &v0),
+        classifier: None,
         target,
         acks: rec.acks,
     })
@@ -195,7 +203,8 @@ fn record_external(
     Ok(Subject {
         label: spec.label(),
         events: rec.events,
-        initial: initial_target(&target, &v0),
+        initial: initial_target(&target, rec.initial.as_ref().map_or(&v0, |(_, b)| b)),
+        classifier: rec.classifier,
         target,
         acks: rec.acks,
     })
@@ -227,6 +236,7 @@ fn from_file(path: &Path, classifier: &Classifier) -> anyhow::Result<Subject> {
         None => infer_acks(&file.events, &target, &initial, classifier)?,
     };
     Ok(Subject {
+        classifier: None,
         label: path.display().to_string(),
         events: file.events,
         target,

@@ -22,6 +22,11 @@ pub struct Recorded {
     /// `(version, ack_ns)`: when each `Strategy::write` returned `Ok`
     /// ([`crate::trace::now_ns`]).
     pub acks: Vec<(u64, u64)>,
+    /// For an external writer: the version and bytes the target held before
+    /// the recorded writes (the last write that taught torn its shape).
+    pub initial: Option<(u64, Vec<u8>)>,
+    /// For an external writer: the classifier of its learned shape.
+    pub classifier: Option<Classifier>,
 }
 
 /// Why a strategy could not be recorded.
@@ -90,11 +95,37 @@ pub fn record_subject(
         ..TraceSpec::new(vec![dir])
     });
     let subject = spec.build();
-    let mut writer = subject
+    let writer = subject
         .start_traced(ctx, rec.clone())
         .map_err(|e| RecordError::Subject(label.clone(), e))?;
     let mut out = Recorded::default();
-    for version in 1..=writes {
+    // An external writer formats the file its own way: learn its shape first
+    // (as the gate does), so crash states are judged against what it writes.
+    let mut writers = vec![writer];
+    let shared = crate::engine::Shared::new(1);
+    let start = std::fs::read(&ctx.target).ok();
+    let learned = crate::shape::learn(
+        &mut writers,
+        classifier,
+        &ctx.target,
+        &shared,
+        &Default::default(),
+        start.as_deref(),
+    );
+    let mut writer = writers.pop().expect("one writer");
+    if let Some(e) = learned.report.error {
+        let _ = writer.finish();
+        return Err(RecordError::Subject(label, format!("learning its shape: {e}")));
+    }
+    let first = shared.next_version.load(std::sync::atomic::Ordering::Acquire);
+    out.initial = Some((
+        first - 1,
+        std::fs::read(&ctx.target).map_err(|e| RecordError::Subject(label.clone(), e.to_string()))?,
+    ));
+    out.classifier = learned.classifier;
+    let classifier = out.classifier.as_ref().unwrap_or(classifier);
+    rec.drain();
+    for version in first..first + writes {
         let bytes = classifier.template.render_vec(&classifier.codec, version);
         let token = classifier.codec.token(version);
         match writer.write(&token, &bytes) {
