@@ -27,7 +27,7 @@ use crate::classify::Classifier;
 use crate::engine::reader::{self, ReaderRun};
 use crate::engine::{Live, Shared};
 use crate::format::{Format, Template};
-use crate::report::verdict::thousands;
+use crate::numbers::thousands;
 use crate::scratch::Scratch;
 use crate::token::TokenCodec;
 

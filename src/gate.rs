@@ -11,10 +11,8 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use crate::exit;
 use crate::format::Format;
-use crate::report::verdict::{judge_run, sci, thousands};
-use crate::report::{CaseStatus, Report, RunStatus};
+pub use crate::report::verdict::{ProofTarget, Shown};
 use crate::scenario::{CaseEntry, Dur, Rate, Scenario, StrategyName};
 use crate::subject::SubjectSpec;
 
@@ -59,97 +57,16 @@ pub struct Gate {
     pub target_symlink: bool,
 }
 
-/// What a gate must prove about a subject with zero anomalies: enough
-/// completed writes, enough mutation windows that reads overlapped (the
-/// per-write proof), and optionally enough window-exposed reads or a bound
-/// on the per-read anomaly probability.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ProofTarget {
-    /// Completed writes (after the warm-up): no pass rests on one write.
-    pub min_writes: u64,
-    /// Mutation windows at least one read overlapped.
-    pub min_windows: u64,
-    /// Reads that overlapped a mutation window.
-    pub min_exposed: u64,
-    /// The 95% upper bound to prove on the per-exposed-read anomaly probability.
-    pub max_rate: Option<f64>,
-}
-
-/// What a subject has shown so far, in the terms of a [`ProofTarget`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shown {
-    pub writes: u64,
-    pub windows_hit: u64,
-    pub exposed: u64,
-}
-
-impl ProofTarget {
-    /// Whether zero anomalies with `s` meets the target.
-    pub fn met(&self, s: Shown) -> bool {
-        self.missing(s).is_empty()
-    }
-
-    /// What is still missing, in words (empty when met).
-    pub fn missing(&self, s: Shown) -> Vec<String> {
-        let mut out = Vec::new();
-        if s.writes < self.min_writes {
-            out.push(format!(
-                "{} of {} writes (--min-writes)",
-                thousands(s.writes),
-                thousands(self.min_writes)
-            ));
-        }
-        if s.windows_hit < self.min_windows {
-            out.push(format!(
-                "{} of {} write windows overlapped by a read (--min-windows)",
-                thousands(s.windows_hit),
-                thousands(self.min_windows)
-            ));
-        }
-        if s.exposed < self.exposed_needed() {
-            out.push(format!(
-                "{} of {} exposed reads (--min-exposed / --max-rate)",
-                thousands(s.exposed),
-                thousands(self.exposed_needed())
-            ));
-        }
-        out
-    }
-
-    /// Exposed reads needed, with zero anomalies, to meet the target.
-    pub fn exposed_needed(&self) -> u64 {
-        let by_rate = self.max_rate.map_or(0, |p| {
-            // (1 - p)^n <= 0.05  <=>  n >= ln(0.05) / ln(1 - p)
-            ((1.0 - crate::stats::CONFIDENCE).ln() / (-p).ln_1p()).ceil() as u64
-        });
-        self.min_exposed.max(by_rate)
-    }
-
-    /// The target in words, for the gate's first line.
-    pub fn describe(&self) -> String {
-        let mut parts = vec![
-            format!("≥ {} writes", thousands(self.min_writes)),
-            format!(
-                "≥ {} write windows each overlapped by a read",
-                thousands(self.min_windows)
-            ),
-        ];
-        if self.exposed_needed() > 0 {
-            parts.push(format!("≥ {} exposed reads", thousands(self.exposed_needed())));
-        }
-        format!("0 anomalies in {}", parts.join(", "))
-    }
-}
-
 /// Persistence models the gate's crash stage explores.
 pub const CRASH_MODELS: [crate::crash::Model; 2] =
     [crate::crash::Model::Strict, crate::crash::Model::Ext4Ordered];
 
 /// The gate's crash stage: `subject`'s own writes (three, traced, with
 /// payloads, on a fresh copy of version 0 in `scratch`) crashed at every
-/// point under each of [`CRASH_MODELS`]. A writer that is not atomic or not
-/// durable under a model fails the gate.
+/// point under each of [`CRASH_MODELS`]. The verdict room judges them with
+/// the subject's case, labelled `case`.
 pub fn crash_stage(
+    case_label: &str,
     subject: &SubjectSpec,
     classifier: &crate::classify::Classifier,
     target_rel: &std::path::Path,
@@ -171,7 +88,16 @@ pub fn crash_stage(
         log_dir: case.path().to_path_buf(),
         index: 0,
     };
-    let rec = crate::crash::record::record_subject(subject, &ctx, classifier, 3)?;
+    // A built-in strategy writes torn's own template (no shape to learn),
+    // recorded in-process as `torn crash --strategy` records it.
+    let rec = match subject {
+        SubjectSpec::Strategy { name, params } => {
+            let strategy =
+                crate::strategy::build(name, params).with_context(|| format!("unknown strategy `{name}`"))?;
+            crate::crash::record::record_builtin(&*strategy, &target, classifier, 3)?
+        }
+        _ => crate::crash::record::record_subject(subject, &ctx, classifier, 3)?,
+    };
     // Judged against the writer's own learned shape, from the file it left.
     let initial = crate::crash::initial_target(&target, rec.initial.as_ref().map_or(&v0, |(_, b)| b));
     let classifier = rec.classifier.as_ref().unwrap_or(classifier);
@@ -200,51 +126,22 @@ pub fn crash_stage(
             )
         })?;
         out.push(crate::report::CrashStage {
-            subject: subject.label(),
+            subject: case_label.to_string(),
             report,
         });
     }
     Ok(out)
 }
 
-/// Folds the crash stage into the gate's verdict: a subject that is not
-/// atomic or not durable under a model fails.
-pub fn judge_crash(report: &mut Report) {
-    let failed: Vec<String> = report
-        .crash
-        .iter()
-        .filter(|c| c.report.verdict.status == crate::crash::CrashStatus::Fail)
-        .map(|c| format!("{} under {}", c.report.verdict.summary, c.report.model.name()))
-        .collect();
-    if failed.is_empty() {
-        if !report.crash.is_empty() {
-            report
-                .verdict
-                .lines
-                .push("crash states: atomic and durable in every state explored".into());
-        }
-        return;
-    }
-    let line = format!("crash states: {}", failed.join("; "));
-    if report.verdict.status == RunStatus::Pass {
-        report.verdict.status = RunStatus::AnomaliesFound;
-        report.verdict.exit_code = exit::ANOMALIES_FOUND;
-        // The readers' pass stays on record, second.
-        if let Some(first) = report.verdict.lines.first_mut()
-            && let Some(rest) = first.strip_prefix("pass: ")
-        {
-            *first = format!("readers: {rest}");
-        }
-        report.verdict.lines.insert(0, format!("fail: {line}"));
-    } else {
-        report.verdict.lines.push(line);
-    }
-}
-
 /// Label of the control case.
 pub const CONTROL: &str = "control: naive-truncate";
 
 impl Gate {
+    /// The subject's case label.
+    pub fn subject_label(&self) -> String {
+        format!("subject: {}", self.subject.label())
+    }
+
     /// The gate as a scenario: the control, then the subject.
     pub fn scenario(&self) -> Scenario {
         let entry = |label: &str| CaseEntry {
@@ -256,7 +153,7 @@ impl Gate {
         control.writers = Some(NonZeroUsize::MIN);
         control.write_rate = Some(Rate(None));
         control.duration = Some(Dur(self.control));
-        let mut subject = entry(&format!("subject: {}", self.subject.label()));
+        let mut subject = entry(&self.subject_label());
         match &self.subject {
             SubjectSpec::Strategy { name, params } => {
                 subject.strategy = Some(StrategyName(name.clone()));
@@ -312,83 +209,4 @@ impl Gate {
             strategies: vec![control, subject],
         }
     }
-}
-
-/// What a finished case showed, in the terms of a [`ProofTarget`].
-pub fn shown(c: &crate::report::CaseReport) -> Shown {
-    Shown {
-        writes: c.writes.committed,
-        windows_hit: c.windows.hit,
-        exposed: c.exposed_reads,
-    }
-}
-
-/// Applies the gate's rules to a finished run: a subject that showed nothing
-/// but did not reach the proof target is inconclusive. Rewrites the subject's
-/// status and the verdict, and adds the one-line gate verdict first.
-pub fn judge(report: &mut Report, proof: &ProofTarget) {
-    let control_count = report
-        .cases
-        .iter()
-        .find(|c| c.label == CONTROL)
-        .map(|c| c.anomaly_count());
-    if let Some(subject) = report.cases.iter_mut().find(|c| c.label != CONTROL)
-        && subject.status == CaseStatus::Pass
-    {
-        let missing = proof.missing(shown(subject));
-        if !missing.is_empty() {
-            subject.status = CaseStatus::Inconclusive;
-            subject.reason = format!(
-                "0 anomalies, but only {} — raise --budget, or lower the target",
-                missing.join(", ")
-            );
-        }
-    }
-    let mut verdict = judge_run(report);
-    let subject = report.cases.iter().find(|c| c.label != CONTROL);
-    let headline = match (verdict.status, subject) {
-        (RunStatus::Pass, Some(s)) => format!(
-            "pass: 0 anomalies in {} writes, {} of {} write windows overlapped by reads (95% bound ≤ {} per write), \
-             {} exposed reads (≤ {} per read){}; control naive-truncate tore {} times in the same run",
-            thousands(s.writes.committed),
-            thousands(s.windows.hit),
-            thousands(s.windows.opened),
-            sci(s.anomalies_per_window.high),
-            thousands(s.exposed_reads),
-            sci(s.anomalies_per_exposed.high),
-            if s.windows.traced {
-                ""
-            } else {
-                " — untraced: each whole write counted as a window"
-            },
-            thousands(control_count.unwrap_or(0))
-        ),
-        (RunStatus::AnomaliesFound, Some(s)) => format!("fail: {}", crate::report::verdict::summary(s)),
-        (RunStatus::SubjectError, Some(s)) => format!("subject error: {}", s.reason),
-        (status, _) => status.name().to_string(),
-    };
-    verdict.lines.insert(0, headline);
-    // What the verdict could not rest on: calls the trace could not see.
-    if let Some(t) = report
-        .cases
-        .iter()
-        .find(|c| c.label != CONTROL)
-        .and_then(|c| c.trace.as_ref())
-    {
-        if let Some(why) = &t.summary.untraced {
-            verdict.lines.insert(
-                1,
-                format!("untraced: {why} — each whole write counted as one window"),
-            );
-        }
-        if !t.summary.unseen.is_empty() {
-            verdict
-                .lines
-                .push(format!("not seen by the trace: {}", t.summary.unseen.join("; ")));
-        }
-    }
-    if verdict.status == RunStatus::Pass {
-        verdict.exit_code = exit::OK;
-    }
-    report.verdict = verdict;
 }

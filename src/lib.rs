@@ -26,6 +26,7 @@ pub mod gate;
 pub mod guard;
 pub mod limits;
 pub mod matrix;
+pub mod numbers;
 pub mod report;
 pub mod run;
 pub mod scenario;

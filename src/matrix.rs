@@ -33,6 +33,9 @@ pub struct Matrix {
     /// One full report per filesystem (each with its kernel, filesystem type,
     /// mount options and label in `environment`).
     pub reports: Vec<Report>,
+    /// The verdict over every run: the most serious of theirs.
+    #[serde(default = "report::Verdict::incomplete")]
+    pub verdict: report::Verdict,
 }
 
 impl Matrix {
@@ -41,6 +44,7 @@ impl Matrix {
             schema: SCHEMA.into(),
             created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             title: title.into(),
+            verdict: report::verdict::over_runs(&reports),
             reports,
         }
     }

@@ -14,8 +14,8 @@ use crate::case::CaseEnv;
 use crate::classify::Classifier;
 use crate::engine::{self, Progress};
 use crate::envinfo;
-use crate::gate::{ProofTarget, Shown};
-use crate::report::verdict::{judge_run, thousands};
+use crate::numbers::thousands;
+use crate::report::verdict::{self, Rules, Shown, Stage};
 use crate::report::{self, CaseReport, Report, ScenarioInfo, evidence};
 use crate::scenario::{Dur, Scenario};
 use crate::scratch::{Scratch, slug};
@@ -76,17 +76,31 @@ pub struct RunOptions {
     pub verbose: bool,
     /// The command line, recorded in the report.
     pub command: String,
-    /// Stop each case that claims safety once this is proven (the gate).
-    pub proof: Option<ProofTarget>,
+    /// What the verdict holds the run to; with a proof target, each case
+    /// that claims safety stops once it is proven (the gate).
+    pub rules: Rules,
     /// The `torn` executable that reader processes run (default: this one).
     pub reader_exe: Option<PathBuf>,
 }
 
-/// A finished (or interrupted) run.
+/// A run whose cases are done (or were interrupted).
 pub struct RunResult {
     pub report: Report,
     /// Where the report files were written.
     pub report_dir: Option<PathBuf>,
+}
+
+impl RunResult {
+    /// Decides the final verdict (the only report that may say pass) and
+    /// writes the report files a last time. Called once nothing more (a
+    /// crash stage) will be added.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        verdict::decide(&mut self.report, Stage::Finished);
+        if let Some(dir) = &self.report_dir {
+            report::write_all(&self.report, dir)?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs every case of `scenario`. `source` names it in errors and reports;
@@ -142,9 +156,10 @@ pub fn run(
         },
         seed: scenario.seed,
         environment: envinfo::probe(scratch.root()),
+        rules: opts.rules,
         cases: Vec::new(),
         crash: Vec::new(),
-        verdict: judge_run_empty(),
+        verdict: report::Verdict::incomplete(),
     };
     let cases = scenario.cases_at(base);
     if let Some(crate::case::StartFile::File(path)) = cases.iter().map(|c| &c.shape.start).next() {
@@ -168,7 +183,7 @@ pub fn run(
             exe: opts.reader_exe.clone(),
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
-        let (proof, expect) = (opts.proof, case.expect);
+        let (proof, expect) = (opts.rules.proof, case.expect);
         let mut on_progress = |p: Progress| {
             show_progress(&bar, &p);
             // With a proof target, a case that claims safety stops as soon as
@@ -177,6 +192,7 @@ pub fn run(
                 Some(t)
                     if expect == Expect::Clean
                         && (p.anomalies > 0
+                            || p.flagged_writes > 0
                             || t.met(Shown {
                                 writes: p.writes,
                                 windows_hit: p.windows_hit,
@@ -233,17 +249,16 @@ pub fn run(
                 scenario.seed ^ i as u64,
             )
             .with_context(|| format!("killed-writer trials of {}", case.label))?;
-            case_report.set_kill_trials(trials);
-        }
-        if opts.verbose {
-            let width = report::table::terminal_width();
-            eprintln!(
-                "{}",
-                report::table::progress_line(i, cases.len(), &case_report, width)
-            );
+            case_report.kill_trials = Some(trials);
         }
         report.cases.push(case_report);
-        report.verdict = judge_run(&report);
+        // Until the run is over, the report on disk says `incomplete`.
+        verdict::decide(&mut report, Stage::Running);
+        if opts.verbose {
+            let width = report::table::terminal_width();
+            let c = report.cases.last().expect("just pushed");
+            eprintln!("{}", report::table::progress_line(i, cases.len(), c, width));
+        }
         if let Some(dir) = &report_dir {
             report::write_all(&report, dir)?;
         }
@@ -252,27 +267,27 @@ pub fn run(
             break;
         }
     }
-    Ok(RunResult { report, report_dir })
+    let mut result = RunResult { report, report_dir };
+    if !opts.rules.crash {
+        result.finish()?;
+    }
+    Ok(result)
 }
 
 /// Shows a progress snapshot on a bar.
 pub fn show_progress(bar: &ProgressBar, p: &Progress) {
     let rate = p.reads as f64 / p.elapsed.as_secs_f64().max(1e-3);
     bar.set_message(format!(
-        "{} reads ({:.0}k/s) · {} exposed · {} anomalies",
+        "{} reads ({:.0}k/s) · {} exposed · {} anomalies{}",
         thousands(p.reads),
         rate / 1e3,
         thousands(p.exposed),
-        thousands(p.anomalies)
+        thousands(p.anomalies),
+        match p.flagged_writes {
+            0 => String::new(),
+            n => format!(" · {} writes with a recipe finding", thousands(n)),
+        }
     ));
-}
-
-fn judge_run_empty() -> report::Verdict {
-    report::Verdict {
-        status: report::RunStatus::Inconclusive,
-        exit_code: crate::exit::INCONCLUSIVE,
-        lines: vec![],
-    }
 }
 
 fn progress_bar(verbose: bool, i: usize, n: usize, label: &str) -> ProgressBar {

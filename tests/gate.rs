@@ -65,7 +65,7 @@ fn durable_example_passes_with_a_bound_and_a_control() {
         .args(["--writer-stdio", &example("durable.py")])
         .assert()
         .code(0)
-        .stderr(predicate::str::is_match(r"pass: 0 anomalies in [\d,]+ writes, [\d,]+ of [\d,]+ write windows overlapped by reads \(95% bound ≤ [\d.e-]+ per write\), [\d,]+ exposed reads \(≤ [\d.e-]+ per read\).*; control naive-truncate tore [\d,]+ times").unwrap());
+        .stderr(predicate::str::is_match(r"pass: 0 anomalies in [\d,]+ writes, [\d,]+ of [\d,]+ write windows overlapped by reads \(95% bound ≤ [\d.e-]+ per write\), [\d,]+ exposed reads \(≤ [\d.e-]+ per read\).*; control naive-truncate: [\d,]+ anomalous reads in the same run").unwrap());
 }
 
 #[test]
@@ -221,8 +221,15 @@ fn junit_has_a_case_for_the_control_and_the_subject() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("JUnit output is well-formed XML");
     let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
-    assert_eq!(cases.len(), 2, "{xml}");
+    assert_eq!(cases.len(), 3, "{xml}");
     assert_eq!(cases[0].attribute("name"), Some("control: naive-truncate"));
+    // The run's verdict is a case of its own, failing with the exit code.
+    assert_eq!(cases[2].attribute("name"), Some("verdict"));
+    let run = cases[2]
+        .children()
+        .find(|c| c.has_tag_name("failure"))
+        .expect("the run failed");
+    assert_eq!(run.attribute("type"), Some("anomalies-found"));
     assert!(
         cases[0].children().all(|c| !c.has_tag_name("failure")),
         "control passed"

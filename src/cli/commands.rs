@@ -11,8 +11,8 @@ use torn::exit;
 use torn::format::{BUILTINS, Format};
 use torn::gate::Gate;
 use torn::gate::ProofTarget;
+use torn::numbers::thousands;
 use torn::report::table;
-use torn::report::verdict::thousands;
 use torn::run::{self, RunOptions};
 use torn::scenario::Scenario;
 use torn::strategy;
@@ -70,7 +70,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     dir.display()
                 );
             }
-            Ok(matrix_exit(&m.reports))
+            eprintln!("{}", matrix_verdict_line(&m));
+            Ok(m.verdict.exit_code)
         }
         Command::Reader { ref job, id } => {
             let tally = torn::engine::procs::reader_main(&torn::case::read_job(job)?, id)?;
@@ -170,7 +171,15 @@ fn run_scenario(
     args: &RunArgs,
 ) -> anyhow::Result<i32> {
     args.overrides().apply(&mut scenario);
-    execute(cli, &scenario, source, base, &args.output, None, None)
+    execute(
+        cli,
+        &scenario,
+        source,
+        base,
+        &args.output,
+        torn::report::Rules::default(),
+        None,
+    )
 }
 
 fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
@@ -264,8 +273,11 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         torn::scenario::COMMAND_LINE,
         Path::new("."),
         &args.output,
-        Some(proof),
-        args.crash.then_some(&g.subject),
+        torn::report::Rules {
+            proof: Some(proof),
+            crash: args.crash,
+        },
+        args.crash.then(|| (g.subject_label(), g.subject.clone())),
     )
 }
 
@@ -276,8 +288,8 @@ fn execute(
     source: &str,
     base: &Path,
     output: &OutputArgs,
-    proof: Option<ProofTarget>,
-    crash: Option<&SubjectSpec>,
+    rules: torn::report::Rules,
+    crash: Option<(String, SubjectSpec)>,
 ) -> anyhow::Result<i32> {
     let opts = RunOptions {
         dir: output.dir.clone(),
@@ -285,7 +297,7 @@ fn execute(
         reports_dir: (!output.no_report).then(|| output.reports_dir.clone()),
         verbose: !cli.quiet,
         command: std::env::args().collect::<Vec<_>>().join(" "),
-        proof,
+        rules,
         reader_exe: None,
     };
     // Refuse a bad scenario, or a place results cannot be written, before
@@ -302,7 +314,7 @@ fn execute(
             .unwrap_or(Path::new("."));
         torn::report::check_writable_dir(parent, "--junit")?;
     }
-    if !cli.quiet && proof.is_none() {
+    if !cli.quiet && rules.proof.is_none() {
         let line = format!(
             "torn: {} — {} strategies × {} on {}, seed {}",
             scenario.name,
@@ -317,13 +329,16 @@ fn execute(
         eprintln!("{}", table::wrap(&line, table::sentence_width()));
     }
     let mut result = run::run(scenario, source, base, &opts, &CANCEL)?;
-    if let Some(proof) = &proof {
-        torn::gate::judge(&mut result.report, proof);
-        // A subject that could not run is not crashed: the verdict says why.
-        if let Some(subject) = crash
-            && !CANCEL.load(std::sync::atomic::Ordering::Relaxed)
-            && result.report.verdict.status != torn::report::RunStatus::SubjectError
-        {
+    if let Some((case_label, subject)) = crash {
+        // A subject that could not run, or a run cut short, is not crashed:
+        // the verdict says why.
+        let subject_ran = result
+            .report
+            .cases
+            .iter()
+            .find(|c| c.label == case_label)
+            .is_some_and(|c| c.subject_error.is_none() && !c.interrupted);
+        if subject_ran && !CANCEL.load(std::sync::atomic::Ordering::Relaxed) {
             if !cli.quiet {
                 eprintln!("crash stage: three traced writes of the subject, crashed at every point");
             }
@@ -334,7 +349,8 @@ fn execute(
             );
             let scratch = torn::scratch::Scratch::new(output.dir.as_deref(), output.keep_scratch)?;
             result.report.crash = torn::gate::crash_stage(
-                subject,
+                &case_label,
+                &subject,
                 &classifier,
                 &scenario.target_rel(),
                 &scratch,
@@ -345,11 +361,8 @@ fn execute(
                     eprint!("{}", torn::crash::render(&c.subject, &c.report));
                 }
             }
-            torn::gate::judge_crash(&mut result.report);
         }
-        if let Some(dir) = &result.report_dir {
-            torn::report::write_all(&result.report, dir)?;
-        }
+        result.finish()?;
     }
     let report = &result.report;
     if let Some(path) = &output.junit {
@@ -360,10 +373,12 @@ fn execute(
     if cli.json {
         stdout(&json_text(report)?)?;
     }
-    if !cli.quiet {
+    if cli.quiet {
+        eprintln!("{}", verdict_line(report));
+    } else {
         eprintln!("\n{}", table::terminal(report, cli.wide));
         let width = table::sentence_width();
-        if proof.is_some() {
+        if rules.proof.is_some() {
             for line in torn::report::evidence::explain_failures(report).lines() {
                 eprintln!("{}", table::wrap(line, width));
             }
@@ -371,13 +386,7 @@ fn execute(
         for line in &report.verdict.lines {
             eprintln!("{}", table::wrap(line, width));
         }
-        eprintln!(
-            "verdict: {} (exit {}); filesystem {} ({})",
-            report.verdict.status.name(),
-            report.verdict.exit_code,
-            report.environment.fs_type,
-            report.environment.mount_point
-        );
+        eprintln!("{}", verdict_line(report));
         if let Some(dir) = &result.report_dir {
             let line = format!(
                 "report: {}/report.html (and report.md, report.json)",
@@ -435,24 +444,41 @@ fn matrix(
             );
         }
     }
+    if let Some(path) = &args.output.junit {
+        std::fs::write(path, torn::report::junit::render_runs(&m.title, &m.reports)?)
+            .with_context(|| format!("writing JUnit XML to {}", path.display()))?;
+    }
     if cli.json {
         stdout(&json_text(&m)?)?;
     }
-    Ok(matrix_exit(&m.reports))
+    if !cli.quiet {
+        for line in &m.verdict.lines {
+            eprintln!("{}", table::wrap(line, table::sentence_width()));
+        }
+    }
+    eprintln!("{}", matrix_verdict_line(&m));
+    Ok(m.verdict.exit_code)
 }
 
-/// A matrix's exit code: the most serious of its runs'.
-fn matrix_exit(reports: &[torn::report::Report]) -> i32 {
-    let codes: Vec<i32> = reports.iter().map(|r| r.verdict.exit_code).collect();
-    [
-        exit::INTERRUPTED,
-        exit::SUBJECT_ERROR,
-        exit::ANOMALIES_FOUND,
-        exit::INCONCLUSIVE,
-    ]
-    .into_iter()
-    .find(|c| codes.contains(c))
-    .unwrap_or(exit::OK)
+/// The last line of a matrix or merge: the verdict over its runs.
+fn matrix_verdict_line(m: &torn::matrix::Matrix) -> String {
+    format!(
+        "verdict: {} (exit {}) over {} run(s)",
+        m.verdict.status.name(),
+        m.verdict.exit_code,
+        m.reports.len()
+    )
+}
+
+/// The last line of every run: the verdict, its exit code, where it ran.
+fn verdict_line(report: &torn::report::Report) -> String {
+    format!(
+        "verdict: {} (exit {}); filesystem {} ({})",
+        report.verdict.status.name(),
+        report.verdict.exit_code,
+        report.environment.fs_type,
+        report.environment.mount_point
+    )
 }
 
 /// `torn list` as text.

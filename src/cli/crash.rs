@@ -150,13 +150,7 @@ pub fn crash(cli: &Cli, args: &CrashArgs) -> anyhow::Result<i32> {
         writeln!(out)?;
     }
     let statuses: Vec<CrashStatus> = reports.iter().map(|r| r.report.verdict.status).collect();
-    Ok(if statuses.contains(&CrashStatus::Fail) {
-        exit::ANOMALIES_FOUND
-    } else if statuses.contains(&CrashStatus::Inconclusive) {
-        exit::INCONCLUSIVE
-    } else {
-        exit::OK
-    })
+    Ok(torn::report::verdict::crash_exit(&statuses))
 }
 
 /// Runs built-in strategy `name` on a target holding version 0 under

@@ -13,7 +13,7 @@ use super::model::Model;
 use super::ops::Logical;
 use super::{Input, zero_counts};
 use crate::exit;
-use crate::report::verdict::thousands;
+use crate::numbers::thousands;
 
 /// What exploring one trace under one model found.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]

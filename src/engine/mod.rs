@@ -41,7 +41,10 @@ pub struct Progress {
     pub reads: u64,
     /// Reads that overlapped a mutation window.
     pub exposed: u64,
+    /// Anomalous reads.
     pub anomalies: u64,
+    /// Writes whose traced recipe is a finding (their own unit: writes).
+    pub flagged_writes: u64,
     /// Mutation windows at least one read overlapped (lagging slightly).
     pub windows_hit: u64,
     /// Writes committed so far (warm-up writes not included).
@@ -469,7 +472,8 @@ fn monitor(
             elapsed,
             reads: sum(|l| &l.reads),
             exposed: sum(|l| &l.exposed),
-            anomalies: sum(|l| &l.anomalies) + shared.recipe_anomalies.load(Ordering::Relaxed),
+            anomalies: sum(|l| &l.anomalies),
+            flagged_writes: shared.recipe_anomalies.load(Ordering::Relaxed),
             windows_hit: shared.windows_hit(),
             writes: shared.committed.load(Ordering::Acquire).saturating_sub(warm_ups),
         });

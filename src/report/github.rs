@@ -49,7 +49,7 @@ fn annotation(status: RunStatus) -> Option<&'static str> {
     match status {
         RunStatus::Pass => None,
         RunStatus::AnomaliesFound | RunStatus::SubjectError => Some("error"),
-        RunStatus::Inconclusive | RunStatus::Interrupted => Some("warning"),
+        RunStatus::Inconclusive | RunStatus::Interrupted | RunStatus::Incomplete => Some("warning"),
     }
 }
 

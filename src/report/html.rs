@@ -8,9 +8,10 @@
 use std::fmt::Write;
 
 use super::plots::{self, Series};
-use super::verdict::{self, thousands};
+use super::words;
 use super::xml::escape;
 use super::{Report, Reporter, table};
+use crate::numbers::thousands;
 
 pub struct Html;
 
@@ -97,18 +98,15 @@ fn summary(s: &mut String, reports: &[Report]) {
                 s.push_str("<td class=\"l\">—</td>");
                 continue;
             };
-            let mut lines: Vec<String> = verdict::parts(c).into_iter().map(|p| escape(&p.short)).collect();
-            if c.anomalies.count == 0 && c.exposed_reads > 0 {
-                lines.push(format!(
-                    "reads ≤ {} per exposed",
-                    verdict::sci(c.anomalies_per_exposed.high)
-                ));
+            let mut lines: Vec<String> = words::parts(c).into_iter().map(|p| escape(&p.short)).collect();
+            if let Some(bound) = words::zero_bound(c) {
+                lines.push(format!("reads ≤ {} per exposed", crate::numbers::sci(bound)));
             }
             let _ = write!(
                 s,
                 "<td class=\"l\"><span class=\"{}\">{}</span><br/>{}</td>",
                 c.status.name(),
-                escape(&verdict::status_cell(c)),
+                escape(&words::status_cell(c)),
                 lines.join("<br/>")
             );
         }
@@ -293,13 +291,20 @@ fn plots_for(s: &mut String, reports: &[Report]) {
         .iter()
         .map(|r| Series {
             name: name(r),
-            points: r.cases.iter().map(|c| (row_of(&c.label), c.anomalies)).collect(),
+            // Per exposed read, as every table quotes it; a zero's bound
+            // only where the zero means something.
+            points: r
+                .cases
+                .iter()
+                .filter(|c| c.anomalous_reads() > 0 || words::zero_bound(c).is_some())
+                .map(|c| (row_of(&c.label), c.anomalies_per_exposed))
+                .collect(),
         })
         .collect();
     figure(
         s,
         &plots::anomaly_rates(
-            "Anomalous reads per read (exact 95% interval; bound for zeros)",
+            "Anomalous reads per exposed read (exact 95% interval; bound for zeros)",
             &rows,
             &rates,
         ),

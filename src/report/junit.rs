@@ -7,11 +7,47 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
 
-use super::{CaseStatus, Report};
+use super::{CaseStatus, Report, RunStatus};
 
-/// Renders `report` as JUnit XML.
+/// Renders `report` as JUnit XML: one suite, one test case per case.
 pub fn render(report: &Report) -> anyhow::Result<String> {
-    let mut suite = TestSuite::new(format!("torn: {}", report.scenario.name));
+    render_suites("torn", std::slice::from_ref(report), false)
+}
+
+/// Renders several runs (a matrix: one per filesystem) as JUnit XML, a
+/// suite per run named after its filesystem.
+pub fn render_runs(title: &str, reports: &[Report]) -> anyhow::Result<String> {
+    render_suites(title, reports, true)
+}
+
+fn render_suites(name: &str, reports: &[Report], by_fs: bool) -> anyhow::Result<String> {
+    let mut junit = Junit::new(name);
+    let mut all = Duration::ZERO;
+    for report in reports {
+        let (suite, time) = suite(report, by_fs);
+        all += time;
+        junit.add_test_suite(suite);
+    }
+    junit.set_time(all);
+    if let Some(t) = reports
+        .first()
+        .and_then(|r| chrono::DateTime::parse_from_rfc3339(&r.created).ok())
+    {
+        junit.set_timestamp(t);
+    }
+    Ok(junit.to_string()?)
+}
+
+/// One run as a suite, and the seconds its cases ran.
+fn suite(report: &Report, by_fs: bool) -> (TestSuite, Duration) {
+    let mut suite = TestSuite::new(if by_fs {
+        format!(
+            "torn: {} on {} ({})",
+            report.scenario.name, report.environment.fs_label, report.environment.fs_type
+        )
+    } else {
+        format!("torn: {}", report.scenario.name)
+    });
     let mut total = Duration::ZERO;
     for c in &report.cases {
         let failure = |kind, ty: &str| {
@@ -26,13 +62,15 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             CaseStatus::Fail => failure(NonSuccessKind::Failure, "anomalies-found"),
             CaseStatus::Inconclusive => failure(NonSuccessKind::Failure, "inconclusive"),
             CaseStatus::SubjectError => failure(NonSuccessKind::Error, "subject-error"),
+            CaseStatus::Interrupted => failure(NonSuccessKind::Error, "interrupted"),
+            CaseStatus::Pending => failure(NonSuccessKind::Error, "incomplete"),
         };
-        if matches!(
+        if !matches!(
             c.status,
-            CaseStatus::Fail | CaseStatus::Inconclusive | CaseStatus::SubjectError
+            CaseStatus::Pass | CaseStatus::Reproduced | CaseStatus::Expected | CaseStatus::Info
         ) {
             status.set_message(c.reason.clone());
-            status.set_description(super::verdict::summary(c));
+            status.set_description(super::words::summary(c));
         }
         let mut case = TestCase::new(c.label.clone(), status);
         let time = Duration::from_secs_f64(c.elapsed_s.max(0.0));
@@ -57,14 +95,35 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
         }
         suite.add_test_case(case);
     }
-    let started = chrono::DateTime::parse_from_rfc3339(&report.created).ok();
+    // The run's own verdict is a test case too, so that a CI reading only
+    // this file fails exactly when torn's exit code does (a run can be
+    // inconclusive with no case failing: no control showed the race).
+    let status = match report.verdict.status {
+        RunStatus::Pass => TestCaseStatus::success(),
+        s => {
+            let kind = match s {
+                RunStatus::AnomaliesFound | RunStatus::Inconclusive => NonSuccessKind::Failure,
+                _ => NonSuccessKind::Error,
+            };
+            let mut st = TestCaseStatus::non_success(kind);
+            st.set_type(s.name());
+            st.set_message(report.verdict.lines.first().cloned().unwrap_or_default());
+            st.set_description(report.verdict.lines.join("\n"));
+            st
+        }
+    };
+    let mut verdict = TestCase::new("verdict", status);
+    verdict.set_classname(format!("torn.{}", report.scenario.name));
+    verdict.set_time(Duration::ZERO);
+    verdict.set_system_out(format!(
+        "verdict: {} (exit {})",
+        report.verdict.status.name(),
+        report.verdict.exit_code
+    ));
+    suite.add_test_case(verdict);
     suite.set_time(total);
-    let mut junit = Junit::new("torn");
-    junit.set_time(total);
-    if let Some(t) = started {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&report.created) {
         suite.set_timestamp(t);
-        junit.set_timestamp(t);
     }
-    junit.add_test_suite(suite);
-    Ok(junit.to_string()?)
+    (suite, total)
 }

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::verdict::thousands;
 use super::{Report, Reporter, table};
+use crate::numbers::thousands;
 
 pub struct Markdown;
 
@@ -78,7 +78,7 @@ fn render(r: &Report) -> String {
                 thousands(c.calls_would_403.n),
                 thousands(c.reads),
                 thousands(c.calls_would_403.count),
-                super::verdict::sci(c.calls_would_403.rate)
+                crate::numbers::sci(c.calls_would_403.rate)
             );
         }
         let _ = writeln!(
@@ -236,19 +236,19 @@ fn render(r: &Report) -> String {
 /// The Markdown of a matrix: one table over every filesystem × strategy,
 /// then each run's verdict and environment.
 pub fn matrix(title: &str, reports: &[Report]) -> String {
-    use super::verdict::sci;
+    use crate::numbers::sci;
     let mut s = format!("# {title}\n\n");
     s.push_str(
-        "| filesystem | kernel | strategy | writes | w-err | reads | exposed | anomalies | per read | would-403 | write µs p50 / p99 | reads/s per reader | status |\n\
+        "| filesystem | kernel | strategy | writes | w-err | reads | exposed | anomalies | per exposed read | would-403 | write µs p50 / p99 | reads/s per reader | status |\n\
          |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in reports {
         let kernel = r.environment.kernel.split_whitespace().nth(1).unwrap_or("?");
         for c in &r.cases {
-            let per_read = if c.anomalies.count == 0 {
-                format!("≤ {}", sci(c.anomalies.high))
-            } else {
-                sci(c.anomalies.rate)
+            let per_read = match super::words::zero_bound(c) {
+                Some(bound) => format!("≤ {}", sci(bound)),
+                None if c.anomalous_reads() > 0 => sci(c.anomalies_per_exposed.rate),
+                None => "—".into(),
             };
             let cell = super::table::md_cell;
             let _ = writeln!(
@@ -261,7 +261,7 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
                 thousands(c.writes.errors),
                 thousands(c.reads),
                 thousands(c.exposed_reads),
-                thousands(c.anomaly_count()),
+                thousands(c.anomalous_reads()),
                 per_read,
                 thousands(c.would_403.count),
                 c.writes.latency_us.p50,
@@ -271,7 +271,7 @@ pub fn matrix(title: &str, reports: &[Report]) -> String {
             );
         }
     }
-    s.push_str("\n`anomalies`: anomalous reads plus writer-side anomalies (write errors, mode, litter, ...). `per read`: the rate of anomalous reads, or for zero the exact one-sided 95% upper bound.\n\n## Runs\n\n");
+    s.push_str("\n`anomalies`: anomalous reads (writer-side findings are named in each run's verdict). `per exposed read`: the rate of anomalous reads per read that overlapped a write, or for a zero that means something (nothing else found) the exact one-sided 95% upper bound.\n\n## Runs\n\n");
     for r in reports {
         let e = &r.environment;
         let _ = writeln!(

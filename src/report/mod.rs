@@ -14,6 +14,7 @@ pub mod plots;
 pub mod sections;
 pub mod table;
 pub mod verdict;
+pub mod words;
 pub mod xml;
 
 use std::path::{Path, PathBuf};
@@ -28,7 +29,7 @@ use crate::stats::Estimate;
 use crate::subject::SubjectSpec;
 
 pub use files::check_writable_dir;
-pub use verdict::{CaseStatus, RunStatus, Verdict};
+pub use verdict::{CaseStatus, ProofTarget, Rules, RunStatus, Verdict};
 
 /// Identifies the schema of `report.json`; bumped on incompatible change.
 ///
@@ -111,6 +112,10 @@ pub struct Report {
     /// Seed of the run: it determines every token (and so every byte written).
     pub seed: u64,
     pub environment: Environment,
+    /// What the verdict holds the run to beyond each case's expectation
+    /// (the gate's proof target and crash stage).
+    #[serde(default)]
+    pub rules: Rules,
     /// One entry per strategy entry of the scenario, in order.
     pub cases: Vec<CaseReport>,
     /// The gate's crash stage (`--crash`): the subject's own writes, traced,
@@ -123,7 +128,7 @@ pub struct Report {
 /// One subject's crash states under one persistence model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CrashStage {
-    /// The subject (its label in the cases).
+    /// The case crashed: its label in `cases`.
     pub subject: String,
     pub report: crate::crash::CrashReport,
 }
@@ -411,7 +416,7 @@ impl CaseReport {
         let h = &raw.writes.latency_ns;
         let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
         let anomalies = r.anomalies();
-        let mut report = CaseReport {
+        CaseReport {
             label: case.label.clone(),
             subject: match &case.subject {
                 SubjectSpec::Strategy { name, .. } => name.clone(),
@@ -499,17 +504,10 @@ impl CaseReport {
             }),
             writer_stderr: raw.writes.stderr_tail.clone(),
             shape: raw.shape.as_ref().map(|l| l.report.clone()),
-            status: CaseStatus::Pass,
+            // Decided with the run's other facts by `verdict::decide`.
+            status: CaseStatus::Pending,
             reason: String::new(),
-        };
-        (report.status, report.reason) = verdict::judge_case(&report);
-        report
-    }
-
-    /// Adds killed-writer trials and judges the case again.
-    pub fn set_kill_trials(&mut self, trials: crate::engine::kill::KillTrials) {
-        self.kill_trials = Some(trials);
-        (self.status, self.reason) = verdict::judge_case(self);
+        }
     }
 
     /// The estimate of one outcome.
@@ -517,16 +515,22 @@ impl CaseReport {
         &self.outcomes[o.index()].estimate
     }
 
-    /// Every anomaly of the case: anomalous reads plus the writer-side ones
-    /// (failed writes, mode, litter, a broken file, ...) — everything that
-    /// counts against a strategy that claims safety.
-    pub fn anomaly_count(&self) -> u64 {
+    /// Anomalous reads: what "anomalies" counts, everywhere.
+    pub fn anomalous_reads(&self) -> u64 {
         self.anomalies.count
-            + if self.case.fault.is_some() {
-                0
-            } else {
-                self.writes.errors
-            }
+    }
+
+    /// Writer-side findings, each in its own unit (writes with a recipe
+    /// finding, failed or swallowed writes, mode scans, litter, kills, a
+    /// final file not whole): a sum only good for "is there any", which is
+    /// all the verdict asks of it.
+    pub fn writer_findings(&self) -> u64 {
+        let errors = if self.case.fault.is_some() {
+            0
+        } else {
+            self.writes.errors
+        };
+        errors
             + u64::from(self.final_state.is_anomaly())
             + self.watch.count()
             + self.writes.swallowed

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 
 use super::Latency;
 use super::Timeline;
-use super::verdict::thousands;
+use crate::numbers::thousands;
 use crate::stats::Estimate;
 
 const WIDTH: u32 = 960;
@@ -190,7 +190,7 @@ pub fn anomaly_rates(title: &str, rows: &[String], series: &[Series<Estimate>]) 
             .configure_mesh()
             .y_labels(0)
             .disable_y_mesh()
-            .x_desc("probability per read (log); ≤ marks the 95% bound of a zero count")
+            .x_desc("probability per exposed read (log); ≤ marks the 95% bound of a zero count")
             .x_label_formatter(&|v| if *v >= 1.0 { tick(v) } else { format!("{v:.0e}") })
             .draw()?;
         for (si, s) in series.iter().enumerate() {

@@ -4,9 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::verdict::thousands;
 use super::xml::escape;
 use super::{CaseReport, Report};
+use crate::numbers::thousands;
 
 /// One line per case on its windows: how many opened, how many a read hit.
 fn windows_line(c: &CaseReport) -> String {

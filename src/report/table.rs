@@ -8,9 +8,10 @@
 
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
-use super::verdict::{self, sci, thousands};
+use super::words;
 use super::{CaseReport, Report};
 use crate::classify::Outcome;
+use crate::numbers::{sci, thousands};
 
 /// A column of the wide table.
 pub struct Column {
@@ -89,7 +90,7 @@ pub const GLOSSARY: &[(&str, &str)] = &[
     ),
     (
         "0 ⇒ p ≤",
-        "exact one-sided 95% upper bound on the per-read probability of any outcome counted 0",
+        "exact one-sided 95% upper bound on the probability of an anomalous read per exposed read, on rows with no anomalous read and nothing else found",
     ),
     ("first anomaly", "when the first anomaly came, and which"),
     (
@@ -143,11 +144,11 @@ fn row(c: &CaseReport) -> Vec<String> {
         count(Outcome::Error),
         count(Outcome::Foreign),
         w403,
-        // The bound for a zero count depends only on the number of reads, so
-        // one column serves every zero in the row.
-        sci(crate::stats::clopper_pearson(0, c.reads).1),
+        // The bound of a zero, per exposed read as everywhere, on rows whose
+        // zero means something.
+        words::zero_bound(c).map_or("—".into(), sci),
         first,
-        verdict::status_cell(c),
+        words::status_cell(c),
     ]
 }
 
@@ -294,9 +295,9 @@ impl FittedRow {
         Self {
             label: c.label.clone(),
             exposed: thousands(c.exposed_reads),
-            anomalies: verdict::parts(c).into_iter().map(|p| p.short).collect(),
+            anomalies: words::parts(c).into_iter().map(|p| p.short).collect(),
             bound: bound_cell(c),
-            status: verdict::status_cell(c),
+            status: words::status_cell(c),
         }
     }
 
@@ -317,11 +318,7 @@ impl FittedRow {
 /// The 95% upper bound on anomalous reads per exposed read, for a case whose
 /// reads showed none (for the others the counts say more).
 fn bound_cell(c: &CaseReport) -> String {
-    if c.anomalies.count == 0 && c.exposed_reads > 0 {
-        sci(c.anomalies_per_exposed.high)
-    } else {
-        "—".into()
-    }
+    words::zero_bound(c).map_or("—".into(), sci)
 }
 
 /// Columns a string takes on a terminal (every character torn prints is
@@ -383,10 +380,14 @@ pub fn shorten_label(label: &str, max: usize) -> String {
 /// the same run line up: the label's column depends only on the width).
 pub fn progress_line(i: usize, n: usize, c: &CaseReport, width: usize) -> String {
     let prefix = format!("[{}/{}] ", i + 1, n);
+    let flagged = match c.recipe_anomalies {
+        0 => String::new(),
+        n => format!(" · {} flagged writes", thousands(n)),
+    };
     let tail = format!(
-        " {:>9} exposed {:>9} anomalies  {}",
+        " {:>9} exposed {:>9} anomalies{flagged}  {}",
         thousands(c.exposed_reads),
-        thousands(c.anomaly_count()),
+        thousands(c.anomalous_reads()),
         c.status.name()
     );
     // Room for a status as long as "inconclusive"; a longer one takes it

@@ -1,15 +1,63 @@
-//! Judging cases against what their strategies promise, and the run as a whole.
+//! The verdict room: the one place a run's verdict is decided.
 //!
-//! A zero is only evidence when the same run could have shown a non-zero: a
-//! run passes only if a positive control (a case expected to show anomalies)
-//! did show them, and every case that claims safety showed none while its
-//! reads overlapped writes.
+//! Every status torn prints — each case's, the run's, the exit code, the
+//! effect of the gate's proof target and of its crash stage, the exit code
+//! of `torn crash`, `torn matrix` and `torn merge` — is decided here, from
+//! the facts a report holds, and nowhere else. Outputs (the terminal table
+//! and verdict lines, progress lines, report.json/md/html, JUnit, GitHub
+//! annotations and step summary, matrix.md/html) render [`Report::verdict`]
+//! and each case's `status`; none of them re-decides or rewrites one.
+//!
+//! # What decides a case's status, in order
+//!
+//! 1. `subject-error` — the subject (or the external reader) broke: hung,
+//!    crashed, answered garbage. Nothing was judged.
+//! 2. `interrupted` — a signal cut the case short; its numbers are partial.
+//! 3. A case that claims safety ([`Expect::Clean`]):
+//!    - `fail` when any of: an anomalous read; a writer-side finding (a
+//!      recipe finding, a write error with no fault injected, a swallowed
+//!      error, a file left broken, a widened mode, litter, a killed write
+//!      that left the file broken, a read that went back in time, a final
+//!      file not whole); a crash stage that found a state not atomic or not
+//!      durable;
+//!    - else `inconclusive` when no read overlapped a write, when the
+//!      gate's [`ProofTarget`] was not met, or when the crash stage was
+//!      sampled (some states not explored) or never ran;
+//!    - else `pending` while its crash stage is still to run (a report
+//!      written mid-run), and `pass` once it has.
+//! 4. A case expected to show anomalies ([`Expect::Anomalies`]):
+//!    `expected` (a known flaw the scenario shows on purpose) or
+//!    `reproduced` when anything was found, else `inconclusive`.
+//! 5. A case with no expectation ([`Expect::Any`]): `info`.
+//!
+//! # What decides the run's status, in order, and its exit code
+//!
+//! | status | when | exit |
+//! |---|---|---|
+//! | `incomplete` | a report written while cases are still to run | 130 |
+//! | `interrupted` | a signal cut a case short | 130 |
+//! | `subject-error` | a case's subject broke | 3 |
+//! | `anomalies-found` | a case failed | 1 |
+//! | `inconclusive` | no case reproduced the race with anomalous reads (the positive control), or a case is inconclusive | 2 |
+//! | `pass` | everything else | 0 |
+//!
+//! A matrix (or merge) takes the most serious of its runs' statuses in the
+//! order of this table; `torn crash` maps its explorations the same way
+//! ([`crash_exit`]).
+//!
+//! # Units
+//!
+//! "anomalies" counts anomalous reads and nothing else; writer-side
+//! findings are counted in their own units (writes, scans, kills) and named
+//! in their own words. A zero's 95% bound is always quoted per exposed read
+//! and never on a case that failed, reproduced, or showed a finding.
 
 use serde::{Deserialize, Serialize};
 
+use super::words::summary;
 use super::{CaseReport, Report};
-use crate::classify::Outcome;
 use crate::exit;
+use crate::numbers::{sci, thousands};
 use crate::strategy::Expect;
 
 /// How one case came out against its expectation. Serialized, and printed,
@@ -17,7 +65,7 @@ use crate::strategy::Expect;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CaseStatus {
-    /// Claimed safe; zero anomalies in exposed reads.
+    /// Claimed safe; zero anomalies and zero findings, the proof target met.
     Pass,
     /// Known unsafe (a control); anomalies shown as expected.
     Reproduced,
@@ -25,14 +73,20 @@ pub enum CaseStatus {
     /// anomalies` and an `expect_reason`) showed as the scenario says: not a
     /// failure, and not a positive control.
     Expected,
-    /// Claimed safe; anomalies found.
+    /// Claimed safe; anomalies or findings found.
     Fail,
-    /// Could not prove anything: no exposure, or a control showed nothing.
+    /// Could not prove anything: no exposure, a target not met, a crash
+    /// stage sampled, or a control showed nothing.
     Inconclusive,
     /// No claim either way; numbers for information.
     Info,
     /// The subject broke (hung, crashed, answered garbage): nothing was judged.
     SubjectError,
+    /// A signal cut the case short: its numbers cover part of it.
+    Interrupted,
+    /// Its readers are done but its crash stage has not run yet (only in a
+    /// report written mid-run).
+    Pending,
 }
 
 impl CaseStatus {
@@ -46,25 +100,43 @@ impl CaseStatus {
             CaseStatus::Inconclusive => "inconclusive",
             CaseStatus::Info => "info",
             CaseStatus::SubjectError => "subject-error",
+            CaseStatus::Interrupted => "interrupted",
+            CaseStatus::Pending => "pending",
         }
+    }
+
+    /// Whether the case showed something against its writer (a failure,
+    /// or the flaw a control or demonstration is there to show): no bound
+    /// on a zero is quoted for it.
+    pub fn found_something(self) -> bool {
+        matches!(
+            self,
+            CaseStatus::Fail | CaseStatus::Reproduced | CaseStatus::Expected
+        )
     }
 }
 
 /// How the run came out. Serialized, and printed, by [`RunStatus::name`]
 /// (kebab-case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
-    /// Every case behaved as its scenario says, and a control showed the race.
-    Pass,
-    /// Something surprised: a case that claims safety showed an anomaly.
+    // In order of seriousness, most serious first: a matrix takes the first
+    // of its runs' statuses.
+    /// The report was written while the run was still going (or was killed
+    /// before it could write another).
+    Incomplete,
+    /// Ctrl-C (or SIGTERM/SIGHUP) cut the run short.
+    Interrupted,
+    /// The writer (or external reader) under test broke.
+    SubjectError,
+    /// Something surprised: a case that claims safety showed an anomaly or
+    /// a finding.
     AnomaliesFound,
     /// Nothing contradicts the claims, but they are not proven.
     Inconclusive,
-    /// The writer (or external reader) under test broke.
-    SubjectError,
-    /// Ctrl-C (or SIGTERM/SIGHUP) cut the run short.
-    Interrupted,
+    /// Every case behaved as its scenario says, and a control showed the race.
+    Pass,
 }
 
 impl RunStatus {
@@ -76,6 +148,18 @@ impl RunStatus {
             RunStatus::Inconclusive => "inconclusive",
             RunStatus::SubjectError => "subject-error",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Incomplete => "incomplete",
+        }
+    }
+
+    /// The exit code `torn` returns for this status (see the README).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RunStatus::Pass => exit::OK,
+            RunStatus::AnomaliesFound => exit::ANOMALIES_FOUND,
+            RunStatus::Inconclusive => exit::INCONCLUSIVE,
+            RunStatus::SubjectError => exit::SUBJECT_ERROR,
+            RunStatus::Interrupted | RunStatus::Incomplete => exit::INTERRUPTED,
         }
     }
 }
@@ -86,39 +170,241 @@ pub struct Verdict {
     pub status: RunStatus,
     /// The exit code `torn` returns for this verdict (see the README).
     pub exit_code: i32,
-    /// The verdict in plain sentences, one per line.
+    /// The verdict in plain sentences, one per line; the first is the
+    /// headline.
     pub lines: Vec<String>,
 }
 
-pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
-    let found = c.anomaly_count();
+impl Verdict {
+    /// The verdict of a report made before any case finished.
+    pub fn incomplete() -> Self {
+        Self::new(
+            RunStatus::Incomplete,
+            vec!["incomplete: no case has finished yet".into()],
+        )
+    }
+
+    fn new(status: RunStatus, lines: Vec<String>) -> Self {
+        Self {
+            status,
+            exit_code: status.exit_code(),
+            lines,
+        }
+    }
+}
+
+/// What the verdict holds a run to, beyond each case's expectation: set by
+/// the command (the gate sets both), recorded in the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rules {
+    /// What a case that claims safety must show to pass (the gate's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<ProofTarget>,
+    /// Cases that claim safety are also crashed at every point of their
+    /// traced writes (`gate --crash`); they pass only if that holds too.
+    #[serde(default)]
+    pub crash: bool,
+}
+
+/// What a gate must prove about a subject with zero anomalies: enough
+/// completed writes, enough mutation windows that reads overlapped (the
+/// per-write proof), and optionally enough window-exposed reads or a bound
+/// on the per-read anomaly probability.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProofTarget {
+    /// Completed writes (after the warm-up): no pass rests on one write.
+    pub min_writes: u64,
+    /// Mutation windows at least one read overlapped.
+    pub min_windows: u64,
+    /// Reads that overlapped a mutation window.
+    pub min_exposed: u64,
+    /// The 95% upper bound to prove on the per-exposed-read anomaly probability.
+    pub max_rate: Option<f64>,
+}
+
+/// What a subject has shown so far, in the terms of a [`ProofTarget`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    pub writes: u64,
+    pub windows_hit: u64,
+    pub exposed: u64,
+}
+
+impl Shown {
+    /// What a finished case showed.
+    pub fn of(c: &CaseReport) -> Self {
+        Shown {
+            writes: c.writes.committed,
+            windows_hit: c.windows.hit,
+            exposed: c.exposed_reads,
+        }
+    }
+}
+
+impl ProofTarget {
+    /// Whether zero anomalies with `s` meets the target.
+    pub fn met(&self, s: Shown) -> bool {
+        self.missing(s).is_empty()
+    }
+
+    /// What is still missing, in words (empty when met).
+    pub fn missing(&self, s: Shown) -> Vec<String> {
+        let mut out = Vec::new();
+        if s.writes < self.min_writes {
+            out.push(format!(
+                "{} of {} writes (--min-writes)",
+                thousands(s.writes),
+                thousands(self.min_writes)
+            ));
+        }
+        if s.windows_hit < self.min_windows {
+            out.push(format!(
+                "{} of {} write windows overlapped by a read (--min-windows)",
+                thousands(s.windows_hit),
+                thousands(self.min_windows)
+            ));
+        }
+        if s.exposed < self.exposed_needed() {
+            out.push(format!(
+                "{} of {} exposed reads (--min-exposed / --max-rate)",
+                thousands(s.exposed),
+                thousands(self.exposed_needed())
+            ));
+        }
+        out
+    }
+
+    /// Exposed reads needed, with zero anomalies, to meet the target.
+    pub fn exposed_needed(&self) -> u64 {
+        let by_rate = self.max_rate.map_or(0, |p| {
+            // (1 - p)^n <= 0.05  <=>  n >= ln(0.05) / ln(1 - p)
+            ((1.0 - crate::stats::CONFIDENCE).ln() / (-p).ln_1p()).ceil() as u64
+        });
+        self.min_exposed.max(by_rate)
+    }
+
+    /// The target in words, for the gate's first line.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![
+            format!("≥ {} writes", thousands(self.min_writes)),
+            format!(
+                "≥ {} write windows each overlapped by a read",
+                thousands(self.min_windows)
+            ),
+        ];
+        if self.exposed_needed() > 0 {
+            parts.push(format!("≥ {} exposed reads", thousands(self.exposed_needed())));
+        }
+        format!("0 anomalies in {}", parts.join(", "))
+    }
+}
+
+/// Whether the run is over (the last case is in and every stage has run),
+/// or this is a report written on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Cases (or a crash stage) are still to run.
+    Running,
+    /// Nothing more will be added.
+    Finished,
+}
+
+/// Decides every case's status and the run's verdict from the report's
+/// facts and rules, in place. The only function that sets them.
+pub fn decide(report: &mut Report, stage: Stage) {
+    let rules = report.rules;
+    for i in 0..report.cases.len() {
+        let c = &report.cases[i];
+        let crash: Vec<&super::CrashStage> = report.crash.iter().filter(|s| s.subject == c.label).collect();
+        let (status, reason) = judge_case(c, &rules, &crash, stage);
+        let c = &mut report.cases[i];
+        c.status = status;
+        c.reason = reason;
+    }
+    report.verdict = judge_run(report, stage);
+}
+
+fn judge_case(
+    c: &CaseReport,
+    rules: &Rules,
+    crash: &[&super::CrashStage],
+    stage: Stage,
+) -> (CaseStatus, String) {
+    use crate::crash::CrashStatus;
     if let Some(e) = &c.subject_error {
         return (CaseStatus::SubjectError, e.clone());
     }
+    if c.interrupted {
+        return (
+            CaseStatus::Interrupted,
+            format!("cut short after {:.1} s; so far {}", c.elapsed_s, summary(c)),
+        );
+    }
+    let found = c.anomalous_reads() + c.writer_findings();
+    let crash_line = |status: CrashStatus| {
+        let hit: Vec<String> = crash
+            .iter()
+            .filter(|s| s.report.verdict.status == status)
+            .map(|s| match status {
+                CrashStatus::Inconclusive if !s.report.exhaustive => format!(
+                    "sampled under {}: ~{} states not explored",
+                    s.report.model.name(),
+                    thousands(s.report.not_explored_estimate)
+                ),
+                _ => format!("{} under {}", s.report.verdict.summary, s.report.model.name()),
+            })
+            .collect();
+        (!hit.is_empty()).then(|| format!("crash states: {}", hit.join("; ")))
+    };
     match c.case.expect {
-        Expect::Clean if found > 0 => (
-            CaseStatus::Fail,
-            format!("claims safety but showed {}", summary(c)),
-        ),
-        Expect::Clean if c.exposed_reads == 0 => (
-            CaseStatus::Inconclusive,
-            "no read overlapped a write: zero proves nothing".into(),
-        ),
-        Expect::Clean => (
-            CaseStatus::Pass,
-            format!(
-                "0 anomalies in {} exposed reads (95% bound ≤ {} per exposed read){}",
-                thousands(c.exposed_reads),
-                sci(c.anomalies_per_exposed.high),
-                match &c.case.fault {
-                    Some(f) => format!(
-                        "; under {f}: {} write errors, all reported, file always whole",
-                        thousands(c.writes.errors)
-                    ),
-                    None => String::new(),
+        Expect::Clean => {
+            let crash_failed = crash_line(CrashStatus::Fail);
+            if found > 0 || crash_failed.is_some() {
+                let mut why = Vec::new();
+                if found > 0 {
+                    why.push(format!("{CLAIMS}{}", summary(c)));
                 }
-            ),
-        ),
+                why.extend(crash_failed);
+                return (CaseStatus::Fail, why.join("; "));
+            }
+            if c.exposed_reads == 0 {
+                return (
+                    CaseStatus::Inconclusive,
+                    "no read overlapped a write: zero proves nothing".into(),
+                );
+            }
+            if let Some(proof) = &rules.proof {
+                let missing = proof.missing(Shown::of(c));
+                if !missing.is_empty() {
+                    return (
+                        CaseStatus::Inconclusive,
+                        format!(
+                            "0 anomalies, but only {} — raise --budget, or lower the target",
+                            missing.join(", ")
+                        ),
+                    );
+                }
+            }
+            if let Some(sampled) = crash_line(CrashStatus::Inconclusive) {
+                return (
+                    CaseStatus::Inconclusive,
+                    format!("0 anomalies in its reads, but {sampled}"),
+                );
+            }
+            if rules.crash && crash.is_empty() {
+                return match stage {
+                    Stage::Running => (
+                        CaseStatus::Pending,
+                        "readers done; the crash stage has not run yet".into(),
+                    ),
+                    Stage::Finished => (
+                        CaseStatus::Inconclusive,
+                        "0 anomalies in its reads, but its crash stage did not run".into(),
+                    ),
+                };
+            }
+            (CaseStatus::Pass, pass_reason(c, !crash.is_empty()))
+        }
         Expect::Anomalies if found > 0 && c.case.expect_reason.is_some() => {
             (CaseStatus::Expected, summary(c))
         }
@@ -146,181 +432,37 @@ pub(super) fn judge_case(c: &CaseReport) -> (CaseStatus, String) {
     }
 }
 
-/// One anomaly of a case, in words and in a table cell.
-pub struct Part {
-    /// "mode widened 0600 → 0644", "empty 1,234".
-    pub long: String,
-    /// "mode 0600→0644", "empty 1,234", "torn-p 5".
-    pub short: String,
-}
+/// How a failing case that claims safety is described.
+const CLAIMS: &str = "claims safety but showed ";
 
-/// An outcome's name in a narrow table cell.
-pub fn short_outcome(o: Outcome) -> &'static str {
-    match o {
-        Outcome::TornUnparseable => "torn-u",
-        Outcome::TornParseable => "torn-p",
-        o => o.name(),
-    }
-}
-
-/// Every anomaly of a case, reads first, then the writer-side ones.
-pub fn parts(c: &CaseReport) -> Vec<Part> {
-    let part = |long: String, short: String| Part { long, short };
-    let mut parts: Vec<Part> = Outcome::ALL
-        .iter()
-        .filter(|o| o.is_anomaly() && c.outcome(**o).count > 0)
-        .map(|&o| {
-            let n = thousands(c.outcome(o).count);
-            part(format!("{} {n}", o.name()), format!("{} {n}", short_outcome(o)))
-        })
-        .collect();
-    if c.writes.errors > 0 && c.case.fault.is_none() {
-        let n = thousands(c.writes.errors);
-        parts.push(part(format!("{n} write errors"), format!("w-err {n}")));
-    }
-    if c.recipe_anomalies > 0
-        && let Some(t) = &c.trace
-    {
-        for f in t.recipes.findings.iter().filter(|f| f.finding.is_anomaly()) {
-            // The short form is the finding's name in report.json.
-            let name = serde_json::to_value(f.finding)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| "recipe".into());
-            parts.push(part(
-                format!("recipe {} ({} writes)", f.finding.describe(), thousands(f.writes)),
-                name,
-            ));
-        }
-    }
-    if c.writes.swallowed > 0 {
-        let n = thousands(c.writes.swallowed);
-        parts.push(part(
-            format!("{n} swallowed write errors"),
-            format!("swallowed {n}"),
-        ));
-    }
-    if c.writes.broken_after_failure > 0 {
-        let n = thousands(c.writes.broken_after_failure);
-        parts.push(part(
-            format!("{n} failed writes left the file broken"),
-            format!("broken {n}"),
-        ));
-    }
-    let w = &c.watch;
-    if w.mode_widened {
-        parts.push(part(
-            format!("mode widened {:04o} → {:04o}", w.mode_before, w.mode_after),
-            format!("mode {:04o}→{:04o}", w.mode_before, w.mode_after),
-        ));
-    }
-    if w.owner_changed {
-        parts.push(part("owner changed".into(), "owner".into()));
-    }
-    if w.widened_samples > 0 {
-        parts.push(part(
-            format!(
-                "target wider than {:04o} in {} scans",
-                w.mode_before,
-                thousands(w.widened_samples)
+/// Why a case that claims safety passed: its zero with its bound.
+fn pass_reason(c: &CaseReport, crashed: bool) -> String {
+    format!(
+        "0 anomalies in {} exposed reads (95% bound ≤ {} per exposed read){}{}",
+        thousands(c.exposed_reads),
+        sci(c.anomalies_per_exposed.high),
+        match &c.case.fault {
+            Some(f) => format!(
+                "; under {f}: {} write errors, all reported, file always whole",
+                thousands(c.writes.errors)
             ),
-            format!("wide {}×", thousands(w.widened_samples)),
-        ));
-    }
-    if w.exposures > 0 {
-        parts.push(part(
-            format!("token readable by others in {}", w.exposed_files.join(", ")),
-            format!("readable {}", w.exposed_files.len()),
-        ));
-    }
-    if w.litter_count > 0 {
-        let more = w.litter_count - w.litter.len() as u64;
-        let more = if more > 0 {
-            format!(" and {more} more")
+            None => String::new(),
+        },
+        if crashed {
+            "; crash states: atomic and durable in every state explored"
         } else {
-            String::new()
-        };
-        parts.push(part(
-            format!("left behind: {}{more}", w.litter.join(", ")),
-            format!("litter {}", thousands(w.litter_count)),
-        ));
-    }
-    if let Some(k) = &c.kill_trials {
-        let broken: Vec<(Outcome, u64)> = k
-            .after_kill
-            .iter()
-            .filter(|(o, _)| *o != Outcome::Ok)
-            .copied()
-            .collect();
-        if !broken.is_empty() {
-            let list = |name: fn(Outcome) -> &'static str| {
-                broken
-                    .iter()
-                    .map(|(o, n)| format!("{} {n}", name(*o)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            parts.push(part(
-                format!("after {} kills the file was {}", k.trials, list(Outcome::name)),
-                format!("killed: {}", list(short_outcome)),
-            ));
+            ""
         }
-        if k.littered > 0 {
-            parts.push(part(
-                format!("{} of {} kills left temp files", k.littered, k.trials),
-                format!("kill-litter {}/{}", k.littered, k.trials),
-            ));
-        }
-    }
-    if c.regressions > 0 {
-        let n = thousands(c.regressions);
-        parts.push(part(format!("{n} reads went back in time"), format!("back {n}")));
-    }
-    if c.final_state.is_anomaly() {
-        let (long, short) = if c.final_state == Outcome::Stale {
-            ("lost a committed change", "lost")
-        } else {
-            (c.final_state.name(), short_outcome(c.final_state))
-        };
-        parts.push(part(format!("final file {long}"), format!("final {short}")));
-    }
-    parts
+    )
 }
 
-/// "empty 1,234 · torn-parseable 5 · 2 write errors; first after 0.31 ms".
-pub fn summary(c: &CaseReport) -> String {
-    let parts = parts(c);
-    let mut s = if parts.is_empty() {
-        "no anomalies".to_string()
-    } else {
-        parts.into_iter().map(|p| p.long).collect::<Vec<_>>().join(" · ")
-    };
-    if let Some(f) = c.first_anomaly {
-        s.push_str(&format!("; first after {:.2} ms", f.seen.at_ms));
-    }
-    s
+/// Whether a case is a positive control that showed the race in its reads:
+/// the evidence that this run's readers could see a torn write.
+fn control_showed_race(c: &CaseReport) -> bool {
+    c.status == CaseStatus::Reproduced && c.anomalous_reads() > 0
 }
 
-/// The status of a case with its reason in a few words, for a table cell:
-/// `pass`, `reproduced`, `fail: mode 0600→0644`, `expected: litter 1`,
-/// `inconclusive: none seen`.
-pub fn status_cell(c: &CaseReport) -> String {
-    let first = || parts(c).into_iter().next().map(|p| p.short);
-    let why = match c.status {
-        CaseStatus::Pass | CaseStatus::Reproduced | CaseStatus::Info | CaseStatus::SubjectError => None,
-        CaseStatus::Fail | CaseStatus::Expected => first(),
-        CaseStatus::Inconclusive if c.exposed_reads == 0 => Some("no exposed reads".into()),
-        CaseStatus::Inconclusive if c.case.expect == Expect::Anomalies => Some("none seen".into()),
-        CaseStatus::Inconclusive => Some("bound not met".into()),
-    };
-    match why {
-        Some(why) => format!("{}: {why}", c.status.name()),
-        None => c.status.name().to_string(),
-    }
-}
-
-/// The verdict over all cases so far.
-pub fn judge_run(report: &Report) -> Verdict {
+fn judge_run(report: &Report, stage: Stage) -> Verdict {
     let cases = &report.cases;
     let with = |s: CaseStatus| cases.iter().filter(move |c| c.status == s);
     let mut lines = Vec::new();
@@ -367,69 +509,130 @@ pub fn judge_run(report: &Report) -> Verdict {
     for c in with(CaseStatus::SubjectError) {
         lines.push(format!("SUBJECT ERROR: {} — {}", c.label, c.reason));
     }
-    let interrupted = cases.iter().any(|c| c.interrupted);
-    let failed = with(CaseStatus::Fail).next().is_some();
-    let inconclusive = with(CaseStatus::Inconclusive).next().is_some();
-    let (status, exit_code) = if interrupted {
+    for c in with(CaseStatus::Interrupted) {
+        lines.push(format!("interrupted: {} — {}", c.label, c.reason));
+    }
+    for c in with(CaseStatus::Pending) {
+        lines.push(format!("pending: {} — {}", c.label, c.reason));
+    }
+    let any = |s: CaseStatus| with(s).next().is_some();
+    let status = if stage == Stage::Running || any(CaseStatus::Pending) {
+        lines.push(format!(
+            "incomplete: written while the run was still going ({} case(s) finished); \
+             only the run's last report may pass",
+            cases.len()
+        ));
+        RunStatus::Incomplete
+    } else if any(CaseStatus::Interrupted) {
         lines.push("interrupted: the numbers above cover only part of the run".into());
-        (RunStatus::Interrupted, exit::INTERRUPTED)
-    } else if with(CaseStatus::SubjectError).next().is_some() {
-        (RunStatus::SubjectError, exit::SUBJECT_ERROR)
-    } else if failed {
-        (RunStatus::AnomaliesFound, exit::ANOMALIES_FOUND)
-    } else if reproduced.is_empty() {
+        RunStatus::Interrupted
+    } else if any(CaseStatus::SubjectError) {
+        RunStatus::SubjectError
+    } else if any(CaseStatus::Fail) {
+        RunStatus::AnomaliesFound
+    } else if !cases.iter().any(control_showed_race) {
         lines.push(
-            "inconclusive: no positive control showed the race in this run, so its zeros prove nothing \
-             (add naive-truncate to the scenario)"
+            "inconclusive: no positive control showed anomalous reads in this run, so its zeros \
+             prove nothing (add naive-truncate to the scenario)"
                 .into(),
         );
-        (RunStatus::Inconclusive, exit::INCONCLUSIVE)
-    } else if inconclusive {
-        (RunStatus::Inconclusive, exit::INCONCLUSIVE)
+        RunStatus::Inconclusive
+    } else if any(CaseStatus::Inconclusive) {
+        RunStatus::Inconclusive
     } else {
-        (RunStatus::Pass, exit::OK)
+        RunStatus::Pass
     };
-    Verdict {
-        status,
-        exit_code,
-        lines,
+    if let Some(proof) = &report.rules.proof {
+        gate_lines(report, proof, status, &mut lines);
     }
+    Verdict::new(status, lines)
 }
 
-/// 1234567 → "1,234,567".
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
+/// The gate's headline first (its one-line verdict on the subject), and
+/// what the verdict could not rest on.
+fn gate_lines(report: &Report, _proof: &ProofTarget, status: RunStatus, lines: &mut Vec<String>) {
+    let control = report.cases.iter().find(|c| c.case.expect == Expect::Anomalies);
+    let Some(s) = report.cases.iter().find(|c| c.case.expect == Expect::Clean) else {
+        return;
+    };
+    let readers = format!(
+        "0 anomalies in {} writes, {} of {} write windows overlapped by reads (95% bound ≤ {} per write), \
+         {} exposed reads (≤ {} per read){}; control naive-truncate: {} anomalous reads in the same run",
+        thousands(s.writes.committed),
+        thousands(s.windows.hit),
+        thousands(s.windows.opened),
+        sci(s.anomalies_per_window.high),
+        thousands(s.exposed_reads),
+        sci(s.anomalies_per_exposed.high),
+        if s.windows.traced {
+            ""
+        } else {
+            " — untraced: each whole write counted as a window"
+        },
+        thousands(control.map_or(0, |c| c.anomalous_reads()))
+    );
+    let readers_clean = s.anomalous_reads() + s.writer_findings() == 0 && s.exposed_reads > 0;
+    let headline = match (status, s.status) {
+        (RunStatus::Pass, _) => format!("pass: {readers}"),
+        (_, CaseStatus::Fail) => format!("fail: {}", s.reason.trim_start_matches(CLAIMS)),
+        (_, CaseStatus::SubjectError) => format!("subject error: {}", s.reason),
+        (_, CaseStatus::Inconclusive) => format!("inconclusive: {}", s.reason),
+        (status, _) => status.name().to_string(),
+    };
+    // A subject failed by its crash states alone: its readers' zero stays
+    // on record, second.
+    if status != RunStatus::Pass && s.status == CaseStatus::Fail && readers_clean {
+        lines.insert(0, format!("readers: {readers}"));
+    }
+    lines.insert(0, headline);
+    // What the verdict could not rest on: calls the trace could not see.
+    if let Some(t) = &s.trace {
+        if let Some(why) = &t.summary.untraced {
+            lines.insert(
+                1,
+                format!("untraced: {why} — each whole write counted as one window"),
+            );
         }
-        out.push(ch);
+        if !t.summary.unseen.is_empty() {
+            lines.push(format!("not seen by the trace: {}", t.summary.unseen.join("; ")));
+        }
     }
-    out
 }
 
-/// A probability in short scientific notation: 2.99e-6.
-pub fn sci(p: f64) -> String {
-    if p == 0.0 {
-        "0".into()
-    } else if p >= 0.01 {
-        format!("{p:.3}")
+/// The verdict over several runs (a matrix, a merge): the most serious of
+/// their statuses, with one line per run.
+pub fn over_runs(reports: &[Report]) -> Verdict {
+    let status = reports
+        .iter()
+        .map(|r| r.verdict.status)
+        .min()
+        .unwrap_or(RunStatus::Inconclusive);
+    let mut lines: Vec<String> = reports
+        .iter()
+        .map(|r| {
+            format!(
+                "{} ({}): {}",
+                r.environment.fs_label,
+                r.environment.fs_type,
+                r.verdict.status.name()
+            )
+        })
+        .collect();
+    if reports.is_empty() {
+        lines.push("inconclusive: no run to judge".into());
+    }
+    Verdict::new(status, lines)
+}
+
+/// `torn crash`'s exit code over its explorations: any state not atomic
+/// or not durable fails; a sampled exploration is inconclusive.
+pub fn crash_exit(statuses: &[crate::crash::CrashStatus]) -> i32 {
+    use crate::crash::CrashStatus;
+    if statuses.contains(&CrashStatus::Fail) {
+        exit::ANOMALIES_FOUND
+    } else if statuses.contains(&CrashStatus::Inconclusive) || statuses.is_empty() {
+        exit::INCONCLUSIVE
     } else {
-        format!("{p:.2e}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn number_formatting() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(thousands(100), "100");
-        assert_eq!(sci(2.9957e-6), "3.00e-6");
-        assert_eq!(sci(0.5), "0.500");
+        exit::OK
     }
 }
