@@ -71,6 +71,7 @@ pub fn crash_stage(
     classifier: &crate::classify::Classifier,
     target_rel: &std::path::Path,
     scratch: &crate::scratch::Scratch,
+    limits: crate::crash::Limits,
     seed: u64,
 ) -> anyhow::Result<Vec<crate::report::CrashStage>> {
     use anyhow::Context;
@@ -110,21 +111,14 @@ pub fn crash_stage(
             initial: &initial,
             acks: &rec.acks,
         };
-        let report = crate::crash::explore(
-            &input,
-            model,
-            crate::crash::Limits::new(16_384, 200_000),
-            states.path(),
-            classifier,
-            seed,
-        )
-        .with_context(|| {
-            format!(
-                "exploring the crash states of {} under {}",
-                subject.label(),
-                model.name()
-            )
-        })?;
+        let report = crate::crash::explore(&input, model, limits, states.path(), classifier, seed)
+            .with_context(|| {
+                format!(
+                    "exploring the crash states of {} under {}",
+                    subject.label(),
+                    model.name()
+                )
+            })?;
         out.push(crate::report::CrashStage {
             subject: case_label.to_string(),
             report,

@@ -277,8 +277,20 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
             proof: Some(proof),
             crash: args.crash,
         },
-        args.crash.then(|| (g.subject_label(), g.subject.clone())),
+        args.crash.then(|| CrashStage {
+            case_label: g.subject_label(),
+            subject: g.subject.clone(),
+            limits: torn::crash::Limits::new(args.crash_max_states, args.crash_max_states_total),
+        }),
     )
+}
+
+/// The gate's crash stage, as asked for on its command line.
+struct CrashStage {
+    /// The subject's case label.
+    case_label: String,
+    subject: SubjectSpec,
+    limits: torn::crash::Limits,
 }
 
 /// Runs a scenario and renders its report everywhere it is asked for.
@@ -289,7 +301,7 @@ fn execute(
     base: &Path,
     output: &OutputArgs,
     rules: torn::report::Rules,
-    crash: Option<(String, SubjectSpec)>,
+    crash: Option<CrashStage>,
 ) -> anyhow::Result<i32> {
     let opts = RunOptions {
         dir: output.dir.clone(),
@@ -329,7 +341,12 @@ fn execute(
         eprintln!("{}", table::wrap(&line, table::sentence_width()));
     }
     let mut result = run::run(scenario, source, base, &opts, &CANCEL)?;
-    if let Some((case_label, subject)) = crash {
+    if let Some(CrashStage {
+        case_label,
+        subject,
+        limits,
+    }) = crash
+    {
         // A subject that could not run, or a run cut short, is not crashed:
         // the verdict says why.
         let subject_ran = result
@@ -354,6 +371,7 @@ fn execute(
                 &classifier,
                 &scenario.target_rel(),
                 &scratch,
+                limits,
                 scenario.seed,
             )?;
             if !cli.quiet {

@@ -391,6 +391,14 @@ pub struct GateArgs {
     /// acknowledged version after a power cut fails (see `torn crash`).
     #[arg(long)]
     pub crash: bool,
+    /// With --crash: crash states generated per crash point at most; beyond,
+    /// they are sampled, and a sampled stage leaves the gate inconclusive.
+    #[arg(long, env = "TORN_CRASH_STATES", default_value = "16384")]
+    pub crash_max_states: u64,
+    /// With --crash: crash states generated per model at most, over all
+    /// crash points.
+    #[arg(long, env = "TORN_CRASH_STATES_TOTAL", default_value = "200000")]
+    pub crash_max_states_total: u64,
     /// Do not trace the writer's system calls: each whole write (the whole
     /// run of a write command) then counts as one write window, and no
     /// recipe is shown. For writers that cannot run under ptrace.
