@@ -573,7 +573,15 @@ fn analyse(
                     carry.target = Some((d, n));
                 }
                 let creates = flags & nix::libc::O_CREAT != 0;
-                if is_target(&key, path, carry) {
+                // A file this open created is new: never the target's inode
+                // (even if the number is a freed one's).
+                let fresh = e.file.is_some_and(|f| f.created);
+                if fresh && carry.target.map(|(d, n)| Key::Ino(d, n)).as_ref() == Some(&key) {
+                    // The inode torn took for the target's was replaced
+                    // unseen (an untraced process) and its number reused.
+                    carry.target = None;
+                }
+                if !fresh && is_target(&key, path, carry) {
                     if super::window::writes(*flags) {
                         breaks.get_or_insert_with(|| {
                             format!("opens the target for writing: {}", describe_evidence(e))
@@ -937,6 +945,8 @@ fn proof(f: &FileTrack, at: Option<usize>) -> Vec<usize> {
     let mut calls: Vec<usize> = f.opened.into_iter().collect();
     calls.extend(f.chmods.iter().copied().filter(|&c| at.is_none_or(|w| c < w)));
     calls.extend(at.or(f.first_write));
+    calls.sort_unstable();
+    calls.dedup();
     calls
 }
 
@@ -1108,7 +1118,7 @@ pub fn describe_evidence(e: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::libc::{O_CREAT, O_EXCL, O_RDWR, O_TRUNC, O_WRONLY};
+    use nix::libc::{O_CREAT, O_EXCL, O_RDWR, O_TRUNC, O_WRONLY, RENAME_EXCHANGE};
 
     fn e(call: Call) -> Event {
         Event {
@@ -1267,5 +1277,433 @@ mod tests {
             "the name is fixed from the second write on"
         );
         assert_eq!(b.anomalies(), 1 + 2);
+    }
+
+    // ---- Findings from real file state -------------------------------
+
+    const T: &str = "/h/.hermes/config.yaml";
+
+    /// An event whose file's real state was read at its exit.
+    fn st(call: Call, ino: u64, mode: Option<u32>, created: bool) -> Event {
+        Event {
+            file: Some(crate::trace::FileState {
+                dev: 1,
+                ino,
+                mode,
+                created,
+            }),
+            ..e(call)
+        }
+    }
+
+    fn open(path: &str, flags: i32, mode: u32, fd: i32) -> Call {
+        Call::Open {
+            path: path.into(),
+            flags,
+            mode,
+            fd,
+        }
+    }
+
+    fn write(path: &str, fd: i32, len: u64) -> Call {
+        Call::Write {
+            path: path.into(),
+            fd,
+            offset: None,
+            len,
+            data: None,
+        }
+    }
+
+    fn rename(from: &str, to: &str) -> Call {
+        Call::Rename {
+            from: from.into(),
+            to: to.into(),
+            flags: 0,
+        }
+    }
+
+    fn close(path: &str, fd: i32) -> Call {
+        Call::Close {
+            path: path.into(),
+            fd,
+        }
+    }
+
+    fn found(b: &RecipeBook) -> Vec<Finding> {
+        b.findings
+            .iter()
+            .map(|f| f.finding)
+            .filter(|f| f.is_anomaly())
+            .collect()
+    }
+
+    /// PyPI atomicwrites 1.4.1: mkstemp (0600), close, reopen by name with
+    /// `O_CREAT|O_TRUNC, 0666`, write, fsync, rename.
+    fn atomicwrites(tmp: &str, ino: u64, real: bool) -> Vec<Event> {
+        let s = |c, mode, created| {
+            if real {
+                st(c, ino, Some(mode), created)
+            } else {
+                e(c)
+            }
+        };
+        vec![
+            s(open(tmp, O_RDWR | O_CREAT | O_EXCL, 0o600, 3), 0o600, true),
+            e(close(tmp, 3)),
+            s(open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o666, 3), 0o600, false),
+            e(write(tmp, 3, 1196)),
+            e(Call::Fsync {
+                path: tmp.into(),
+                data_only: false,
+            }),
+            e(close(tmp, 3)),
+            s(rename(tmp, T), 0o600, false),
+        ]
+    }
+
+    #[test]
+    fn reopening_an_existing_0600_temp_with_0666_is_not_wider_by_its_real_mode() {
+        let mut real = RecipeBook::default();
+        real.add(
+            &atomicwrites("/h/.hermes/tmpa.tmp", 10, true),
+            Path::new(T),
+            Some(0o600),
+            0o022,
+        );
+        assert!(found(&real).is_empty(), "{:?}", real.findings);
+        assert_eq!(real.atomic.atomic(), 1);
+        assert_eq!(real.atomic.classes[0].class, RecipeClass::RenameOver);
+        // The same calls judged by their arguments alone (a trace without
+        // real state) would take the reopen's 0666 for a create.
+        let mut args = RecipeBook::default();
+        args.add(
+            &atomicwrites("/h/.hermes/tmpa.tmp", 10, false),
+            Path::new(T),
+            Some(0o600),
+            0o022,
+        );
+        assert_eq!(found(&args), vec![Finding::TempWiderThanTarget]);
+        assert_eq!(args.atomic.atomic(), 0);
+    }
+
+    fn git_lock(chmod_first: bool) -> Vec<Event> {
+        let lock = "/h/.hermes/config.yaml.lock";
+        let chmod = st(
+            Call::Chmod {
+                path: lock.into(),
+                mode: 0o600,
+            },
+            20,
+            Some(0o600),
+            false,
+        );
+        let mut v = vec![st(
+            open(lock, O_RDWR | O_CREAT | O_EXCL, 0o666, 3),
+            20,
+            Some(0o644),
+            true,
+        )];
+        if chmod_first {
+            v.push(chmod.clone());
+        }
+        v.push(st(write(lock, 3, 1196), 20, None, false));
+        if !chmod_first {
+            v.push(chmod);
+        }
+        v.push(e(close(lock, 3)));
+        v.push(st(rename(lock, T), 20, Some(0o600), false));
+        v
+    }
+
+    #[test]
+    fn an_o_excl_lock_file_narrowed_before_its_first_byte_is_no_finding() {
+        let mut b = RecipeBook::default();
+        for _ in 0..3 {
+            b.add(&git_lock(true), Path::new(T), Some(0o600), 0o022);
+        }
+        assert!(found(&b).is_empty(), "fixed name, but O_EXCL: {:?}", b.findings);
+        assert_eq!(b.atomic.atomic(), 3);
+    }
+
+    #[test]
+    fn a_byte_written_while_the_temp_is_wider_is_a_finding_however_it_ends() {
+        let mut b = RecipeBook::default();
+        b.add(&git_lock(false), Path::new(T), Some(0o600), 0o022);
+        assert_eq!(found(&b), vec![Finding::TempWiderThanTarget]);
+        let f = &b.findings[0];
+        assert_eq!(f.file.as_deref(), Some(".hermes/config.yaml.lock"));
+        assert_eq!(
+            f.example,
+            vec![
+                "open(.hermes/config.yaml.lock, O_RDWR|O_CREAT|O_EXCL, 0666) = 3 (created, mode 0644)",
+                "write(.hermes/config.yaml.lock, 1196 B)",
+            ],
+            "the open with its real mode, and the first byte that went in while it was 0644"
+        );
+        assert!(
+            b.atomic
+                .first_outside
+                .as_ref()
+                .unwrap()
+                .why
+                .contains("wider mode")
+        );
+    }
+
+    #[test]
+    fn a_temp_chmod_wider_after_the_token_went_in_is_a_finding_with_its_calls_in_order() {
+        let tmp = "/h/.hermes/tmpq.tmp";
+        let events = vec![
+            st(
+                open(tmp, O_RDWR | O_CREAT | O_EXCL, 0o600, 3),
+                5,
+                Some(0o600),
+                true,
+            ),
+            e(write(tmp, 3, 1196)),
+            st(
+                Call::Chmod {
+                    path: tmp.into(),
+                    mode: 0o644,
+                },
+                5,
+                Some(0o644),
+                false,
+            ),
+            e(close(tmp, 3)),
+            st(rename(tmp, T), 5, Some(0o644), false),
+        ];
+        let mut b = RecipeBook::default();
+        b.add(&events, Path::new(T), Some(0o600), 0o022);
+        assert_eq!(found(&b), vec![Finding::TempWiderThanTarget]);
+        let ex = &b.findings[0].example;
+        assert!(ex[0].starts_with("open(") && ex[1].starts_with("write(") && ex[2].starts_with("chmod("));
+        assert!(
+            ex[3].starts_with("rename(") && ex[3].ends_with("(mode 0644)"),
+            "{ex:?}"
+        );
+    }
+
+    #[test]
+    fn the_writers_own_umask_is_the_one_a_create_is_judged_by() {
+        let tmp = "/h/.hermes/.c.tmp";
+        let events = vec![
+            e(Call::Umask { mask: 0o077 }),
+            e(open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o666, 3)),
+            e(write(tmp, 3, 10)),
+            e(rename(tmp, T)),
+        ];
+        let mut b = RecipeBook::default();
+        // torn's own umask (022) would make it 0644; the writer's makes it 0600.
+        b.add(&events, Path::new(T), Some(0o600), 0o022);
+        assert!(found(&b).is_empty(), "{:?}", b.findings);
+        assert!(b.recipes[0].recipe.starts_with("umask(0077) → open({tmp}"));
+    }
+
+    fn under_lock(lock_op: Option<LockOp>, n: u64) -> Vec<Event> {
+        let (lock, tmp) = ("/h/.hermes/config.yaml.lock", "/h/.hermes/config.yaml.tmp");
+        let mut v = vec![st(open(lock, O_RDWR | O_CREAT, 0o600, 4), 30, Some(0o600), false)];
+        if let Some(op) = lock_op {
+            v.push(st(
+                Call::Lock {
+                    path: lock.into(),
+                    kind: crate::trace::LockKind::Flock,
+                    op,
+                },
+                30,
+                None,
+                false,
+            ));
+        }
+        v.extend([
+            st(
+                open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600, 3),
+                31 + n,
+                Some(0o600),
+                true,
+            ),
+            e(write(tmp, 3, 1196)),
+            e(close(tmp, 3)),
+            st(rename(tmp, T), 31 + n, Some(0o600), false),
+            st(close(lock, 4), 30, None, false),
+        ]);
+        v
+    }
+
+    #[test]
+    fn a_fixed_temp_name_under_an_exclusive_lock_is_not_shared_and_its_lock_file_is_no_litter() {
+        let t = Path::new(T);
+        let mut locked = RecipeBook::default();
+        let mut shared = RecipeBook::default();
+        let mut unlocked = RecipeBook::default();
+        for n in 0..2 {
+            locked.add(&under_lock(Some(LockOp::Exclusive), n), t, Some(0o600), 0o022);
+            shared.add(&under_lock(Some(LockOp::Shared), n), t, Some(0o600), 0o022);
+            unlocked.add(&under_lock(None, n), t, Some(0o600), 0o022);
+        }
+        assert!(found(&locked).is_empty(), "{:?}", locked.findings);
+        assert!(locked.is_lock_file(Path::new("/h/.hermes/config.yaml.lock")));
+        assert!(!locked.is_lock_file(Path::new("/h/.hermes/config.yaml.tmp")));
+        assert_eq!(
+            found(&shared),
+            vec![Finding::FixedTempName],
+            "a shared lock excludes nothing"
+        );
+        assert_eq!(found(&unlocked), vec![Finding::FixedTempName]);
+        assert!(!unlocked.is_lock_file(Path::new("/h/.hermes/config.yaml.lock")));
+    }
+
+    #[test]
+    fn renaming_the_target_away_is_its_own_finding_and_no_atomic_class() {
+        let tmp = "/h/.hermes/tmpz.tmp";
+        let events = vec![
+            st(
+                open(tmp, O_RDWR | O_CREAT | O_EXCL, 0o600, 3),
+                7,
+                Some(0o600),
+                true,
+            ),
+            e(write(tmp, 3, 1196)),
+            e(close(tmp, 3)),
+            st(rename(T, "/h/.hermes/config.yaml.old"), 6, Some(0o600), false),
+            st(rename(tmp, T), 7, Some(0o600), false),
+        ];
+        let mut b = RecipeBook::default();
+        b.add(&events, Path::new(T), Some(0o600), 0o022);
+        assert_eq!(found(&b), vec![Finding::RemovesTarget]);
+        assert_eq!(
+            b.findings[0].example,
+            vec!["rename(.hermes/config.yaml → .hermes/config.yaml.old) (mode 0600)"]
+        );
+        assert_eq!((b.atomic.atomic(), b.atomic.outside), (0, 1));
+        assert!(b.holds_tied(Path::new("/h/.hermes/config.yaml.old")));
+    }
+
+    #[test]
+    fn a_write_through_a_descriptor_renamed_over_the_target_writes_the_target_by_its_inode() {
+        // The write's path is the temp's old name (as a table that missed the
+        // rename would give it): its inode says it is the target now.
+        let tmp = "/h/.hermes/tmpw.tmp";
+        let events = vec![
+            st(
+                open(tmp, O_RDWR | O_CREAT | O_EXCL, 0o600, 3),
+                8,
+                Some(0o600),
+                true,
+            ),
+            st(write(tmp, 3, 598), 8, None, false),
+            st(rename(tmp, T), 8, Some(0o600), false),
+            st(write(tmp, 3, 598), 8, None, false),
+            e(close(tmp, 3)),
+        ];
+        let mut b = RecipeBook::default();
+        b.add(&events, Path::new(T), Some(0o600), 0o022);
+        assert_eq!(found(&b), vec![Finding::WritesTargetInPlace]);
+        assert_eq!(
+            b.findings[0].example.len(),
+            3,
+            "open, rename, the write: {:?}",
+            b.findings[0].example
+        );
+        assert!(b.atomic.first_outside.is_some());
+    }
+
+    #[test]
+    fn a_shared_writable_map_of_the_target_writes_it_in_place_and_proves_nothing() {
+        let events = vec![
+            st(open(T, O_RDWR, 0, 3), 1, Some(0o600), false),
+            st(Call::Mmap { path: T.into() }, 1, None, false),
+            e(close(T, 3)),
+        ];
+        let mut b = RecipeBook::default();
+        b.add(&events, Path::new(T), Some(0o600), 0o022);
+        assert_eq!(found(&b), vec![Finding::WritesTargetInPlace]);
+        assert_eq!(b.atomic.outside, 1);
+    }
+
+    #[test]
+    fn files_not_tied_to_the_target_raise_nothing() {
+        // A debug log and a settings file under HOME, 0644, beside a durable write.
+        let log = "/h/.hermes/.tool/_logs/1-debug-0.log";
+        let mut events = vec![
+            st(
+                open(log, O_WRONLY | O_CREAT | O_TRUNC, 0o666, 5),
+                40,
+                Some(0o644),
+                true,
+            ),
+            e(write(log, 5, 100)),
+            e(close(log, 5)),
+        ];
+        events.extend(durable(Path::new(T), Path::new("/h/.hermes/.config.yaml.1.tmp")));
+        let mut b = RecipeBook::default();
+        b.add(&events, Path::new(T), Some(0o600), 0o022);
+        assert!(found(&b).is_empty(), "{:?}", b.findings);
+        assert_eq!(b.atomic.atomic(), 1);
+        assert!(!b.holds_tied(Path::new("/h/.hermes/.tool")));
+        // A file created in the target's directory is tied: wide, it is a finding.
+        let side = "/h/.hermes/config.yaml.bak";
+        let events = vec![
+            st(
+                open(side, O_WRONLY | O_CREAT | O_TRUNC, 0o666, 5),
+                41,
+                Some(0o644),
+                true,
+            ),
+            e(write(side, 5, 1196)),
+        ];
+        b.add(&events, Path::new(T), Some(0o600), 0o022);
+        assert_eq!(found(&b), vec![Finding::TempWiderThanTarget]);
+    }
+
+    #[test]
+    fn a_rename_exchange_is_its_own_class_and_a_late_write_breaks_any() {
+        let tmp = "/h/.hermes/tmpx.tmp";
+        let mut events = vec![
+            st(
+                open(tmp, O_RDWR | O_CREAT | O_EXCL, 0o600, 3),
+                9,
+                Some(0o600),
+                true,
+            ),
+            e(write(tmp, 3, 1196)),
+            e(close(tmp, 3)),
+            st(
+                Call::Rename {
+                    from: tmp.into(),
+                    to: T.into(),
+                    flags: RENAME_EXCHANGE,
+                },
+                9,
+                Some(0o600),
+                false,
+            ),
+        ];
+        let mut b = RecipeBook::default();
+        b.add(&events, Path::new(T), Some(0o600), 0o022);
+        assert_eq!(b.atomic.classes[0].class, RecipeClass::ExchangeOver);
+        // Another thread's write into the temp returned after the rename began.
+        events[1].end_ns = 100;
+        events[3].start_ns = 50;
+        let mut late = RecipeBook::default();
+        late.add(&events, Path::new(T), Some(0o600), 0o022);
+        assert_eq!(late.atomic.atomic(), 0);
+        assert!(
+            late.atomic
+                .first_outside
+                .unwrap()
+                .why
+                .contains("returned after the rename")
+        );
+        // Calls that change nothing (a lock file closed after the last write) are no write.
+        let mut idle = RecipeBook::default();
+        idle.add(
+            &[e(close("/h/.hermes/x.lock", 4))],
+            Path::new(T),
+            Some(0o600),
+            0o022,
+        );
+        assert_eq!(idle.atomic.writes, 0);
     }
 }
