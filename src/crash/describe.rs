@@ -78,6 +78,9 @@ pub fn describe_call(l: &Logical, call: &Call) -> String {
         Call::Chmod { path, mode } => format!("chmod({}, {mode:04o})", p(path)),
         Call::Chown { path, uid, gid } => format!("chown({}, {uid}:{gid})", p(path)),
         Call::Close { path, .. } => format!("close({})", p(path)),
+        Call::Umask { mask } => format!("umask({mask:04o})"),
+        Call::Lock { path, op, .. } => format!("{}({}, {op:?})", call.name(), p(path)),
+        Call::Mmap { path } => format!("mmap({}, PROT_WRITE, MAP_SHARED)", p(path)),
     }
 }
 

@@ -539,6 +539,9 @@ impl Logical {
                     );
                 }
             }
+            // Neither puts anything on disk: a mask and a lock change no
+            // file, and a shared mapping's stores are not in the trace.
+            Call::Umask { .. } | Call::Lock { .. } | Call::Mmap { .. } => {}
         }
         Ok(())
     }

@@ -39,6 +39,7 @@ impl Clock {
             tid: 1,
             call,
             result,
+            file: None,
         });
     }
 }

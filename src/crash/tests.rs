@@ -425,6 +425,7 @@ fn ev(i: u64, call: crate::trace::Call, result: i64) -> Event {
         tid: 1,
         call,
         result,
+        file: None,
     }
 }
 

@@ -557,6 +557,11 @@ fn collect(
         t.sampled,
         classifier,
         shared.committed.load(Ordering::Acquire),
+        t.writes
+            .trace
+            .as_ref()
+            .filter(|_| t.writes.traced)
+            .map(|r| &r.recipes),
     );
     let windows = shared.window_stats(t.writes.traced);
     Ok(CaseRaw {

@@ -227,12 +227,59 @@ pub struct WriteTally {
 /// What tracing a case's writers showed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraceReport {
-    /// What the trace saw and could not see (of the first writer traced).
+    /// What the trace saw (the first traced writer's counters) and could
+    /// not see (any writer's).
     pub summary: crate::trace::TraceSummary,
     /// The distinct recipes of the writes, and their findings.
     pub recipes: crate::trace::recipe::RecipeBook,
     /// What delay injection did, if it was on.
     pub perturb: Option<crate::trace::window::PerturbStats>,
+}
+
+impl TraceReport {
+    /// What the trace could not see, each of which keeps every write of the
+    /// run out of a proof by recipe ([`crate::trace::recipe::RecipeClass`]):
+    /// a process that ran untraced, a note of calls it cannot follow
+    /// (`io_uring`, shared writable mappings, foreign-ABI calls), events
+    /// dropped from the ring before they were analysed, calls whose process
+    /// died before they returned. Empty: the recipes saw every call.
+    pub fn blind_spots(&self) -> Vec<String> {
+        let s = &self.summary;
+        let mut out = Vec::new();
+        if let Some(why) = &s.untraced {
+            out.push(format!("ran untraced: {why}"));
+        }
+        out.extend(s.unseen.iter().cloned());
+        if s.notes_dropped > 0 {
+            out.push(format!(
+                "{} more notes of what the trace could not see",
+                s.notes_dropped
+            ));
+        }
+        if s.dropped > 0 {
+            out.push(format!(
+                "{} traced calls dropped before their write was analysed",
+                s.dropped
+            ));
+        }
+        if s.unfinished > 0 {
+            out.push(format!(
+                "{} calls never returned (their process died)",
+                s.unfinished
+            ));
+        }
+        out
+    }
+
+    /// Writes whose recipe falls in an atomic class and on which the proof
+    /// may rest: none while [`blind_spots`](Self::blind_spots) has any.
+    pub fn provably_atomic_writes(&self) -> u64 {
+        if self.blind_spots().is_empty() {
+            self.recipes.atomic.atomic()
+        } else {
+            0
+        }
+    }
 }
 
 impl WriteTally {
@@ -266,6 +313,17 @@ impl WriteTally {
         self.trace = match (self.trace.take(), other.trace) {
             (Some(mut a), Some(b)) => {
                 a.recipes.merge(b.recipes);
+                // What any writer's trace could not see holds for the run.
+                let (x, y) = (&mut a.summary, b.summary);
+                x.untraced = x.untraced.take().or(y.untraced);
+                for note in y.unseen {
+                    if !x.unseen.contains(&note) {
+                        x.unseen.push(note);
+                    }
+                }
+                x.notes_dropped += y.notes_dropped;
+                x.dropped += y.dropped;
+                x.unfinished += y.unfinished;
                 if let (Some(x), Some(y)) = (&mut a.perturb, b.perturb) {
                     x.holds += y.holds;
                     x.held_ns += y.held_ns;

@@ -204,7 +204,19 @@ pub fn sample(before: &Before, codec: &TokenCodec, stop: &AtomicBool) -> Finding
 }
 
 /// Completes `f` after the run: final mode and owner, litter, the symlink.
-pub fn after(before: &Before, mut f: Findings, classifier: &Classifier, committed: u64) -> Findings {
+///
+/// Litter is what the writers left in the target's directory that was not
+/// there before. With their traces (`recipes`), only what is tied to the
+/// target counts: a file the writers only locked (a lock file) is not
+/// litter, and a directory (a tool's cache or log tree under HOME) is
+/// litter only if a file renamed onto or away from the target lived in it.
+pub fn after(
+    before: &Before,
+    mut f: Findings,
+    classifier: &Classifier,
+    committed: u64,
+    recipes: Option<&crate::trace::recipe::RecipeBook>,
+) -> Findings {
     f.mode_before = before.mode;
     if let Ok(m) = fs::metadata(&before.target) {
         f.mode_after = m.mode() & 0o7777;
@@ -214,6 +226,14 @@ pub fn after(before: &Before, mut f: Findings, classifier: &Classifier, committe
     let mut litter: Vec<String> = lstat_entries(dir_of(&before.target))
         .into_iter()
         .filter(|e| !before.entries.contains(e))
+        .filter(|e| {
+            let Some(book) = recipes else { return true };
+            let path = dir_of(&before.target).join(e);
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => book.holds_tied(&path),
+                _ => !book.is_lock_file(&path),
+            }
+        })
         .map(|e| e.to_string_lossy().into_owned())
         .collect();
     litter.sort();

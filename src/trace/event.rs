@@ -29,6 +29,64 @@ pub struct Event {
     pub call: Call,
     /// The return value, or `-errno` on failure.
     pub result: i64,
+    /// What the file the call acted on really was, read from the kernel at
+    /// the call's exit (see [`FileState`]); `None` where it was not read
+    /// (a failed call, a path-only call, a trace written by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileState>,
+}
+
+/// A file's real state at a traced call's exit stop: which inode it is and,
+/// where the call could change or reveal it, its permission bits — read from
+/// the kernel (`fstat` of the descriptor, `stat` of the path) rather than
+/// taken from the call's arguments, which say what was *asked*: `O_CREAT`
+/// with mode 0666 on a file that exists creates nothing and keeps its 0600;
+/// the writer's own `umask` (not torn's) narrows what a create asked for.
+/// Recipes rest their findings on this state ([`crate::trace::recipe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileState {
+    pub dev: u64,
+    pub ino: u64,
+    /// Permission bits (`0o7777`) as read at this call's exit: set for an
+    /// open, a chmod and a rename (the renamed file); `None` for calls that
+    /// only identify the file through a descriptor (a write, a close), whose
+    /// mode is the one last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    /// For an open: the call created the file (`O_EXCL` or `O_TMPFILE`
+    /// succeeded, or the path did not exist at the call's entry).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
+}
+
+impl FileState {
+    /// The inode, as one key: two names (a temp file and, after the rename,
+    /// the target) of one file have the same id.
+    pub fn id(&self) -> (u64, u64) {
+        (self.dev, self.ino)
+    }
+}
+
+/// How a lock call changed the locks a process holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockOp {
+    Shared,
+    Exclusive,
+    Unlock,
+}
+
+/// Which kind of lock: they differ in who owns them and when they go away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockKind {
+    /// `flock`: owned by the open file description.
+    Flock,
+    /// `fcntl(F_SETLK/F_SETLKW)`, `lockf`: owned by the process, dropped by
+    /// any close of the file in it.
+    Posix,
+    /// `fcntl(F_OFD_SETLK/F_OFD_SETLKW)`: owned by the open file description.
+    Ofd,
 }
 
 impl Event {
@@ -87,12 +145,26 @@ pub enum Call {
     Chown { path: PathBuf, uid: u32, gid: u32 },
     /// `close` of a descriptor that named a traced path.
     Close { path: PathBuf, fd: i32 },
+    /// `umask`: the writer's own mask (torn's is not the writer's);
+    /// the result is the previous mask. Recorded for every traced process.
+    Umask { mask: u32 },
+    /// `flock`, `fcntl` record locks (`lockf` is one), on a watched file.
+    Lock {
+        path: PathBuf,
+        kind: LockKind,
+        op: LockOp,
+    },
+    /// `mmap` of a watched file with `PROT_WRITE` and `MAP_SHARED`: every
+    /// store into that memory writes the file, and no call shows it.
+    Mmap { path: PathBuf },
 }
 
 impl Call {
-    /// The paths this call touches (both ends of a rename or link).
+    /// The paths this call touches (both ends of a rename or link; none for
+    /// `umask`).
     pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
         let (a, b) = match self {
+            Call::Umask { .. } => return None.into_iter().chain(None),
             Call::Open { path, .. }
             | Call::Write { path, .. }
             | Call::Truncate { path, .. }
@@ -102,11 +174,13 @@ impl Call {
             | Call::Rmdir { path }
             | Call::Chmod { path, .. }
             | Call::Chown { path, .. }
-            | Call::Close { path, .. } => (path, None),
+            | Call::Close { path, .. }
+            | Call::Lock { path, .. }
+            | Call::Mmap { path } => (path, None),
             Call::Rename { from, to, .. } | Call::Link { from, to } => (from, Some(to)),
             Call::Symlink { to, .. } => (to, None),
         };
-        std::iter::once(a).chain(b)
+        Some(a).into_iter().chain(b)
     }
 
     /// The short name used in recipes (`open`, `write`, `rename`, ...).
@@ -126,6 +200,13 @@ impl Call {
             Call::Chmod { .. } => "chmod",
             Call::Chown { .. } => "chown",
             Call::Close { .. } => "close",
+            Call::Umask { .. } => "umask",
+            Call::Lock {
+                kind: LockKind::Flock,
+                ..
+            } => "flock",
+            Call::Lock { .. } => "fcntl",
+            Call::Mmap { .. } => "mmap",
         }
     }
 }
@@ -240,6 +321,7 @@ mod tests {
                 path: PathBuf::from(format!("/x/{i}")),
             },
             result: 0,
+            file: None,
         }
     }
 
@@ -257,6 +339,7 @@ mod tests {
                 data: Some(Arc::from(&b"a\x00\xff"[..])),
             },
             result: 3,
+            file: None,
         };
         let json = serde_json::to_string(&e).unwrap();
         assert!(json.contains("\"data\":\"6100ff\""), "{json}");

@@ -20,7 +20,8 @@ pub mod ptrace;
 pub mod recipe;
 pub mod record;
 pub mod render;
+pub mod state;
 pub mod window;
 
-pub use event::{Call, Event, Ring, now_ns};
+pub use event::{Call, Event, FileState, LockKind, LockOp, Ring, now_ns};
 pub use record::{Discard, Observer, Recorder, Recording, TraceSpec, TraceSummary};

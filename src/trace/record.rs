@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use super::event::{Call, Event, Ring, now_ns};
+use super::event::{Call, Event, FileState, Ring, now_ns};
 
 /// At most this many distinct notes are kept (the rest are counted).
 const MAX_NOTES: usize = 32;
@@ -141,6 +141,10 @@ pub(crate) struct Inner {
     pub ring: Ring,
     pub summary: TraceSummary,
     notes: BTreeSet<String>,
+    /// Opens with `O_CREAT` but not `O_EXCL` between entry and exit (by
+    /// thread): whether the path existed at entry, so the exit knows whether
+    /// the open created the file.
+    existed: Vec<(u32, bool)>,
 }
 
 impl Inner {
@@ -203,6 +207,7 @@ impl Recording {
                 ring: Ring::new(spec.ring_cap),
                 summary: TraceSummary::default(),
                 notes: BTreeSet::new(),
+                existed: Vec::new(),
             }),
             observer: Mutex::new(None),
         })
@@ -217,13 +222,61 @@ impl Recording {
         self.observer.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// A watched call is entering (see [`Observer::entry`]).
+    /// A watched call is entering (see [`Observer::entry`]). An open that
+    /// may or may not create its file notes here whether the path exists, so
+    /// that its exit ([`Recording::open_state`]) can tell.
     pub fn entry(&self, tid: u32, call: &Call) {
-        if let Some(o) = self.observer()
-            && self.watches(call)
+        if !self.watches(call) {
+            return;
+        }
+        if let Call::Open { path, flags, .. } = call
+            && flags & libc::O_CREAT != 0
+            && flags & libc::O_EXCL == 0
         {
+            let existed = super::state::exists(path);
+            let mut i = self.lock();
+            i.existed.retain(|(t, _)| *t != tid);
+            i.existed.push((tid, existed));
+        }
+        if let Some(o) = self.observer() {
             o.entry(tid, call);
         }
+    }
+
+    /// The real state of the file thread `tid` just opened as `fd` with
+    /// `flags` (at the open's exit): its inode and mode, and whether this
+    /// open created it.
+    pub fn open_state(&self, tid: u32, flags: i32, fd: i32) -> Option<FileState> {
+        let existed = {
+            let mut i = self.lock();
+            let at = i.existed.iter().position(|(t, _)| *t == tid);
+            at.map(|at| i.existed.swap_remove(at).1)
+        };
+        let mut st = super::state::of_fd(tid, fd)?;
+        st.created = if flags & libc::O_TMPFILE == libc::O_TMPFILE
+            || flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL
+        {
+            true
+        } else {
+            flags & libc::O_CREAT != 0 && existed == Some(false)
+        };
+        Some(st)
+    }
+
+    /// The real state a completed call left its file in, read now (at its
+    /// exit), for the calls whose state a recipe needs and that the caller
+    /// has not filled in: a chmod (the mode it really set) and a rename (the
+    /// file now at the new name). An open's is [`Recording::open_state`].
+    fn complete(&self, e: &mut Event) {
+        if e.file.is_some() || !e.ok() {
+            return;
+        }
+        e.file = match &e.call {
+            Call::Open { flags, fd, .. } => self.open_state(e.tid, *flags, *fd),
+            Call::Chmod { path, .. } => super::state::of_path(path),
+            Call::Rename { to, .. } => super::state::of_entry(to),
+            _ => None,
+        };
     }
 
     /// Whether `path` (absolute, normalised) is a watched directory or inside one.
@@ -255,8 +308,10 @@ impl Recording {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds an event (the caller has checked it is watched).
-    pub(crate) fn push(&self, e: Event) {
+    /// Adds an event (the caller has checked it is watched), reading the
+    /// real state of its file where the caller did not.
+    pub(crate) fn push(&self, mut e: Event) {
+        self.complete(&mut e);
         if let Some(o) = self.observer() {
             o.exit(&e);
         }
@@ -314,13 +369,17 @@ impl Recorder for Recording {
     fn record(&self, call: Call, result: i64, start_ns: u64) {
         let end_ns = now_ns();
         let watched = self.watches(&call);
-        let event = Event {
+        let mut event = Event {
             start_ns,
             end_ns,
             tid: 0,
             call,
             result,
+            file: None,
         };
+        if watched {
+            self.complete(&mut event);
+        }
         if watched && let Some(o) = self.observer() {
             o.exit(&event);
         }

@@ -5,7 +5,10 @@
 //! the kernel acts: an open of the target for writing, a truncate, a rename
 //! or link onto it, an unlink of it) and closes when the change is over (the
 //! close of the descriptor opened for writing; the return of the rename,
-//! truncate, link or unlink). Windows are published on the run's shared
+//! truncate, link or unlink). A rename of the target away (or an unlink of
+//! it) opens a window that stays open until something is at the target's
+//! name again (the rename of the new file onto it): in between, readers find
+//! no file. Windows are published on the run's shared
 //! board as they happen ([`Shared::window_open`]), so readers count the reads
 //! that overlapped one exactly as they count any exposure, without keeping a
 //! history. The tracer calls [`WindowTracker::entry`] at every syscall-entry
@@ -74,6 +77,9 @@ struct State {
     pending_calls: HashMap<u32, u32>,
     /// Windows currently open.
     open: u64,
+    /// Of those, the ones opened by renaming the target away or unlinking
+    /// it: they close when a file is at the target's name again.
+    gone: u64,
 }
 
 /// Whether `flags` open a file for writing.
@@ -186,6 +192,28 @@ impl WindowTracker {
                 self.shared().window_close();
             }
         };
+        let fills = e.ok()
+            && match &e.call {
+                Call::Rename { to, .. } | Call::Link { to, .. } | Call::Symlink { to, .. } => {
+                    self.is_target(to)
+                }
+                Call::Open { path, flags, .. } => self.is_target(path) && flags & nix::libc::O_CREAT != 0,
+                _ => false,
+            };
+        if fills {
+            while st.gone > 0 {
+                st.gone -= 1;
+                close(&mut st);
+            }
+        }
+        let removes = e.ok()
+            && match &e.call {
+                Call::Rename { from, flags, .. } => {
+                    self.is_target(from) && flags & nix::libc::RENAME_EXCHANGE == 0
+                }
+                Call::Unlink { path } => self.is_target(path),
+                _ => false,
+            };
         match &e.call {
             Call::Open { path, flags, fd, .. }
                 if self.is_target(path) && writes(*flags) && take(&mut st.pending_opens, tid) =>
@@ -214,7 +242,12 @@ impl WindowTracker {
             | Call::Write { .. }
                 if take(&mut st.pending_calls, tid) =>
             {
-                close(&mut st);
+                if removes {
+                    // Readers find no file until the name is filled again.
+                    st.gone += 1;
+                } else {
+                    close(&mut st);
+                }
             }
             _ => {}
         }
@@ -228,6 +261,7 @@ impl WindowTracker {
             st.open -= 1;
             self.shared().window_close();
         }
+        st.gone = 0;
         st.open_fds.clear();
         st.pending_opens.clear();
         st.pending_calls.clear();
@@ -270,6 +304,7 @@ mod tests {
             tid: 7,
             call,
             result,
+            file: None,
         }
     }
 
@@ -350,6 +385,39 @@ mod tests {
         assert_eq!(open_windows(&s), (1, 0));
         w.exit(&ev(rename, 0));
         assert_eq!(open_windows(&s), (1, 1));
+    }
+
+    #[test]
+    fn renaming_the_target_away_keeps_a_window_open_until_the_new_file_is_in() {
+        let s = board();
+        let t = Path::new("/h/config.yaml");
+        let w = WindowTracker::new(s.clone(), t, None);
+        let away = Call::Rename {
+            from: t.into(),
+            to: "/h/config.yaml.old".into(),
+            flags: 0,
+        };
+        w.entry(7, &away);
+        w.exit(&ev(away, 0));
+        assert_eq!(open_windows(&s), (1, 0), "no file at the name: still open");
+        let back = Call::Rename {
+            from: "/h/.config.yaml.new".into(),
+            to: t.into(),
+            flags: 0,
+        };
+        w.entry(7, &back);
+        assert_eq!(open_windows(&s), (2, 0));
+        w.exit(&ev(back, 0));
+        assert_eq!(open_windows(&s), (2, 2), "both close once the new file is in");
+        let gone = Call::Unlink { path: t.into() };
+        w.entry(7, &gone);
+        w.exit(&ev(gone, 0));
+        w.close_all();
+        assert_eq!(
+            open_windows(&s),
+            (3, 3),
+            "a writer that never refills it: closed at its end"
+        );
     }
 
     #[test]

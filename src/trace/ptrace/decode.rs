@@ -19,11 +19,15 @@ use std::sync::Arc;
 
 use super::mem;
 use crate::trace::record::normalize;
-use crate::trace::{Call, Event, Recording};
+use crate::trace::{Call, Event, FileState, LockKind, LockOp, Recording};
 
-/// Descriptor → the path it names (`None`: not a file, e.g. a pipe).
+/// Descriptor → the path it names (`None`: not a file, e.g. a pipe), and
+/// the inode behind each watched one (read at its open's exit, or when the
+/// descriptor is first looked up): a rename changes the name, never the
+/// inode, so a write through a temp file's descriptor after the temp was
+/// renamed over the target is seen as a write to the target's inode.
 #[derive(Debug, Clone, Default)]
-pub(super) struct FdTable(HashMap<i32, Option<PathBuf>>);
+pub(super) struct FdTable(HashMap<i32, Option<PathBuf>>, HashMap<i32, FileState>);
 
 /// A process's descriptor table, shared by the threads (and `CLONE_FILES`
 /// children) that share it in the kernel.
@@ -73,17 +77,22 @@ pub(super) enum Pending {
     },
     /// Fully decoded at entry; only the result is missing.
     Call(Call),
+    /// A call through a descriptor: decoded at entry with the file it acts
+    /// on (its inode, from the descriptor table).
+    OnFd(Call, Option<FileState>),
     /// `sync`, `syncfs`: one `Fsync` per watched directory concerned.
     Calls(Vec<Call>),
     Close {
         fd: i32,
         path: PathBuf,
+        file: Option<FileState>,
     },
     CloseRange(Vec<(i32, PathBuf)>),
     /// `dup*`, `fcntl(F_DUPFD*)`: the new descriptor gets `path`; a watched
     /// descriptor `dup2` replaced is closed by it.
     Dup {
         path: Option<PathBuf>,
+        file: Option<FileState>,
         replaced: Option<(i32, PathBuf)>,
     },
     /// The started command's own `execve` (to say why it could not start).
@@ -115,8 +124,8 @@ impl Pending {
                 len: *len,
                 data: None,
             }),
-            Pending::Call(c) => Some(c.clone()),
-            Pending::Close { fd, path } => Some(Call::Close {
+            Pending::Call(c) | Pending::OnFd(c, _) => Some(c.clone()),
+            Pending::Close { fd, path, .. } => Some(Call::Close {
                 path: path.clone(),
                 fd: *fd,
             }),
@@ -153,8 +162,43 @@ impl Cx<'_> {
             return known.clone();
         }
         let found = mem::fd_link(self.tid, fd).ok()?;
-        self.files.borrow_mut().0.insert(fd, found.clone());
+        let mut files = self.files.borrow_mut();
+        files.0.insert(fd, found.clone());
+        if found.as_deref().is_some_and(|p| self.watched(p))
+            && let Some(st) = crate::trace::state::of_fd(self.tid as u32, fd)
+        {
+            files.1.insert(fd, FileState { mode: None, ..st });
+        }
         found
+    }
+
+    /// The inode behind `fd`, as the table knows it (no system call).
+    fn fd_file(&self, fd: i32) -> Option<FileState> {
+        self.files.borrow().1.get(&fd).copied()
+    }
+
+    /// A call through descriptor `fd`, if the file behind it is watched.
+    fn on_fd(&self, fd: i32, call: impl FnOnce(PathBuf) -> Call) -> Option<Pending> {
+        let path = self.watched_fd(fd)?;
+        Some(Pending::OnFd(call(path), self.fd_file(fd)))
+    }
+
+    /// `fcntl`: a duplicate descriptor, or a record lock (`struct flock`
+    /// starts with `short l_type`).
+    fn fcntl(&self, fd: i32, cmd: i32, arg: u64) -> Option<Pending> {
+        let kind = match cmd {
+            libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => return self.dup(fd, None),
+            libc::F_SETLK | libc::F_SETLKW => LockKind::Posix,
+            libc::F_OFD_SETLK | libc::F_OFD_SETLKW => LockKind::Ofd,
+            _ => return None,
+        };
+        let raw = mem::read_vec(self.tid, arg, 2)?;
+        let op = match i16::from_ne_bytes([raw[0], raw[1]]) as i32 {
+            libc::F_RDLCK => LockOp::Shared,
+            libc::F_WRLCK => LockOp::Exclusive,
+            _ => LockOp::Unlock,
+        };
+        self.on_fd(fd, |path| Call::Lock { path, kind, op })
     }
 
     fn dir_path(&self, dirfd: i32) -> Option<PathBuf> {
@@ -257,7 +301,9 @@ impl Cx<'_> {
 
     fn dup(&self, old: i32, new: Option<i32>) -> Option<Pending> {
         let path = self.fd_path(old);
+        let file = self.fd_file(old);
         let replaced = new.and_then(|new| {
+            self.files.borrow_mut().1.remove(&new);
             let known = self.files.borrow_mut().0.remove(&new);
             let p = match known {
                 Some(p) => p,
@@ -266,7 +312,7 @@ impl Cx<'_> {
             p.filter(|p| self.watched(p)).map(|p| (new, p))
         });
         let watched = path.as_deref().is_some_and(|p| self.watched(p));
-        (watched || replaced.is_some()).then_some(Pending::Dup { path, replaced })
+        (watched || replaced.is_some()).then_some(Pending::Dup { path, file, replaced })
     }
 }
 
@@ -300,10 +346,10 @@ pub(super) fn entry(cx: &Cx<'_>, r: &Args) -> Option<Pending> {
             cx.at(AT_FDCWD, a[0])
                 .map(|path| Call::Truncate { path, len: a[1] }),
         ),
-        libc::SYS_ftruncate => cx.call(cx.fd_path(fd(0)).map(|path| Call::Truncate { path, len: a[1] })),
+        libc::SYS_ftruncate => cx.on_fd(fd(0), |path| Call::Truncate { path, len: a[1] }),
         libc::SYS_fsync | libc::SYS_fdatasync | libc::SYS_sync_file_range => {
             let data_only = r.nr != libc::SYS_fsync;
-            cx.call(cx.fd_path(fd(0)).map(|path| Call::Fsync { path, data_only }))
+            cx.on_fd(fd(0), |path| Call::Fsync { path, data_only })
         }
         libc::SYS_syncfs | libc::SYS_sync => {
             let dirs: Vec<Call> = if r.nr == libc::SYS_sync {
@@ -353,13 +399,18 @@ pub(super) fn entry(cx: &Cx<'_>, r: &Args) -> Option<Pending> {
         libc::SYS_fchown => cx.call(chown_call(cx.fd_path(fd(0)), a[1], a[2])),
         libc::SYS_fchownat => cx.call(chown_call(cx.at_empty(fd(0), a[1], a[4]), a[2], a[3])),
         libc::SYS_close => {
+            let file = cx.files.borrow_mut().1.remove(&fd(0));
             let known = cx.files.borrow_mut().0.remove(&fd(0));
             let path = match known {
                 Some(p) => p,
                 None => mem::fd_link(cx.tid, fd(0)).ok().flatten(),
             };
             let path = path.filter(|p| cx.watched(p))?;
-            Some(Pending::Close { fd: fd(0), path })
+            Some(Pending::Close {
+                fd: fd(0),
+                path,
+                file,
+            })
         }
         libc::SYS_close_range => {
             if a[2] & CLOSE_RANGE_CLOEXEC as u64 != 0 {
@@ -375,7 +426,10 @@ pub(super) fn entry(cx: &Cx<'_>, r: &Args) -> Option<Pending> {
                 .collect();
             let mut closed: Vec<(i32, PathBuf)> = gone
                 .into_iter()
-                .filter_map(|f| files.0.remove(&f).flatten().map(|p| (f, p)))
+                .filter_map(|f| {
+                    files.1.remove(&f);
+                    files.0.remove(&f).flatten().map(|p| (f, p))
+                })
                 .filter(|(_, p)| cx.watched(p))
                 .collect();
             closed.sort_by_key(|(f, _)| *f);
@@ -384,7 +438,24 @@ pub(super) fn entry(cx: &Cx<'_>, r: &Args) -> Option<Pending> {
         libc::SYS_dup => cx.dup(fd(0), None),
         libc::SYS_dup2 | libc::SYS_dup3 if a[0] == a[1] => None,
         libc::SYS_dup2 | libc::SYS_dup3 => cx.dup(fd(0), Some(fd(1))),
-        libc::SYS_fcntl => cx.dup(fd(0), None),
+        libc::SYS_fcntl => cx.fcntl(fd(0), a[1] as i32, a[2]),
+        libc::SYS_flock => {
+            let op = match a[1] as i32 & !libc::LOCK_NB {
+                libc::LOCK_SH => LockOp::Shared,
+                libc::LOCK_EX => LockOp::Exclusive,
+                _ => LockOp::Unlock,
+            };
+            cx.on_fd(fd(0), |path| Call::Lock {
+                path,
+                kind: LockKind::Flock,
+                op,
+            })
+        }
+        // Every process's, watched or not: the mask applies to every file it
+        // creates afterwards (the result is the mask before).
+        libc::SYS_umask => Some(Pending::Call(Call::Umask {
+            mask: a[0] as u32 & 0o777,
+        })),
         libc::SYS_io_uring_setup => {
             cx.note(
                 "io_uring_setup was called: writes submitted through io_uring are invisible to the tracer"
@@ -393,13 +464,12 @@ pub(super) fn entry(cx: &Cx<'_>, r: &Args) -> Option<Pending> {
             None
         }
         libc::SYS_mmap => {
-            if let Some(p) = cx.watched_fd(fd(4)) {
-                cx.note(format!(
-                    "mmap of {} with PROT_WRITE|MAP_SHARED: writes through that memory are invisible to the tracer",
-                    p.display()
-                ));
-            }
-            None
+            let p = cx.watched_fd(fd(4))?;
+            cx.note(format!(
+                "mmap of {} with PROT_WRITE|MAP_SHARED: writes through that memory are invisible to the tracer",
+                p.display()
+            ));
+            cx.on_fd(fd(4), |path| Call::Mmap { path })
         }
         libc::SYS_fallocate => {
             if let Some(p) = cx.watched_fd(fd(0)) {
@@ -485,22 +555,34 @@ fn payload(tid: i32, bufs: &Bufs, n: i64, cap: usize) -> Option<Arc<[u8]>> {
 /// updates the descriptor table. Returns the rename to apply to every
 /// process's table.
 pub(super) fn exit(cx: &Cx<'_>, p: Pending, result: i64, start_ns: u64, end_ns: u64) -> Option<Renamed> {
-    let push = |call: Call, result: i64| {
+    let push_file = |call: Call, result: i64, file: Option<FileState>| {
         cx.rec.push(Event {
             start_ns,
             end_ns,
             tid: cx.tid as u32,
             call,
             result,
+            file,
         })
     };
+    let push = |call: Call, result: i64| push_file(call, result, None);
     match p {
         Pending::Open { path, flags, mode } => {
             let fd = if result >= 0 { result as i32 } else { -1 };
+            // Read while the tracee is stopped at the exit: the file it
+            // really opened, whatever the flags and mode asked for.
+            let file = (fd >= 0)
+                .then(|| cx.rec.open_state(cx.tid as u32, flags, fd))
+                .flatten();
             if fd >= 0 {
-                cx.files.borrow_mut().0.insert(fd, Some(path.clone()));
+                let mut files = cx.files.borrow_mut();
+                files.0.insert(fd, Some(path.clone()));
+                match file {
+                    Some(st) => files.1.insert(fd, FileState { mode: None, ..st }),
+                    None => files.1.remove(&fd),
+                };
             }
-            push(
+            push_file(
                 Call::Open {
                     path,
                     flags,
@@ -508,6 +590,7 @@ pub(super) fn exit(cx: &Cx<'_>, p: Pending, result: i64, start_ns: u64, end_ns: 
                     fd,
                 },
                 result,
+                file,
             );
         }
         Pending::Write {
@@ -518,7 +601,8 @@ pub(super) fn exit(cx: &Cx<'_>, p: Pending, result: i64, start_ns: u64, end_ns: 
             bufs,
         } => {
             let data = payload(cx.tid, &bufs, result, cx.rec.data_cap());
-            push(
+            let file = cx.fd_file(fd);
+            push_file(
                 Call::Write {
                     path,
                     fd,
@@ -529,6 +613,7 @@ pub(super) fn exit(cx: &Cx<'_>, p: Pending, result: i64, start_ns: u64, end_ns: 
                     data,
                 },
                 result,
+                file,
             );
         }
         Pending::Call(call) => {
@@ -543,8 +628,9 @@ pub(super) fn exit(cx: &Cx<'_>, p: Pending, result: i64, start_ns: u64, end_ns: 
             push(call, result);
             return renamed;
         }
+        Pending::OnFd(call, file) => push_file(call, result, file),
         Pending::Calls(calls) => calls.into_iter().for_each(|c| push(c, result)),
-        Pending::Close { fd, path } => push(Call::Close { path, fd }, result),
+        Pending::Close { fd, path, file } => push_file(Call::Close { path, fd }, result, file),
         Pending::CloseRange(closed) => {
             if result == 0 {
                 closed
@@ -552,10 +638,13 @@ pub(super) fn exit(cx: &Cx<'_>, p: Pending, result: i64, start_ns: u64, end_ns: 
                     .for_each(|(fd, path)| push(Call::Close { path, fd }, 0));
             }
         }
-        Pending::Dup { path, replaced } => {
+        Pending::Dup { path, file, replaced } => {
             if result >= 0 {
                 if let Some(path) = path {
                     cx.files.borrow_mut().0.insert(result as i32, Some(path));
+                }
+                if let Some(file) = file {
+                    cx.files.borrow_mut().1.insert(result as i32, file);
                 }
                 if let Some((fd, path)) = replaced {
                     push(Call::Close { path, fd }, 0);

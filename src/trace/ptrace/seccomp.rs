@@ -18,6 +18,8 @@
 //! 4. `mmap` with `PROT_WRITE` and `MAP_SHARED` of a file (not anonymous):
 //!    trace, only to note that writes through that memory are invisible;
 //! 5. `fcntl(F_DUPFD | F_DUPFD_CLOEXEC)`: trace (descriptor tracking);
+//!    `fcntl(F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW)`: trace (the
+//!    locks a writer holds: a fixed temp name under a lock is not shared);
 //! 6. anything else: allow.
 
 use libc::{
@@ -85,6 +87,9 @@ pub(super) const TRACED: &[i64] = &[
     libc::SYS_execve,
     libc::SYS_execveat,
     libc::SYS_io_uring_setup,
+    // The writer's own mask and locks: real file state (see `trace::state`).
+    libc::SYS_umask,
+    libc::SYS_flock,
 ];
 
 /// Offsets into `struct seccomp_data`.
@@ -165,6 +170,10 @@ pub(super) fn program() -> Vec<sock_filter> {
         jump(BPF_JEQ, libc::SYS_fcntl as u32, Next, L(Allow)),
         ld(arg(1)),
         jump(BPF_JEQ, libc::F_DUPFD as u32, L(Trace), Next),
+        jump(BPF_JEQ, libc::F_SETLK as u32, L(Trace), Next),
+        jump(BPF_JEQ, libc::F_SETLKW as u32, L(Trace), Next),
+        jump(BPF_JEQ, libc::F_OFD_SETLK as u32, L(Trace), Next),
+        jump(BPF_JEQ, libc::F_OFD_SETLKW as u32, L(Trace), Next),
         jump(BPF_JEQ, libc::F_DUPFD_CLOEXEC as u32, L(Trace), L(Allow)),
         Item::Here(Allow),
         ret(SECCOMP_RET_ALLOW),
@@ -310,6 +319,17 @@ mod tests {
             x(libc::SYS_fcntl, [3, libc::F_SETFD as u64, 1, 0, 0, 0]),
             SECCOMP_RET_ALLOW
         );
+        assert_eq!(x(libc::SYS_fcntl, [3, libc::F_SETLKW as u64, 0, 0, 0, 0]), trace);
+        assert_eq!(
+            x(libc::SYS_fcntl, [3, libc::F_OFD_SETLK as u64, 0, 0, 0, 0]),
+            trace
+        );
+        assert_eq!(
+            x(libc::SYS_fcntl, [3, libc::F_GETLK as u64, 0, 0, 0, 0]),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(x(libc::SYS_flock, [3, libc::LOCK_EX as u64, 0, 0, 0, 0]), trace);
+        assert_eq!(x(libc::SYS_umask, [0o77, 0, 0, 0, 0, 0]), trace);
         assert_eq!(x(0x4000_0001, [0; 6]), trace | DATA_X32 as u32);
         assert_eq!(run(&p, 4, 0x4000_0003, [0; 6]), trace | DATA_FOREIGN as u32);
     }
