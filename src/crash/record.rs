@@ -60,6 +60,12 @@ pub fn record_builtin(
     });
     let mut out = Recorded::default();
     for version in 1..=writes {
+        if crate::guard::signals::stop_requested() {
+            return Err(RecordError::Subject(
+                strategy.name().to_string(),
+                "interrupted by a signal".into(),
+            ));
+        }
         let bytes = classifier.template.render_vec(&classifier.codec, version);
         strategy
             .write_recorded(target, &bytes, rec.as_ref())
@@ -135,6 +141,11 @@ pub fn record_subject(
     let classifier = out.classifier.as_ref().unwrap_or(classifier);
     rec.drain();
     for version in first..first + writes {
+        // A stop signal ends the recording between writes.
+        if crate::guard::signals::stop_requested() {
+            let _ = writer.finish();
+            return Err(RecordError::Subject(label, "interrupted by a signal".into()));
+        }
         let bytes = classifier.template.render_vec(&classifier.codec, version);
         let token = classifier.codec.token(version);
         match writer.write(&token, &bytes) {
