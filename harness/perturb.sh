@@ -6,11 +6,28 @@
 #   harness/perturb.sh ext4=/tmp/x tmpfs=/mnt/t ...   (release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+specs=("$@")
+repo=$(pwd -P)
+# Each spec must be NAME=DIR with DIR an existing directory outside this
+# repository: a bare word would make a scratch directory in the checkout.
+for spec in "${specs[@]}"; do
+  dir=${spec#*=}
+  if [ "$spec" = "$dir" ] || [ ! -d "$dir" ]; then
+    echo "perturb.sh: '$spec' is not NAME=DIR with an existing directory" >&2
+    exit 64
+  fi
+  case "$(cd "$dir" && pwd -P)/" in
+    "$repo"/*) echo "perturb.sh: $dir is inside the repository; give a directory on the filesystem to test" >&2; exit 64 ;;
+  esac
+done
 torn=target/release/torn
 [ -x "$torn" ] || cargo build --release --quiet
-specs=("$@")
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+scratches=()
+# Every scratch directory is removed however the script ends (torn's own
+# exit code, a failed pipeline under set -e, Ctrl-C).
+cleanup() { rm -rf "$work" "${scratches[@]}"; }
+trap cleanup EXIT
 for hold in none 200us; do
   for case in "in-place 1" "rename-fixed-tmp 2"; do
     set -- $case
@@ -31,8 +48,9 @@ for spec in "${specs[@]}"; do
   name=${spec%%=*} dir=${spec#*=}
   for hold in none 200us; do
     for s in in-place rename-fixed-tmp; do
-      scratch="$dir/torn-perturb-$$"
-      "$torn" run "$work/$s-$hold.yaml" --no-report --json --dir "$scratch" 2>/dev/null |
+      scratch=$(mktemp -d "$dir/torn-perturb-XXXXXX")
+      scratches+=("$scratch")
+      { "$torn" run "$work/$s-$hold.yaml" --no-report --json --dir "$scratch" 2>/dev/null || true; } |
         python3 -c '
 import json, sys
 r = json.load(sys.stdin); c = r["cases"][0]; fa = c["first_anomaly"]

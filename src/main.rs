@@ -41,31 +41,39 @@ fn main() {
 }
 
 /// First Ctrl-C, SIGTERM or SIGHUP: stop the run, clean up, report what was
-/// measured. Second: undo everything now (processes, faults, scratch) and exit.
+/// measured. Second: undo everything now (processes, faults, scratch) and
+/// exit. One signal that arrives both directly and through the supervisor
+/// (sent to the process group) counts once: see `torn::guard::signals`.
 fn install_signal_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if cli::CANCEL.swap(true, Ordering::SeqCst) {
+    torn::guard::signals::install(
+        torn::guard::supervisor::supervisor_pid(),
+        || cli::CANCEL.store(true, Ordering::SeqCst),
+        || {
             for (entry, r) in torn::guard::journal::undo_all() {
                 if let Err(e) = r {
                     eprintln!("torn: could not clean up {}: {e}", entry.describe());
                 }
             }
             std::process::exit(exit::INTERRUPTED);
-        }
-    });
+        },
+    );
 }
 
-/// Says, once per run, what dead runs left behind (`torn clean` removes it).
+/// Says, once per run, what dead runs left behind (`torn clean` removes it),
+/// and what torn refused to trust (a journal directory someone else made).
 fn report_leftovers(quiet: bool) {
-    let found = torn::guard::clean::find();
-    if quiet || found.is_empty() {
+    let found = torn::guard::clean::scan();
+    for why in found.refused.iter().take(5) {
+        eprintln!("torn: not trusted, left alone: {why}");
+    }
+    if quiet || found.leftovers.is_empty() {
         return;
     }
     eprintln!(
         "torn: {} leftover(s) of runs that were killed; `torn clean` removes them:",
-        found.len()
+        found.leftovers.len()
     );
-    for l in found.iter().take(5) {
+    for l in found.leftovers.iter().take(5) {
         eprintln!("  {}", l.describe());
     }
 }
@@ -80,6 +88,22 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// Configuration mistakes (and a trace that cannot be crashed, or a
 /// recording this build cannot make) are usage errors; anything else is I/O.
 fn exit_code_for(e: &anyhow::Error) -> i32 {
+    // Whatever failed after a stop signal failed because of it.
+    if torn::guard::signals::stop_requested()
+        || e.chain()
+            .any(|c| matches!(c.downcast_ref(), Some(torn::crash::CrashError::Interrupted)))
+    {
+        return exit::INTERRUPTED;
+    }
+    // The writer under test failed (it was killed, hung, answered garbage).
+    if e.chain().any(|c| {
+        matches!(
+            c.downcast_ref(),
+            Some(torn::crash::record::RecordError::Subject(..))
+        )
+    }) {
+        return exit::SUBJECT_ERROR;
+    }
     let config = e.chain().any(|c| {
         c.is::<torn::scenario::ScenarioError>()
             || c.is::<torn::format::TemplateError>()
@@ -89,6 +113,8 @@ fn exit_code_for(e: &anyhow::Error) -> i32 {
                     torn::scratch::ScratchError::NotOurs(_)
                         | torn::scratch::ScratchError::CaseNotOurs(..)
                         | torn::scratch::ScratchError::NotADirectory(_)
+                        | torn::scratch::ScratchError::Untrusted(..)
+                        | torn::scratch::ScratchError::InUse(..)
                 )
             )
             || c.is::<torn::crash::input::InputError>()

@@ -8,10 +8,22 @@
 //! ([`crate::guard::journal`]) first, so a killed run's directories are
 //! removed by its supervisor or by `torn clean`. The marker holds the pid of
 //! the run that made the directory, so `torn clean` can tell a dead run's
-//! directory from a live one's.
+//! directory from a live one's, and is held locked (`flock`) for the run's
+//! whole life: a second run given the same `--dir` is refused instead of
+//! deleting the live run's case directories.
+//!
+//! A root is used only if torn can trust it ([`crate::guard::trust`]):
+//! owned by the running uid, not a symlink, writable by no one else (a root
+//! torn creates is mode 0700); the marker is opened relative to it without
+//! following a link.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg, OFlag};
+
+use crate::guard::trust::{Strict, TrustedDir};
 
 /// Name of the file that marks a directory as torn's own.
 pub const MARKER: &str = ".torn-scratch";
@@ -36,6 +48,13 @@ pub enum ScratchError {
     CaseNotOurs(PathBuf, PathBuf),
     #[error("--dir {0}: not a directory")]
     NotADirectory(PathBuf),
+    #[error("--dir {0}: {1}")]
+    Untrusted(PathBuf, String),
+    #[error(
+        "--dir {0}: in use by torn run {1} (its marker {MARKER} is locked); two runs in one \
+         directory would delete each other's files — wait for it, or pick another --dir"
+    )]
+    InUse(PathBuf, u32),
     #[error("--dir {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -59,11 +78,61 @@ pub struct Scratch {
     root: PathBuf,
     /// The journal entry of a root torn created (removed on drop).
     ticket: Option<Ticket>,
+    /// Whether the root is the user's `--dir` (kept after the run, even
+    /// when torn created it; removed only if the run is killed).
+    user_dir: bool,
     keep: bool,
+    /// The marker, locked for as long as the run lasts.
+    _lock: Flock<File>,
 }
 
 fn marker_text() -> String {
     std::process::id().to_string()
+}
+
+/// Whether the marker in `dir` is locked by a live run (see the module doc).
+pub fn marker_locked(dir: &TrustedDir) -> bool {
+    let Ok(f) = dir.open_file(MARKER, OFlag::O_RDONLY, 0) else {
+        return false;
+    };
+    matches!(
+        Flock::lock(f, FlockArg::LockExclusiveNonblock),
+        Err((_, nix::errno::Errno::EWOULDBLOCK))
+    )
+}
+
+/// Whether `pid` is a live torn process other than this one (a run of a
+/// torn that did not lock its marker; a reused pid is some other program).
+fn live_torn(pid: u32) -> bool {
+    pid != 0
+        && pid != std::process::id()
+        && crate::guard::clean::alive(pid)
+        && std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "torn")
+}
+
+/// Creates (or takes over) the marker in `dir`: locked, holding this pid.
+fn claim(dir: &TrustedDir) -> Result<Flock<File>, ScratchError> {
+    let io_err = |source| ScratchError::Io {
+        path: dir.path().to_path_buf(),
+        source,
+    };
+    let file = dir
+        .open_file(MARKER, OFlag::O_CREAT | OFlag::O_RDWR, 0o600)
+        .map_err(io_err)?;
+    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => l,
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            let pid = crate::guard::clean::marker_pid(dir.path()).unwrap_or(0);
+            return Err(ScratchError::InUse(dir.path().to_path_buf(), pid));
+        }
+        Err((_, e)) => return Err(io_err(e.into())),
+    };
+    if let Some(pid) = crate::guard::clean::marker_pid(dir.path()).filter(|&p| live_torn(p)) {
+        return Err(ScratchError::InUse(dir.path().to_path_buf(), pid));
+    }
+    lock.set_len(0).map_err(io_err)?;
+    lock.write_all(marker_text().as_bytes()).map_err(io_err)?;
+    Ok(lock)
 }
 
 impl Scratch {
@@ -73,15 +142,18 @@ impl Scratch {
             let path = path.to_path_buf();
             move |source| ScratchError::Io { path, source }
         };
+        let untrusted = |path: &Path, e: crate::guard::trust::TrustError| {
+            ScratchError::Untrusted(path.to_path_buf(), e.to_string())
+        };
         match dir {
             None => {
                 let temp = tempfile::Builder::new()
                     .prefix("torn-")
+                    .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                     .tempdir()
                     .map_err(io_err(&std::env::temp_dir()))?;
                 let root = temp.keep();
-                let ticket = journal::record(Entry::Dir { path: root.clone() });
-                let ticket = match ticket {
+                let ticket = match journal::record(Entry::Dir { path: root.clone() }) {
                     Ok(t) => t,
                     Err(e) => {
                         let _ = std::fs::remove_dir_all(&root);
@@ -91,29 +163,71 @@ impl Scratch {
                         });
                     }
                 };
-                std::fs::write(root.join(MARKER), marker_text()).map_err(io_err(&root))?;
-                Ok(Self {
-                    root,
-                    ticket: Some(ticket),
-                    keep,
-                })
+                let lock = TrustedDir::open(&root, Strict::Private, "TMPDIR")
+                    .map_err(|e| untrusted(&root, e))
+                    .and_then(|d| claim(&d));
+                match lock {
+                    Ok(lock) => Ok(Self {
+                        root,
+                        ticket: Some(ticket),
+                        user_dir: false,
+                        keep,
+                        _lock: lock,
+                    }),
+                    Err(e) => {
+                        let _ = journal::undo(ticket);
+                        Err(e)
+                    }
+                }
             }
             Some(d) => {
-                if d.exists() && !d.is_dir() {
+                let meta = d.symlink_metadata();
+                if meta
+                    .as_ref()
+                    .is_ok_and(|m| !m.is_dir() && !m.file_type().is_symlink())
+                {
                     return Err(ScratchError::NotADirectory(d.to_path_buf()));
                 }
-                std::fs::create_dir_all(d).map_err(io_err(d))?;
-                let marker = d.join(MARKER);
-                let empty = std::fs::read_dir(d).map_err(io_err(d))?.next().is_none();
-                if !empty && !marker.exists() {
-                    return Err(ScratchError::NotOurs(d.to_path_buf()));
+                // A directory torn creates is journaled, so a killed run's is
+                // removed; one that already existed is the user's, and kept.
+                let ticket = if meta.is_err() {
+                    let abs = std::path::absolute(d).map_err(io_err(d))?;
+                    let t = journal::record(Entry::Dir { path: abs }).map_err(io_err(d))?;
+                    if let Err(e) = std::fs::create_dir_all(d) {
+                        journal::release(t);
+                        return Err(io_err(d)(e));
+                    }
+                    Some(t)
+                } else {
+                    None
+                };
+                let fail = |e: ScratchError| {
+                    if let Some(t) = ticket {
+                        journal::release(t);
+                    }
+                    Err(e)
+                };
+                let root = match TrustedDir::open(d, Strict::NoOtherWriters, "--dir") {
+                    Ok(r) => r,
+                    Err(e) => return fail(untrusted(d, e)),
+                };
+                let empty = match std::fs::read_dir(d) {
+                    Ok(mut rd) => rd.next().is_none(),
+                    Err(e) => return fail(io_err(d)(e)),
+                };
+                if !empty && std::fs::symlink_metadata(d.join(MARKER)).is_err() {
+                    return fail(ScratchError::NotOurs(d.to_path_buf()));
                 }
-                std::fs::write(&marker, marker_text()).map_err(io_err(d))?;
-                Ok(Self {
-                    root: d.to_path_buf(),
-                    ticket: None,
-                    keep,
-                })
+                match claim(&root) {
+                    Ok(lock) => Ok(Self {
+                        root: d.to_path_buf(),
+                        ticket,
+                        user_dir: true,
+                        keep,
+                        _lock: lock,
+                    }),
+                    Err(e) => fail(e),
+                }
             }
         }
     }
@@ -150,12 +264,24 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         if let Some(t) = self.ticket.take() {
-            if self.keep {
+            if self.keep || self.user_dir {
                 journal::release(t);
             } else {
-                let _ = journal::undo(t);
+                undo_or_say(t, &self.root);
             }
         }
+    }
+}
+
+/// Undoes a scratch directory's journal entry; a failure (EBUSY: a mount
+/// left inside, EACCES) is said on stderr, and the entry stays in the
+/// journal for the supervisor and `torn clean` to retry.
+fn undo_or_say(t: Ticket, dir: &Path) {
+    if let Err(e) = journal::undo(t) {
+        eprintln!(
+            "torn: could not remove scratch directory {}: {e}; `torn clean` retries it",
+            dir.display()
+        );
     }
 }
 
@@ -185,7 +311,7 @@ impl Drop for CaseDir {
         if self.keep {
             journal::release(self.ticket);
         } else {
-            let _ = journal::undo(self.ticket);
+            undo_or_say(self.ticket, &self.dir);
         }
     }
 }
@@ -224,6 +350,10 @@ mod tests {
         assert!(e.to_string().contains("was not made by torn"), "{e}");
         assert!(d.path().join("00-naive_truncate/notes.txt").exists());
         std::fs::remove_dir_all(d.path().join("00-naive_truncate")).unwrap();
+        // While a run holds the directory, a second one is refused.
+        let e = Scratch::new(Some(d.path()), false).err().unwrap();
+        assert!(e.to_string().contains("in use by torn run"), "{e}");
+        drop(s);
         assert!(
             Scratch::new(Some(d.path()), false).is_ok(),
             "a dir made by torn is reusable"

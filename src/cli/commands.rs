@@ -572,7 +572,11 @@ fn stdout(text: &str) -> anyhow::Result<()> {
 }
 
 fn clean(dry_run: bool) -> anyhow::Result<i32> {
-    let found = torn::guard::clean::find();
+    let scan = torn::guard::clean::scan();
+    for why in &scan.refused {
+        eprintln!("torn clean: not trusted, left alone: {why}");
+    }
+    let found = scan.leftovers;
     if found.is_empty() {
         eprintln!("torn clean: nothing left behind by killed runs");
         return Ok(exit::OK);

@@ -274,6 +274,7 @@ impl Command {
             Command::Run { .. }
                 | Command::Repro { .. }
                 | Command::Gate(_)
+                | Command::Crash(_)
                 | Command::Matrix { .. }
                 | Command::Bench { .. }
         )

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::CrashError;
-use crate::classify::{Classifier, Outcome};
-use crate::engine::reader::classify_file;
+use crate::classify::{Classified, Classifier, Outcome, ReadResult};
 use crate::format::Versions;
 
 /// What one crash state means for the target.
@@ -96,11 +95,7 @@ pub fn read_state(
     before: &BTreeSet<PathBuf>,
     classifier: &Classifier,
 ) -> Result<Seen, CrashError> {
-    let path = dir.join(target);
-    let c = classify_file(&path, classifier, Versions::default());
-    let len = std::fs::metadata(&path).ok().map(|m| m.len());
-    let zeros = matches!(c.outcome, Outcome::TornParseable | Outcome::TornUnparseable)
-        && std::fs::read(&path).is_ok_and(|b| b.iter().all(|&x| x == 0));
+    let (c, len, zeros) = read_target(dir, target, classifier);
     let mut litter = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -130,6 +125,106 @@ pub fn read_state(
         zeros,
         litter,
     })
+}
+
+/// Links followed from the target to the file it names, at most.
+const MAX_HOPS: usize = 8;
+
+/// Reads the target of a built state as a reader would — but only inside
+/// the state: every component is opened relative to `dir` without following
+/// a link; a link *at* the target is followed only while its text, resolved
+/// lexically, stays inside the state (a link to `/etc/shadow` or `../x` is
+/// `foreign`, never opened). At most a whole version plus a block is read.
+/// Returns what the classifier made of it, the file's size, and whether the
+/// bytes read are all zeros.
+fn read_target(dir: &Path, target: &Path, classifier: &Classifier) -> (Classified, Option<u64>, bool) {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+
+    use nix::errno::Errno;
+    use nix::fcntl::{OFlag, openat};
+    use nix::sys::stat::Mode;
+
+    let classify = |read: ReadResult<'_>| classifier.classify_versions(read, Versions::default(), 0);
+    let foreign = |why: &str| (Classified::foreign(why.to_string()), None, false);
+    let Ok(base) = std::fs::File::open(dir).map(std::os::fd::OwnedFd::from) else {
+        return (classify(ReadResult::Error(Errno::ENOENT as i32)), None, false);
+    };
+    let mut rel = target.to_path_buf();
+    for _ in 0..MAX_HOPS {
+        let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let parent =
+            match super::materialize::open_dir_beneath(&base, rel.parent().unwrap_or(Path::new("")), false) {
+                Ok(p) => p,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return (classify(ReadResult::Missing), None, false);
+                }
+                Err(_) => return foreign("a directory on the way to the target is a link; not followed"),
+            };
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        match openat(parent.as_fd(), name.as_os_str(), flags, Mode::empty()) {
+            Ok(fd) => {
+                let f = std::fs::File::from(fd);
+                let Ok(meta) = f.metadata() else {
+                    return (classify(ReadResult::Error(Errno::EIO as i32)), None, false);
+                };
+                if meta.is_dir() {
+                    return (classify(ReadResult::Error(Errno::EISDIR as i32)), None, false);
+                }
+                if !meta.is_file() {
+                    return foreign("the target is not a regular file; nothing was read from it");
+                }
+                let cap = crate::engine::reader::buffer_len(classifier.template.len()) as u64;
+                let mut buf = Vec::new();
+                if let Err(e) = f.take(cap).read_to_end(&mut buf) {
+                    return (
+                        classify(ReadResult::Error(e.raw_os_error().unwrap_or(0))),
+                        None,
+                        false,
+                    );
+                }
+                let c = classify(ReadResult::Bytes(&buf));
+                let zeros = matches!(c.outcome, Outcome::TornParseable | Outcome::TornUnparseable)
+                    && buf.iter().all(|&x| x == 0);
+                return (c, Some(meta.len()), zeros);
+            }
+            Err(Errno::ENOENT) => return (classify(ReadResult::Missing), None, false),
+            Err(Errno::ELOOP) => {
+                let Ok(link) = nix::fcntl::readlinkat(parent.as_fd(), name.as_os_str()) else {
+                    return (classify(ReadResult::Missing), None, false);
+                };
+                match inside(rel.parent().unwrap_or(Path::new("")), Path::new(&link)) {
+                    Some(next) => rel = next,
+                    None => return foreign("the target is a link out of the crash state; not followed"),
+                }
+            }
+            Err(e) => return (classify(ReadResult::Error(e as i32)), None, false),
+        }
+    }
+    foreign("the target is a chain of links; not followed")
+}
+
+/// `link` (a symlink's text, in directory `from`) resolved lexically, if it
+/// stays inside the state: relative, and no `..` climbing above it.
+fn inside(from: &Path, link: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    if link.is_absolute() {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for c in from.components().chain(link.components()) {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
 }
 
 /// The outcome of a state at a crash point where `acked` is the newest

@@ -71,20 +71,36 @@ pub enum InputError {
     },
     #[error("trace file {path}: cannot tell which file is the target (no rename, no write); add \"target\"")]
     NoTarget { path: PathBuf },
+    #[error("trace file {path}: {source}")]
+    Trace { path: PathBuf, source: TraceError },
 }
 
 impl TraceFile {
     /// Reads a trace file: an array of events or a [`TraceFile`] object.
     pub fn load(path: &Path) -> Result<Self, InputError> {
-        let text = std::fs::read_to_string(path).map_err(|source| InputError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // Non-blocking, regular files only, at most the cap: a FIFO or
+        // /dev/zero given as a trace is an error, not a hang.
+        let text = crate::limits::read_text(path, crate::limits::MAX_TRACE_BYTES, "trace file").map_err(
+            |source| InputError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         let parse = |source| InputError::Parse {
             path: path.to_path_buf(),
             source,
         };
         let value: serde_json::Value = serde_json::from_str(&text).map_err(parse)?;
+        let events = value
+            .as_array()
+            .or_else(|| value.get("events").and_then(|e| e.as_array()))
+            .map_or(0, Vec::len);
+        if events > crate::limits::MAX_TRACE_EVENTS {
+            return Err(InputError::Trace {
+                path: path.to_path_buf(),
+                source: TraceError::TooManyEvents(events),
+            });
+        }
         if value.is_array() {
             Ok(Self {
                 events: serde_json::from_value(value).map_err(parse)?,
@@ -99,12 +115,20 @@ impl TraceFile {
 
     /// The target: given, or inferred from the events.
     pub fn target(&self, path: &Path) -> Result<PathBuf, InputError> {
-        self.target
+        let target = self
+            .target
             .clone()
             .or_else(|| infer_target(&self.events))
             .ok_or_else(|| InputError::NoTarget {
                 path: path.to_path_buf(),
-            })
+            })?;
+        // Every path is checked before anything is built from it (see
+        // `ops::check_trace`): `..`, `.` and relative paths are refused.
+        super::ops::check_trace(&self.events, &target).map_err(|source| InputError::Trace {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(target)
     }
 }
 

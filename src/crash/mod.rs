@@ -60,6 +60,9 @@ pub enum CrashError {
     /// The trace cannot be turned into crash states.
     #[error(transparent)]
     Trace(#[from] TraceError),
+    /// A stop signal arrived: the exploration ended early.
+    #[error("interrupted: crash exploration stopped by a signal")]
+    Interrupted,
     /// Building, reading or removing a state failed (ENOSPC, EACCES, ...).
     #[error("crash state {path}")]
     Io {
@@ -153,6 +156,10 @@ pub fn explore(
         let space = Space::new(pieces, first, k);
         at_point.clear();
         let coverage = enumerate::each(&space, budget, &mut rng, |chosen| {
+            // Polled per state: a state takes milliseconds to build.
+            if crate::guard::signals::stop_requested() {
+                return Err(CrashError::Interrupted);
+            }
             let img = durable.with(&l, &pieces[first..], chosen);
             let h = img.hash(&l);
             if !at_point.insert(h) {

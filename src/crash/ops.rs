@@ -193,6 +193,72 @@ pub enum TraceError {
     },
     #[error("target {0} has no parent directory")]
     NoParent(PathBuf),
+    #[error(
+        "event #{event}: path {path} is not an absolute path of plain names (`..`, `.` and \
+         relative paths are refused: every path is resolved under the state directory)"
+    )]
+    Path { event: usize, path: PathBuf },
+    #[error(
+        "event #{event}: {what} would make {path} {size} bytes; crash states hold files of at \
+         most {max} bytes (they are built for real on disk)",
+        max = crate::limits::MAX_CRASH_FILE_BYTES
+    )]
+    TooLarge {
+        event: usize,
+        path: PathBuf,
+        what: &'static str,
+        size: u128,
+    },
+    #[error(
+        "the trace has {0} events; torn crash explores at most {max} (each is a crash point)",
+        max = crate::limits::MAX_TRACE_EVENTS
+    )]
+    TooManyEvents(usize),
+}
+
+/// Whether `p` is absolute and made of plain names only (no `..`, no `.`):
+/// the only paths a crash state is built from, so that a name in a trace
+/// can never lead out of the state directory.
+pub fn plain_absolute(p: &Path) -> bool {
+    let mut c = p.components();
+    matches!(c.next(), Some(std::path::Component::RootDir))
+        && c.all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// Checks what every trace must satisfy before it is replayed: at most
+/// [`crate::limits::MAX_TRACE_EVENTS`] events, and plain absolute paths.
+pub fn check_trace(trace: &[Event], target: &Path) -> Result<(), TraceError> {
+    if trace.len() > crate::limits::MAX_TRACE_EVENTS {
+        return Err(TraceError::TooManyEvents(trace.len()));
+    }
+    if !plain_absolute(target) {
+        return Err(TraceError::Path {
+            event: 0,
+            path: target.to_path_buf(),
+        });
+    }
+    for (i, e) in trace.iter().enumerate() {
+        if let Some(p) = e.call.paths().find(|p| !plain_absolute(p)) {
+            return Err(TraceError::Path {
+                event: i,
+                path: p.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The end of a write or a new size, if a crash state may hold it.
+fn within_cap(event: usize, path: &Path, what: &'static str, size: u128) -> Result<u64, TraceError> {
+    if size > u128::from(crate::limits::MAX_CRASH_FILE_BYTES) {
+        return Err(TraceError::TooLarge {
+            event,
+            path: path.to_path_buf(),
+            what,
+            size,
+        });
+    }
+    Ok(size as u64)
 }
 
 /// A trace as logical operations, with the state they start from.
@@ -232,6 +298,7 @@ struct Live {
 impl Logical {
     /// Replays `trace` over `initial` (files that exist, durably, before it).
     pub fn from_trace(trace: &[Event], target: &Path, initial: &[InitialFile]) -> Result<Self, TraceError> {
+        check_trace(trace, target)?;
         let root = target
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -380,12 +447,13 @@ impl Logical {
                     (None, Some(k)) => {
                         let f = live.fds.get_mut(&k).expect("resolved above");
                         let at = if f.append { size_before } else { f.pos };
-                        f.pos = at + n;
+                        f.pos = at.saturating_add(n);
                         at
                     }
                     (None, None) => size_before,
                 };
-                live.sizes[ino] = size_before.max(at + n);
+                let end = within_cap(i, path, "a write", u128::from(at) + u128::from(n))?;
+                live.sizes[ino] = size_before.max(end);
                 self.push(
                     i,
                     Op::Write {
@@ -399,6 +467,7 @@ impl Logical {
                 );
             }
             Call::Truncate { path, len } => {
+                within_cap(i, path, "a truncate", u128::from(*len))?;
                 if let Some(ino) = self.file(i, path, live, "truncate") {
                     let size_before = live.sizes[ino];
                     live.sizes[ino] = *len;

@@ -60,6 +60,12 @@ pub fn record_builtin(
     });
     let mut out = Recorded::default();
     for version in 1..=writes {
+        if crate::guard::signals::stop_requested() {
+            return Err(RecordError::Subject(
+                strategy.name().to_string(),
+                "interrupted by a signal".into(),
+            ));
+        }
         let bytes = classifier.template.render_vec(&classifier.codec, version);
         strategy
             .write_recorded(target, &bytes, rec.as_ref())
@@ -103,7 +109,14 @@ pub fn record_subject(
     // (as the gate does), so crash states are judged against what it writes.
     let mut writers = vec![writer];
     let shared = crate::engine::Shared::new(1);
-    let start = std::fs::read(&ctx.target).ok();
+    // What the writer left is read only if it is a regular file of torn's,
+    // and at most a template's worth (a link to /dev/zero is not read).
+    let read_target = || match crate::shape::read_back(&ctx.target) {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(why)) => Err(why),
+        Err(e) => Err(e.to_string()),
+    };
+    let start = read_target().ok();
     let learned = crate::shape::learn(
         &mut writers,
         classifier,
@@ -120,12 +133,19 @@ pub fn record_subject(
     let first = shared.next_version.load(std::sync::atomic::Ordering::Acquire);
     out.initial = Some((
         first - 1,
-        std::fs::read(&ctx.target).map_err(|e| RecordError::Subject(label.clone(), e.to_string()))?,
+        read_target().map_err(|why| {
+            RecordError::Subject(label.clone(), format!("the target after learning: {why}"))
+        })?,
     ));
     out.classifier = learned.classifier;
     let classifier = out.classifier.as_ref().unwrap_or(classifier);
     rec.drain();
     for version in first..first + writes {
+        // A stop signal ends the recording between writes.
+        if crate::guard::signals::stop_requested() {
+            let _ = writer.finish();
+            return Err(RecordError::Subject(label, "interrupted by a signal".into()));
+        }
         let bytes = classifier.template.render_vec(&classifier.codec, version);
         let token = classifier.codec.token(version);
         match writer.write(&token, &bytes) {

@@ -312,6 +312,7 @@ impl<'a> Builder<'a> {
             states_built: self.built,
             exhaustive: self.exhaustive,
             sampled_points: self.sampled_points,
+            // `as` saturates: an overflowing (or infinite) estimate is u64::MAX.
             not_explored_estimate: self.not_explored.round() as u64,
             outcomes: self.counts,
             litter_states: self.litter_states,
@@ -334,6 +335,19 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// An estimate of states not explored, for people: exact digits only while
+/// they mean something; beyond 10^12 in powers of ten, and a saturated
+/// count (the estimate overflowed 64 bits) as what it is, a lower bound.
+fn estimate(n: u64) -> String {
+    if n == u64::MAX {
+        "more than 10^19".to_string()
+    } else if n >= 1_000_000_000_000 {
+        format!("{:.1e}", n as f64)
+    } else {
+        thousands(n)
+    }
+}
+
 /// Steps shown per offending state in text (JSON has them all).
 const STEPS_SHOWN: usize = 16;
 
@@ -347,7 +361,7 @@ pub fn render(label: &str, r: &CrashReport) -> String {
             "sampled at {} crash points with seed {}; ~{} not explored",
             r.sampled_points,
             r.seed,
-            thousands(r.not_explored_estimate)
+            estimate(r.not_explored_estimate)
         )
     };
     let _ = writeln!(
@@ -415,4 +429,14 @@ pub fn render(label: &str, r: &CrashReport) -> String {
         r.verdict.exit_code
     );
     out
+}
+
+#[cfg(test)]
+mod estimate_tests {
+    #[test]
+    fn a_saturated_estimate_is_not_printed_as_digits() {
+        assert_eq!(super::estimate(u64::MAX), "more than 10^19");
+        assert_eq!(super::estimate(12_345), "12,345");
+        assert_eq!(super::estimate(3_000_000_000_000_000), "3.0e15");
+    }
 }

@@ -72,6 +72,11 @@ pub fn run(
     let job_path = dir.join("writer-job.json");
     let home = dir.join("home");
     for trial in 0..n {
+        // A stop signal ends the trials within one trial (a few ms).
+        if crate::guard::signals::stop_requested() {
+            out.skipped = Some(format!("interrupted after {trial} of {n} trials"));
+            break;
+        }
         if home.exists() {
             fs::remove_dir_all(&home)?;
         }

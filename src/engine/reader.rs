@@ -117,12 +117,77 @@ pub fn read_open(path: &Path, buf: &mut [u8], lock: bool) -> io::Result<(usize, 
 
 /// Where a target's bytes may come from: torn's scratch directory (the
 /// nearest ancestor holding the scratch marker). A read from anything else —
-/// a link to `/etc/shadow`, a device, a FIFO, a directory — is `foreign`,
-/// and its bytes are neither classified nor kept as evidence.
+/// a link to `/etc/shadow`, a hard link or a bind mount of a file elsewhere,
+/// a device, a FIFO — is `foreign`, and its bytes are neither classified nor
+/// kept as evidence. A directory in the target's place is not foreign: the
+/// read fails (EISDIR) and is an `error`, which leaks nothing.
+///
+/// What is compared is what the file *is*, not the name its descriptor
+/// shows (a hard link inside the scratch directory shows an inside name):
+/// the device and mount it lives on (a bind mount is another mount), its
+/// birth time (a file from outside, linked or moved in, was born before the
+/// scratch root; where the file system keeps no birth time this check is
+/// skipped), and its link count (every name of a file torn or the writer
+/// created is inside the scratch root, so a file with more links than names
+/// there has a name outside it).
 #[derive(Debug, Clone)]
 pub struct Boundary {
     root: Option<std::path::PathBuf>,
+    id: Option<Identity>,
 }
+
+/// What a file is, as `statx` tells it.
+#[derive(Debug, Clone, Copy)]
+struct Identity {
+    mode: u32,
+    dev: (u32, u32),
+    ino: u64,
+    nlink: u32,
+    /// The mount id, where the kernel says (Linux 5.8+).
+    mnt: Option<u64>,
+    /// Birth time, where the file system keeps one.
+    btime: Option<(i64, u32)>,
+}
+
+impl Identity {
+    fn of_fd(fd: std::os::fd::BorrowedFd<'_>) -> Option<Self> {
+        use std::os::fd::AsRawFd;
+        let mut st = std::mem::MaybeUninit::<nix::libc::statx>::zeroed();
+        let mask = nix::libc::STATX_BASIC_STATS | nix::libc::STATX_BTIME | nix::libc::STATX_MNT_ID;
+        // SAFETY: `st` is a valid statx buffer and the path is a C string.
+        let r = unsafe {
+            nix::libc::statx(
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                nix::libc::AT_EMPTY_PATH,
+                mask,
+                st.as_mut_ptr(),
+            )
+        };
+        if r != 0 {
+            return None;
+        }
+        // SAFETY: statx filled it.
+        let st = unsafe { st.assume_init() };
+        Some(Self {
+            mode: u32::from(st.stx_mode),
+            dev: (st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            nlink: st.stx_nlink,
+            mnt: (st.stx_mask & nix::libc::STATX_MNT_ID != 0).then_some(st.stx_mnt_id),
+            btime: (st.stx_mask & nix::libc::STATX_BTIME != 0)
+                .then_some((st.stx_btime.tv_sec, st.stx_btime.tv_nsec)),
+        })
+    }
+
+    fn of_path(path: &Path) -> Option<Self> {
+        let f = File::open(path).ok()?;
+        Self::of_fd(std::os::fd::AsFd::as_fd(&f))
+    }
+}
+
+/// Entries of the scratch root looked at, at most, to find a file's names.
+const MAX_NAMES_SCANNED: usize = 10_000;
 
 impl Boundary {
     /// The boundary of `target`: its scratch root, if it is in one.
@@ -132,38 +197,88 @@ impl Boundary {
             .skip(1)
             .find(|d| d.join(crate::scratch::MARKER).is_file())
             .and_then(|d| d.canonicalize().ok());
-        Self { root }
+        let id = root.as_deref().and_then(Identity::of_path);
+        Self { root, id }
     }
 
     /// Why `file` is foreign, if it is (checked off the hot path: only for
-    /// reads that are already anomalies).
+    /// reads that are already anomalies, and whatever torn reads back).
     #[cold]
     pub fn foreign(&self, file: &File) -> Option<String> {
+        use std::os::fd::AsFd;
         use std::os::unix::io::AsRawFd;
-        let meta = file.metadata().ok()?;
-        let kind = meta.file_type();
-        if !kind.is_file() {
-            use std::os::unix::fs::FileTypeExt;
-            let what = if kind.is_dir() {
-                "a directory"
-            } else if kind.is_fifo() {
-                "a FIFO"
-            } else if kind.is_char_device() || kind.is_block_device() {
-                "a device"
-            } else if kind.is_socket() {
-                "a socket"
-            } else {
-                "not a regular file"
+        let Some(me) = Identity::of_fd(file.as_fd()) else {
+            return Some("the target could not be examined; nothing was kept".into());
+        };
+        let kind = me.mode & nix::libc::S_IFMT;
+        if kind == nix::libc::S_IFDIR {
+            return None;
+        }
+        if kind != nix::libc::S_IFREG {
+            let what = match kind {
+                nix::libc::S_IFIFO => "a FIFO",
+                nix::libc::S_IFCHR | nix::libc::S_IFBLK => "a device",
+                nix::libc::S_IFSOCK => "a socket",
+                _ => "not a regular file",
             };
             return Some(format!("the target was {what}; nothing was read from it"));
         }
         let root = self.root.as_ref()?;
+        let outside = |how: &str| {
+            Some(format!(
+                "the target was a file from outside torn's scratch directory ({how}); its contents were not kept"
+            ))
+        };
+        if let Some(r) = self.id {
+            if me.dev != r.dev {
+                return outside("on another file system");
+            }
+            if let (Some(a), Some(b)) = (me.mnt, r.mnt)
+                && a != b
+            {
+                return outside("on another mount: a bind mount");
+            }
+            if let (Some(a), Some(b)) = (me.btime, r.btime)
+                && a < b
+            {
+                return outside("created before the scratch directory: linked or moved in");
+            }
+        }
+        if me.nlink > 1 && names_under(root, me) < u64::from(me.nlink) {
+            return outside("a hard link to a file with a name elsewhere");
+        }
         let real = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
         (!real.starts_with(root)).then(|| {
             "the target led to a file outside torn's scratch directory; its contents were not kept"
                 .to_string()
         })
     }
+}
+
+/// How many names under `root` lead to the file `id` (at most
+/// [`MAX_NAMES_SCANNED`] entries are looked at; symlinks are not followed).
+fn names_under(root: &Path, id: Identity) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let (mut names, mut seen) = (0, 0);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            seen += 1;
+            if seen > MAX_NAMES_SCANNED {
+                return names;
+            }
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.ino() == id.ino
+                && nix::libc::major(m.dev()) == id.dev.0
+                && nix::libc::minor(m.dev()) == id.dev.1
+            {
+                names += 1;
+            }
+        }
+    }
+    names
 }
 
 #[inline]

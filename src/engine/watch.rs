@@ -166,11 +166,33 @@ pub fn token_versions(bytes: &[u8], codec: &TokenCodec) -> Vec<u64> {
     out
 }
 
+/// The first [`crate::limits::MAX_SAMPLE_BYTES`] of the regular file at
+/// `path`, into `buf` (reused: a scan allocates nothing). Opened without
+/// following a link and without blocking, and checked on the descriptor:
+/// a FIFO, a device or a link swapped in after the directory was listed is
+/// skipped; a huge (or sparse) file costs one capped read, not its size.
+fn sample_file<'a>(path: &Path, buf: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    buf.clear();
+    f.take(crate::limits::MAX_SAMPLE_BYTES).read_to_end(buf).ok()?;
+    Some(buf)
+}
+
 /// Scans the directory every millisecond until `stop`, for a target mode
 /// wider than `before` and for files readable by group/other that hold a token.
 pub fn sample(before: &Before, codec: &TokenCodec, stop: &AtomicBool) -> Findings {
     let mut f = Findings::default();
     let dir = dir_of(&before.target);
+    let mut buf = Vec::with_capacity(crate::limits::MAX_SAMPLE_BYTES as usize);
     while !stop.load(Ordering::Relaxed) {
         f.samples += 1;
         if let Ok(m) = fs::metadata(&before.target)
@@ -178,15 +200,20 @@ pub fn sample(before: &Before, codec: &TokenCodec, stop: &AtomicBool) -> Finding
         {
             f.widened_samples += 1;
         }
-        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        for entry in fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .take(crate::limits::MAX_SAMPLE_ENTRIES)
+        {
             let Ok(m) = entry.metadata() else { continue };
             if !m.is_file() || m.mode() & 0o077 == 0 {
                 continue;
             }
-            let Ok(bytes) = fs::read(entry.path()) else {
+            let Some(bytes) = sample_file(&entry.path(), &mut buf) else {
                 continue;
             };
-            if holds_token(&bytes, codec) {
+            if holds_token(bytes, codec) {
                 f.exposures += 1;
                 let what = format!(
                     "{} (mode {:04o})",

@@ -11,6 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::journal;
+use super::trust::{Strict, TrustedDir};
 use crate::scratch::MARKER;
 
 /// Something a dead run left.
@@ -57,33 +58,68 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
-/// The pid written in a scratch directory's marker (0 when it names none).
+/// The pid written in a scratch directory's marker (0 when it names none),
+/// read only from a directory torn trusts, without following a link.
 pub fn marker_pid(dir: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
-    Some(text.trim().parse().unwrap_or(0))
+    let d = TrustedDir::open(dir, Strict::NoOtherWriters, "--dir").ok()?;
+    let text = d.read_file(MARKER, crate::limits::MAX_MARKER_BYTES).ok()?;
+    Some(String::from_utf8_lossy(&text).trim().parse().unwrap_or(0))
+}
+
+/// What [`scan`] found: leftovers to undo, and what it refused to touch
+/// (an untrusted journal directory, entries outside a verified scratch root).
+#[derive(Debug, Default)]
+pub struct Found {
+    pub leftovers: Vec<Leftover>,
+    pub refused: Vec<String>,
 }
 
 /// Everything dead runs left: journals first, then scratch directories no
 /// journal mentions.
 pub fn find() -> Vec<Leftover> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(journal::dir()) {
-        for e in rd.flatten() {
-            let path = e.path();
-            let Some(pid) = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if path.extension().is_some_and(|x| x == "jsonl") && !alive(pid) {
-                let entries = journal::read(&path).unwrap_or_default();
-                out.push(Leftover::Journal { path, pid, entries });
+    scan().leftovers
+}
+
+/// Everything dead runs left, and what was refused. Only journals in a
+/// journal directory torn made (see [`journal`]) are read; of their entries
+/// only those inside a scratch root torn verified are listed; and only
+/// scratch directories owned by torn's uid, writable by no one else, whose
+/// marker is not locked by a live run and names a dead one, are listed.
+/// Anything else was planted or belongs to someone else: it is not a
+/// leftover, and is never touched.
+pub fn scan() -> Found {
+    let mut found = Found::default();
+    match journal::existing_dir() {
+        Ok(Some(dir)) => {
+            for name in dir.names().unwrap_or_default() {
+                let Some(pid) = name.strip_suffix(".jsonl").and_then(|s| s.parse::<u32>().ok()) else {
+                    continue;
+                };
+                if alive(pid) {
+                    continue;
+                }
+                let path = dir.path().join(&name);
+                match journal::read(&dir, &name) {
+                    Ok(all) => {
+                        let mut entries = Vec::new();
+                        for e in all {
+                            match e.verify() {
+                                Ok(_) => entries.push(e),
+                                Err(why) => found.refused.push(format!("journal {}: {why}", path.display())),
+                            }
+                        }
+                        if !entries.is_empty() {
+                            found.leftovers.push(Leftover::Journal { path, pid, entries });
+                        }
+                    }
+                    Err(e) => found.refused.push(format!("journal {e}")),
+                }
             }
         }
+        Ok(None) => {}
+        Err(e) => found.refused.push(format!("journal directory {e}")),
     }
-    let in_journal = |p: &Path| {
+    let in_journal = |p: &Path, out: &[Leftover]| {
         out.iter().any(|l| match l {
             Leftover::Journal { entries, .. } => entries
                 .iter()
@@ -99,26 +135,41 @@ pub fn find() -> Vec<Leftover> {
                 .file_name()
                 .to_str()
                 .is_some_and(|n| n.starts_with("torn-") && !n.starts_with("torn-runs-"));
+            // The entry's own type: a symlink named torn-* is not followed.
             let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-            if !named || !is_dir || in_journal(&path) {
+            if !named || !is_dir || in_journal(&path, &found.leftovers) {
                 continue;
             }
-            if let Some(pid) = marker_pid(&path)
-                && !alive(pid)
-            {
+            if let Some(pid) = dead_scratch(&path) {
                 scratch.push(Leftover::Scratch { path, pid });
             }
         }
     }
-    out.extend(scratch);
-    out
+    found.leftovers.extend(scratch);
+    found
+}
+
+/// The run that made scratch directory `path`, if the directory is torn's
+/// own (owner, mode, not a link), its marker is a regular file no live run
+/// holds locked, and the run it names is gone.
+fn dead_scratch(path: &Path) -> Option<u32> {
+    let dir = TrustedDir::open(path, Strict::NoOtherWriters, "--dir").ok()?;
+    if crate::scratch::marker_locked(&dir) {
+        return None;
+    }
+    let pid = marker_pid(path)?;
+    (!alive(pid)).then_some(pid)
 }
 
 /// Undoes one leftover; returns what was done, line by line.
 pub fn remove(l: &Leftover) -> io::Result<Vec<String>> {
     match l {
         Leftover::Journal { path, .. } => {
-            let results = journal::replay(path)?;
+            let dir = journal::existing_dir()?.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, format!("{}: gone", path.display()))
+            })?;
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let results = journal::replay(&dir, name)?;
             let mut lines = Vec::new();
             let mut first_err = None;
             for (e, r) in results {
@@ -136,6 +187,16 @@ pub fn remove(l: &Leftover) -> io::Result<Vec<String>> {
             }
         }
         Leftover::Scratch { path, .. } => {
+            // Checked again: it may have changed since it was listed.
+            if dead_scratch(path).is_none() {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{}: no longer a dead run's scratch directory of torn's; left alone",
+                        path.display()
+                    ),
+                ));
+            }
             super::procs::sweep(path);
             journal::remove_tree(path)?;
             Ok(vec![format!("removed: {}", path.display())])

@@ -4,15 +4,27 @@
 //! made, and a release line after it is undone; the file is removed when
 //! nothing is outstanding. Replaying a journal undoes what is outstanding,
 //! newest first.
+//!
+//! The journal directory is trusted only if torn made it: owned by the
+//! running uid, mode 0700, not a symlink ([`super::trust`]); a directory of
+//! that name made by anyone else is refused, and nothing in it is read or
+//! undone. Journal files are opened relative to the checked directory with
+//! `O_NOFOLLOW`, so a symlink named `<pid>.jsonl` is never appended to.
+//! Every entry is undone only inside a scratch root torn verified
+//! ([`super::trust::scratch_root_of`]), so even a journal line naming
+//! `/etc` changes nothing outside one.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
+
+use super::trust::{TrustedDir, scratch_root_of};
 
 /// One undoable change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,9 +41,36 @@ pub enum Entry {
 }
 
 impl Entry {
-    /// Undoes the change. Best effort, and idempotent: undoing twice, or
-    /// undoing what is already gone, is not an error.
+    /// The path the change was made at.
+    pub fn path(&self) -> &Path {
+        match self {
+            Entry::Dir { path } | Entry::Immutable { path } | Entry::Mode { path, .. } => path,
+        }
+    }
+
+    /// Whether this entry may be undone: its path exists, and lies in a
+    /// scratch root torn verified with no symlink on the way
+    /// (`Ok(false)`: it is gone, nothing to undo). An entry outside one is
+    /// refused, and never undone.
+    pub fn verify(&self) -> Result<bool, String> {
+        let path = self.path();
+        if fs::symlink_metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+            return Ok(false);
+        }
+        scratch_root_of(path)
+            .map(|_| true)
+            .map_err(|why| format!("refused to undo {}: {why}", self.describe()))
+    }
+
+    /// Undoes the change, if [`Entry::verify`] allows it. Best effort, and
+    /// idempotent: undoing twice, or undoing what is already gone, is not
+    /// an error.
     pub fn undo(&self) -> io::Result<()> {
+        match self.verify() {
+            Ok(false) => return Ok(()),
+            Ok(true) => {}
+            Err(why) => return Err(io::Error::new(io::ErrorKind::PermissionDenied, why)),
+        }
         match self {
             Entry::Dir { path } => {
                 super::procs::sweep(path);
@@ -39,10 +78,17 @@ impl Entry {
             }
             Entry::Immutable { path } => set_immutable(path, false),
             Entry::Mode { path, mode } => {
-                match fs::set_permissions(path, fs::Permissions::from_mode(*mode)) {
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                    r => r,
-                }
+                // Through a descriptor opened without following a link.
+                use std::os::unix::fs::OpenOptionsExt;
+                let dir = match fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_DIRECTORY)
+                    .open(path)
+                {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    r => r?,
+                };
+                dir.set_permissions(fs::Permissions::from_mode(*mode))
             }
         }
     }
@@ -86,20 +132,32 @@ pub fn dir() -> PathBuf {
     std::env::temp_dir().join(format!("torn-runs-{}", nix::unistd::Uid::effective()))
 }
 
-/// The journal file of process `pid`.
-pub fn path_of(pid: u32) -> PathBuf {
-    dir().join(format!("{pid}.jsonl"))
+/// The journal file name of process `pid`.
+pub fn name_of(pid: u32) -> String {
+    format!("{pid}.jsonl")
 }
 
-fn open_dir() -> io::Result<PathBuf> {
-    let d = dir();
-    match fs::DirBuilder::new().mode(0o700).create(&d) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-            return Err(io::Error::new(e.kind(), format!("creating {}: {e}", d.display())));
+/// The journal file of process `pid`.
+pub fn path_of(pid: u32) -> PathBuf {
+    dir().join(name_of(pid))
+}
+
+/// The journal directory, created mode 0700 if absent, and checked (see
+/// the module doc): one made by someone else is an error naming it.
+pub fn open_dir() -> io::Result<TrustedDir> {
+    Ok(TrustedDir::create(&dir(), "TMPDIR")?)
+}
+
+/// The journal directory if it exists and is torn's own; `Ok(None)` when
+/// there is none, an error saying why when it is not trusted.
+pub fn existing_dir() -> io::Result<Option<TrustedDir>> {
+    match TrustedDir::open(&dir(), super::trust::Strict::Private, "TMPDIR") {
+        Ok(d) => Ok(Some(d)),
+        Err(super::trust::TrustError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Ok(None)
         }
-        _ => {}
+        Err(e) => Err(e.into()),
     }
-    Ok(d)
 }
 
 /// Records `entry` before the change is made. The journal is flushed to the
@@ -107,14 +165,12 @@ fn open_dir() -> io::Result<PathBuf> {
 pub fn record(entry: Entry) -> io::Result<Ticket> {
     let mut guard = JOURNAL.lock().unwrap_or_else(|p| p.into_inner());
     if guard.is_none() {
-        open_dir()?;
-        let path = path_of(std::process::id());
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("opening the journal {}: {e}", path.display())))?;
+        let dir = open_dir()?;
+        let name = name_of(std::process::id());
+        let path = dir.path().join(&name);
+        let file = dir
+            .open_file(&name, OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_APPEND, 0o600)
+            .map_err(|e| io::Error::new(e.kind(), format!("opening the journal: {e}")))?;
         *guard = Some(Open {
             file,
             path,
@@ -159,7 +215,11 @@ pub fn undo(ticket: Ticket) -> io::Result<()> {
         guard.as_ref().and_then(|j| j.outstanding.get(&ticket.0).cloned())
     };
     let res = entry.map_or(Ok(()), |e| e.undo());
-    release(ticket);
+    // A change that could not be undone stays in the journal: the
+    // supervisor retries it when this process ends, and `torn clean` after.
+    if res.is_ok() {
+        release(ticket);
+    }
     res
 }
 
@@ -177,19 +237,26 @@ pub fn undo_all() -> Vec<(Entry, io::Result<()>)> {
         .into_iter()
         .map(|(id, e)| {
             let r = e.undo();
-            release(Ticket(id));
+            if r.is_ok() {
+                release(Ticket(id));
+            }
             (e, r)
         })
         .collect()
 }
 
-/// The outstanding entries of a journal file, oldest first.
-pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
-    let f = File::open(path)?;
+/// The outstanding entries of journal `name` in `dir`, oldest first.
+pub fn read(dir: &TrustedDir, name: &str) -> io::Result<Vec<Entry>> {
+    let bytes = dir.read_file(name, crate::limits::MAX_JOURNAL_BYTES)?;
+    Ok(parse(&bytes))
+}
+
+/// The outstanding entries of a journal's text, oldest first.
+fn parse(bytes: &[u8]) -> Vec<Entry> {
     let mut outstanding = BTreeMap::new();
-    for line in BufReader::new(f).lines() {
+    for line in bytes.split(|&b| b == b'\n') {
         // A line cut short by a kill mid-write is ignored.
-        match serde_json::from_str::<Line>(&line?) {
+        match serde_json::from_slice::<Line>(line) {
             Ok(Line::Add { id, entry }) => {
                 outstanding.insert(id, entry);
             }
@@ -199,13 +266,15 @@ pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
             Err(_) => {}
         }
     }
-    Ok(outstanding.into_values().collect())
+    outstanding.into_values().collect()
 }
 
-/// Replays the journal at `path` (of a process that is gone): undoes its
-/// outstanding entries newest first, then removes the file if all succeeded.
-pub fn replay(path: &Path) -> io::Result<Vec<(Entry, io::Result<()>)>> {
-    let entries = read(path)?;
+/// Replays journal `name` in `dir` (of a process that is gone): undoes its
+/// outstanding entries newest first (each only if [`Entry::verify`] allows
+/// it), then removes the file if all succeeded.
+pub fn replay(dir: &TrustedDir, name: &str) -> io::Result<Vec<(Entry, io::Result<()>)>> {
+    let entries = read(dir, name)?;
+    let path = dir.path().join(name);
     let results: Vec<_> = entries
         .into_iter()
         .rev()
@@ -215,9 +284,21 @@ pub fn replay(path: &Path) -> io::Result<Vec<(Entry, io::Result<()>)>> {
         })
         .collect();
     if results.iter().all(|(_, r)| r.is_ok()) {
-        fs::remove_file(path)?;
+        fs::remove_file(&path)?;
     }
     Ok(results)
+}
+
+/// Replays the journal of process `pid`, if it left one (the supervisor,
+/// after its worker ended).
+pub fn replay_pid(pid: u32) -> io::Result<Vec<(Entry, io::Result<()>)>> {
+    let Some(dir) = existing_dir()? else {
+        return Ok(Vec::new());
+    };
+    match replay(&dir, &name_of(pid)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        r => r,
+    }
 }
 
 /// Sets or clears the immutable attribute of `path` with `chattr`.
@@ -289,11 +370,13 @@ mod tests {
     #[test]
     fn a_journal_replays_what_is_outstanding_only() {
         let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join(crate::scratch::MARKER), b"1").unwrap();
         let keep = d.path().join("kept");
         let gone = d.path().join("scratch");
         fs::create_dir_all(gone.join("a/b")).unwrap();
         fs::create_dir_all(&keep).unwrap();
-        let path = d.path().join("1.jsonl");
+        let jdir = TrustedDir::create(&d.path().join("journals"), "TMPDIR").unwrap();
+        let path = jdir.path().join("1.jsonl");
         let lines = [
             serde_json::to_string(&Line::Add {
                 id: 1,
@@ -309,12 +392,34 @@ mod tests {
             "{\"id\":3,\"ent".to_string(),
         ];
         fs::write(&path, lines.join("\n")).unwrap();
-        assert_eq!(read(&path).unwrap(), vec![Entry::Dir { path: gone.clone() }]);
-        let results = replay(&path).unwrap();
+        assert_eq!(
+            read(&jdir, "1.jsonl").unwrap(),
+            vec![Entry::Dir { path: gone.clone() }]
+        );
+        let results = replay(&jdir, "1.jsonl").unwrap();
         assert_eq!(results.len(), 1);
         assert!(!gone.exists());
         assert!(keep.exists(), "a released entry is not undone");
         assert!(!path.exists(), "a replayed journal is removed");
+    }
+
+    #[test]
+    fn an_entry_outside_a_verified_scratch_root_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::create_dir_all(&victim).unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o755)).unwrap();
+        let e = Entry::Dir { path: victim.clone() }.undo().unwrap_err();
+        assert!(e.to_string().contains("not inside a scratch directory"), "{e}");
+        let e = Entry::Mode {
+            path: victim.clone(),
+            mode: 0o777,
+        }
+        .undo()
+        .unwrap_err();
+        assert!(e.to_string().starts_with("refused to undo"), "{e}");
+        assert!(victim.exists());
+        assert_eq!(fs::metadata(&victim).unwrap().permissions().mode() & 0o777, 0o755);
     }
 
     #[test]

@@ -26,4 +26,6 @@
 pub mod clean;
 pub mod journal;
 pub mod procs;
+pub mod signals;
 pub mod supervisor;
+pub mod trust;

@@ -415,6 +415,25 @@ impl Scenario {
                 ),
             ));
         }
+        use crate::limits::{MAX_KILL_TRIALS, MAX_PERTURB};
+        if let Some(p) = self.perturb.filter(|p| p.0 > MAX_PERTURB) {
+            return Err(invalid(
+                "perturb",
+                format!(
+                    "holds of {:?}: torn holds a writer at most {MAX_PERTURB:?} at a time (holds widen a window by microseconds)",
+                    p.0
+                ),
+            ));
+        }
+        if self.kill_trials > MAX_KILL_TRIALS {
+            return Err(invalid(
+                "kill_trials",
+                format!(
+                    "{} trials: torn runs at most {MAX_KILL_TRIALS} per case",
+                    self.kill_trials
+                ),
+            ));
+        }
         for (i, e) in self.strategies.iter().enumerate() {
             check_counts(
                 e.readers.map(NonZeroUsize::get),

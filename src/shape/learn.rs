@@ -294,7 +294,7 @@ fn write_and_read(
 /// The file, at most [`crate::limits::MAX_TEMPLATE_BYTES`] of it — or, when
 /// it is not a regular file inside torn's scratch directory (a link to a
 /// file elsewhere, a FIFO, a device), why, without reading a byte of it.
-fn read_back(target: &Path) -> std::io::Result<Result<Vec<u8>, String>> {
+pub(crate) fn read_back(target: &Path) -> std::io::Result<Result<Vec<u8>, String>> {
     use std::os::unix::fs::OpenOptionsExt;
     let cap = crate::limits::MAX_TEMPLATE_BYTES;
     let file = std::fs::OpenOptions::new()

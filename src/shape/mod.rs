@@ -25,6 +25,7 @@ mod learn;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use learn::read_back;
 pub use learn::{ORIGIN, learn};
 
 use crate::classify::Classifier;
