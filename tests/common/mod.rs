@@ -45,6 +45,18 @@ pub fn torn() -> assert_cmd::Command {
     c
 }
 
+/// [`torn`] as a plain `std::process::Command`, for runs a test must
+/// signal or read while they go.
+pub fn torn_process() -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("torn"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TORN_") || key.starts_with("GITHUB_") {
+            c.env_remove(key);
+        }
+    }
+    c
+}
+
 /// Filesystems mounted by `harness/fs.sh` in a work directory of their own;
 /// everything is unmounted and removed on drop, also when a test fails.
 pub struct Harness {

@@ -1,0 +1,385 @@
+//! One verdict, told the same everywhere: for each way a gate can come out,
+//! the exit code, report.json (stdout and on disk), the terminal table's
+//! status column, JUnit and the GitHub annotation and step summary agree.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn example(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/writers")
+        .join(name);
+    format!("python3 {} {{path}}", p.display())
+}
+
+/// Every output of one gate run.
+struct Outputs {
+    code: i32,
+    /// `--json` on stdout.
+    json: Value,
+    /// report.json as written in the reports dir.
+    on_disk: Value,
+    stderr: String,
+    junit: String,
+    summary: String,
+    /// report.md as written.
+    markdown: String,
+}
+
+/// The gate's flags every run here shares: a short control, a small
+/// target (a test suite on a loaded machine, not CI), and every output.
+fn gate_args(dir: &Path) -> Vec<String> {
+    [
+        "gate",
+        "--format",
+        "yaml",
+        "--control",
+        "400ms",
+        "--min-windows",
+        "30",
+        "--json",
+        "--junit",
+        dir.join("torn.xml").to_str().unwrap(),
+        "--reports-dir",
+        dir.join("reports").to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn github(cmd: &mut std::process::Command, dir: &Path) {
+    cmd.env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
+        // A table wide enough that no status is wrapped away from its row.
+        .env("COLUMNS", "300");
+}
+
+fn collect(dir: &Path, code: i32, stdout: &[u8], stderr: &[u8]) -> Outputs {
+    let stderr = String::from_utf8_lossy(stderr).to_string();
+    let json: Value =
+        serde_json::from_slice(stdout).unwrap_or_else(|e| panic!("--json is JSON ({e}); stderr:\n{stderr}"));
+    let reports: Vec<_> = std::fs::read_dir(dir.join("reports"))
+        .expect("a reports dir")
+        .flatten()
+        .collect();
+    assert_eq!(reports.len(), 1, "one report dir");
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(reports[0].path().join("report.json")).unwrap()).unwrap();
+    Outputs {
+        code,
+        json,
+        on_disk,
+        stderr,
+        junit: std::fs::read_to_string(dir.join("torn.xml")).expect("the JUnit file is written"),
+        summary: std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default(),
+        markdown: std::fs::read_to_string(reports[0].path().join("report.md")).unwrap(),
+    }
+}
+
+fn gate(extra: &[&str]) -> Outputs {
+    let dir = tempfile::tempdir().unwrap();
+    let mut std_cmd = common::torn_process();
+    std_cmd.args(gate_args(dir.path())).args(extra);
+    github(&mut std_cmd, dir.path());
+    let out = std_cmd.output().unwrap();
+    let o = collect(
+        dir.path(),
+        out.status.code().unwrap_or(-1),
+        &out.stdout,
+        &out.stderr,
+    );
+    agree(&o);
+    o
+}
+
+/// The JUnit status of a test case: `None` (success), `failure` or `error`,
+/// with its type.
+fn junit_cases(xml: &str) -> Vec<(String, Option<(String, String)>)> {
+    let doc = roxmltree::Document::parse(xml).expect("JUnit is XML");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|n| {
+            let bad = n
+                .children()
+                .find(|c| c.has_tag_name("failure") || c.has_tag_name("error"))
+                .map(|c| {
+                    (
+                        c.tag_name().name().to_string(),
+                        c.attribute("type").unwrap_or_default().to_string(),
+                    )
+                });
+            (n.attribute("name").unwrap_or_default().to_string(), bad)
+        })
+        .collect()
+}
+
+/// The checks every run must pass, whatever its verdict.
+fn agree(o: &Outputs) {
+    let ctx = format!("stderr:\n{}", o.stderr);
+    let verdict = &o.json["verdict"];
+    let status = verdict["status"].as_str().unwrap();
+    // The exit code is the verdict's.
+    assert_eq!(o.code as i64, verdict["exit_code"].as_i64().unwrap(), "{ctx}");
+    // report.json on disk is the report on stdout: the final write, not a
+    // partial one.
+    assert_eq!(o.on_disk["verdict"], o.json["verdict"], "{ctx}");
+    assert_eq!(
+        o.on_disk["cases"].as_array().unwrap().len(),
+        o.json["cases"].as_array().unwrap().len()
+    );
+    // The last line names the same status and exit code.
+    assert!(
+        o.stderr.contains(&format!("verdict: {status} (exit {})", o.code)),
+        "{ctx}"
+    );
+    let junit = junit_cases(&o.junit);
+    let cases = o.json["cases"].as_array().unwrap();
+    for (i, c) in cases.iter().enumerate() {
+        let label = c["label"].as_str().unwrap();
+        let cs = c["status"].as_str().unwrap();
+        assert_eq!(o.on_disk["cases"][i]["status"], c["status"], "{label}");
+        // The table's row for the case shows its status.
+        let table = o
+            .stderr
+            .rsplit_once("\nstrategy ")
+            .map(|(_, t)| t.split("\n\n").next().unwrap_or_default())
+            .unwrap_or_else(|| panic!("no table; {ctx}"));
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no table row for {label}; {ctx}"));
+        let cell = row.split_whitespace().rev().find(|w| {
+            [
+                "pass",
+                "fail",
+                "reproduced",
+                "expected",
+                "inconclusive",
+                "info",
+                "subject-error",
+                "interrupted",
+                "pending",
+            ]
+            .iter()
+            .any(|s| w.trim_end_matches(':') == *s)
+        });
+        assert_eq!(cell.map(|w| w.trim_end_matches(':')), Some(cs), "row {row:?}");
+        // JUnit: a failure or error exactly when the case did not come out
+        // as it should.
+        let (_, bad) = junit
+            .iter()
+            .find(|(n, _)| n == label)
+            .unwrap_or_else(|| panic!("no JUnit case {label}"));
+        let ok = matches!(cs, "pass" | "reproduced" | "expected" | "info");
+        assert_eq!(bad.is_none(), ok, "{label}: {cs} vs JUnit {bad:?}");
+    }
+    // The run's verdict in JUnit fails exactly when the exit code does.
+    let (_, run) = junit
+        .iter()
+        .find(|(n, _)| n == "verdict")
+        .expect("a verdict case");
+    assert_eq!(
+        run.is_none(),
+        o.code == 0,
+        "JUnit verdict {run:?} vs exit {}",
+        o.code
+    );
+    if let Some((_, ty)) = run {
+        assert_eq!(ty, status);
+    }
+    let failing = junit.iter().filter(|(_, b)| b.is_some()).count();
+    assert_eq!(failing == 0, o.code == 0, "{}", o.junit);
+    // GitHub: an error for a failure or a broken subject, a warning for a
+    // run that proved nothing, none for a pass; the summary names the status.
+    let level = match status {
+        "pass" => None,
+        "anomalies-found" | "subject-error" => Some("error"),
+        _ => Some("warning"),
+    };
+    let annotation = o.stderr.lines().find(|l| l.starts_with("::"));
+    match level {
+        None => assert!(annotation.is_none(), "{annotation:?}"),
+        Some(l) => {
+            let a = annotation.unwrap_or_else(|| panic!("no annotation; {ctx}"));
+            assert!(a.starts_with(&format!("::{l} title=torn {status}::")), "{a}");
+        }
+    }
+    assert!(o.summary.contains(&format!("— {status}")), "{}", o.summary);
+}
+
+fn subject(o: &Outputs) -> &Value {
+    &o.json["cases"][1]
+}
+
+#[test]
+fn a_pass_agrees_everywhere() {
+    let o = gate(&["--strategy", "rename-durable", "--budget", "30s"]);
+    assert_eq!(o.code, torn::exit::OK, "{}", o.stderr);
+    assert_eq!(subject(&o)["status"], "pass");
+    assert!(o.stderr.contains("pass: 0 anomalies in"));
+}
+
+#[test]
+fn a_fail_on_reads_agrees_everywhere() {
+    // Untraced: no recipe, so only the reads can fail it.
+    let o = gate(&["--strategy", "naive-truncate", "--no-trace"]);
+    assert_eq!(o.code, torn::exit::ANOMALIES_FOUND, "{}", o.stderr);
+    let s = subject(&o);
+    assert_eq!(s["status"], "fail");
+    assert!(s["anomalies"]["count"].as_u64().unwrap() > 0);
+    assert_eq!(s["recipe_anomalies"], 0);
+}
+
+#[test]
+fn a_fail_on_a_recipe_finding_alone_agrees_everywhere() {
+    // One writer through a fixed temp name: no read can tear, the recipe
+    // fails it.
+    let o = gate(&["--strategy", "rename-fixed-tmp"]);
+    assert_eq!(o.code, torn::exit::ANOMALIES_FOUND, "{}", o.stderr);
+    let s = subject(&o);
+    assert_eq!(s["status"], "fail");
+    assert_eq!(s["anomalies"]["count"], 0, "{}", o.stderr);
+    assert!(s["recipe_anomalies"].as_u64().unwrap() > 0);
+    // Writes are counted as writes, never added to the anomalies.
+    assert!(o.stderr.contains("writes"), "{}", o.stderr);
+}
+
+#[test]
+fn a_fail_on_the_crash_stage_alone_agrees_everywhere() {
+    if let Err(why) = torn::trace::ptrace::available() {
+        eprintln!("SKIP a_fail_on_the_crash_stage_alone_agrees_everywhere: {why}");
+        return;
+    }
+    let o = gate(&["--writer-stdio", &example("fsync_no_dir.py"), "--crash"]);
+    assert_eq!(o.code, torn::exit::ANOMALIES_FOUND, "{}", o.stderr);
+    let s = subject(&o);
+    assert_eq!(s["status"], "fail");
+    assert_eq!(s["anomalies"]["count"], 0);
+    assert_eq!(s["recipe_anomalies"], 0);
+    assert!(s["reason"].as_str().unwrap().contains("crash states"), "{s}");
+    // The readers' zero stays on record beside the crash failure.
+    assert!(o.stderr.contains("readers: 0 anomalies"), "{}", o.stderr);
+    // report.md renders the crash stage and the verdict.
+    assert!(o.markdown.contains("Crash states"), "{}", o.markdown);
+    assert!(o.markdown.contains("anomalies-found"), "{}", o.markdown);
+}
+
+#[test]
+fn an_inconclusive_on_windows_agrees_everywhere() {
+    let o = gate(&[
+        "--strategy",
+        "rename-durable",
+        "--min-windows",
+        "1000000",
+        "--budget",
+        "1500ms",
+    ]);
+    assert_eq!(o.code, torn::exit::INCONCLUSIVE, "{}", o.stderr);
+    let s = subject(&o);
+    assert_eq!(s["status"], "inconclusive");
+    assert!(s["reason"].as_str().unwrap().contains("write windows"), "{s}");
+}
+
+#[test]
+fn an_inconclusive_on_a_sampled_crash_stage_agrees_everywhere() {
+    let o = gate(&[
+        "--strategy",
+        "rename-durable",
+        "--crash",
+        "--crash-max-states",
+        "1",
+        "--crash-max-states-total",
+        "2",
+        "--budget",
+        "30s",
+    ]);
+    assert_eq!(o.code, torn::exit::INCONCLUSIVE, "{}", o.stderr);
+    let s = subject(&o);
+    assert_eq!(s["status"], "inconclusive");
+    assert!(s["reason"].as_str().unwrap().contains("not explored"), "{s}");
+    assert!(
+        !o.stderr.contains("atomic and durable in every state"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn a_subject_error_agrees_everywhere() {
+    let o = gate(&["--writer-stdio", "false"]);
+    assert_eq!(o.code, torn::exit::SUBJECT_ERROR, "{}", o.stderr);
+    assert_eq!(subject(&o)["status"], "subject-error");
+}
+
+#[test]
+fn an_interrupted_gate_agrees_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = common::torn_process();
+    child
+        .args(gate_args(dir.path()))
+        .args([
+            "--strategy",
+            "rename-durable",
+            "--min-windows",
+            "1000000",
+            "--budget",
+            "60s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    github(&mut child, dir.path());
+    let child = child.spawn().unwrap();
+    // Into the subject's run (after the control), then Ctrl-C.
+    std::thread::sleep(Duration::from_millis(2500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let o = collect(
+        dir.path(),
+        out.status.code().unwrap_or(-1),
+        &out.stdout,
+        &out.stderr,
+    );
+    agree(&o);
+    assert_eq!(o.code, torn::exit::INTERRUPTED, "{}", o.stderr);
+    assert_eq!(o.json["verdict"]["status"], "interrupted");
+}
+
+/// `gate --strategy S --crash`: the durable strategies pass, every other
+/// fails, and every output says the same.
+fn builtin_under_crash(name: &str, expected: i32) {
+    let o = gate(&["--strategy", name, "--crash", "--budget", "30s"]);
+    assert_eq!(o.code, expected, "{name}: {}", o.stderr);
+    assert!(
+        !o.json["crash"].as_array().unwrap().is_empty(),
+        "{name}: the crash stage ran"
+    );
+}
+
+macro_rules! builtin_crash_tests {
+    ($($test:ident: $name:literal => $code:expr;)*) => {$(
+        #[test]
+        fn $test() {
+            builtin_under_crash($name, $code);
+        }
+    )*};
+}
+
+builtin_crash_tests! {
+    crash_stage_naive_truncate: "naive-truncate" => torn::exit::ANOMALIES_FOUND;
+    crash_stage_naive_chunked: "naive-chunked" => torn::exit::ANOMALIES_FOUND;
+    crash_stage_in_place: "in-place" => torn::exit::ANOMALIES_FOUND;
+    crash_stage_rename_fixed_tmp: "rename-fixed-tmp" => torn::exit::ANOMALIES_FOUND;
+    crash_stage_rename_unique_tmp: "rename-unique-tmp" => torn::exit::ANOMALIES_FOUND;
+    crash_stage_rename_durable: "rename-durable" => torn::exit::OK;
+    crash_stage_rename_durable_locked: "rename-durable-locked" => torn::exit::OK;
+    crash_stage_flock_guarded: "flock-guarded" => torn::exit::ANOMALIES_FOUND;
+}
