@@ -194,9 +194,15 @@ impl<'a> Writer<'a> {
         let t0 = Instant::now();
         let result = self.subject.write(token, &self.bytes);
         let took = t0.elapsed();
+        // What the trace saw go wrong inside a write the subject calls done:
+        // the cause of a stale file, named whether or not the re-read below
+        // (or a reader) catches the symptom.
+        let (mut lost, mut failed_call) = (None, None);
         if let Some(t) = &mut self.traced {
             // The write's calls all returned before it was acknowledged.
             let events = t.rec.drain();
+            lost = events.iter().find_map(|e| failed_mutation(e, true));
+            failed_call = events.iter().find_map(|e| failed_mutation(e, false));
             let found = t.book.add(&events, &self.target, Some(t.target_mode), t.umask);
             let hurts = found.iter().any(|f| {
                 f.is_anomaly()
@@ -234,7 +240,12 @@ impl<'a> Writer<'a> {
                         self.tally.timeline[tally::bucket(start.elapsed().as_nanos() as u64, bucket_ns)] += 1;
                     }
                 }
-                if self.verify && measured.is_some() {
+                if let (Some(why), Some(_)) = (&lost, measured) {
+                    self.tally.swallowed += 1;
+                    self.tally.first_swallowed.get_or_insert_with(|| {
+                        format!("version {version} was reported written, but the trace shows {why}")
+                    });
+                } else if self.verify && measured.is_some() {
                     self.verify_committed(
                         if owns_field {
                             versions.field
@@ -242,6 +253,7 @@ impl<'a> Writer<'a> {
                             versions.token
                         },
                         owns_field,
+                        failed_call.as_deref(),
                     );
                 }
                 Step::Committed
@@ -282,13 +294,17 @@ impl<'a> Writer<'a> {
     }
 
     /// After a write the subject called successful: the file must hold it.
-    fn verify_committed(&mut self, version: u64, owns_field: bool) {
+    /// `cause`: a call the trace saw fail inside the write, named with it.
+    fn verify_committed(&mut self, version: u64, owns_field: bool, cause: Option<&str>) {
         if let Ok(now) = self.read_target() {
             let held = if owns_field { now.field } else { now.token };
             if held < version {
                 self.tally.swallowed += 1;
                 self.tally.first_swallowed.get_or_insert_with(|| {
-                    format!("version {version} was reported written, but the file still held version {held}")
+                    format!(
+                        "version {version} was reported written, but the file still held version {held}{}",
+                        cause.map(|c| format!(" (the trace shows {c})")).unwrap_or_default()
+                    )
                 });
             }
         }
@@ -351,4 +367,35 @@ impl<'a> Writer<'a> {
         }
         self.tally
     }
+}
+
+/// A traced call that changes files and failed, in words:
+/// `write(config.yaml.tmp) failed with ENOSPC`. With `certain`, only the
+/// failures that mean the write's data did not all land whatever the writer
+/// did next (disk or quota full, an I/O error, a read-only filesystem, a
+/// file too large); without, also refusals (EACCES, EPERM) that a writer
+/// could route around — named as the cause only when the file shows it.
+fn failed_mutation(e: &crate::trace::Event, certain: bool) -> Option<String> {
+    use crate::trace::Call;
+    use nix::libc::{EACCES, EDQUOT, EFBIG, EIO, ENOSPC, EPERM, EROFS};
+    let errno = i32::try_from(-e.result).ok()?;
+    let lost = [ENOSPC, EDQUOT, EIO, EROFS, EFBIG].contains(&errno);
+    if e.result >= 0 || !(lost || (!certain && [EACCES, EPERM].contains(&errno))) {
+        return None;
+    }
+    let writes = nix::libc::O_WRONLY | nix::libc::O_RDWR | nix::libc::O_CREAT | nix::libc::O_TRUNC;
+    let path = match &e.call {
+        Call::Open { path, flags, .. } if flags & writes != 0 => path,
+        Call::Write { path, .. }
+        | Call::Truncate { path, .. }
+        | Call::Fsync { path, .. } => path,
+        Call::Rename { to, .. } | Call::Link { to, .. } => to,
+        _ => return None,
+    };
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Some(format!(
+        "{}({name}) failed with {}",
+        e.call.name(),
+        nix::errno::Errno::from_raw(errno)
+    ))
 }

@@ -380,12 +380,8 @@ pub fn shorten_label(label: &str, max: usize) -> String {
 /// the same run line up: the label's column depends only on the width).
 pub fn progress_line(i: usize, n: usize, c: &CaseReport, width: usize) -> String {
     let prefix = format!("[{}/{}] ", i + 1, n);
-    let flagged = match c.recipe_anomalies {
-        0 => String::new(),
-        n => format!(" · {} flagged writes", thousands(n)),
-    };
     let tail = format!(
-        " {:>9} exposed {:>9} anomalies{flagged}  {}",
+        " {:>9} exposed {:>9} anomalies  {}",
         thousands(c.exposed_reads),
         thousands(c.anomalous_reads()),
         c.status.name()
@@ -396,7 +392,15 @@ pub fn progress_line(i: usize, n: usize, c: &CaseReport, width: usize) -> String
     let label_width = width.saturating_sub(fixed + "inconclusive".len()).clamp(8, 30);
     let label_width = label_width.min(width.saturating_sub(fixed + c.status.name().len()).max(8));
     let label = shorten_label(&c.label, label_width);
-    let line = format!("{prefix}{label:<label_width$}{tail}");
+    let mut line = format!("{prefix}{label:<label_width$}{tail}");
+    // Writes with a recipe finding are their own count, in their own unit,
+    // where the line has room for them (the table and verdict name them).
+    if c.recipe_anomalies > 0 {
+        let flagged = format!(" · {} flagged writes", thousands(c.recipe_anomalies));
+        if display_width(&line) + display_width(&flagged) <= width {
+            line.push_str(&flagged);
+        }
+    }
     if display_width(&line) <= width {
         line
     } else {
