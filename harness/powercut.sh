@@ -39,7 +39,8 @@
 #
 # Every UML process group and every image, mount and loop device it made is
 # removed on exit, also on Ctrl-C or SIGTERM. Work files live in a directory
-# under /dev/shm (tmpfs: fast, and visible to the guest through hostfs).
+# under /dev/shm (tmpfs: fast, and visible to the guest through hostfs; the
+# guest's /dev is left unmounted) or $TORN_POWERCUT_WORK_PARENT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,7 +78,8 @@ if [ -z "$UML" ]; then
   echo "powercut: skipping: user-mode-linux is not installed (apt-get install user-mode-linux gives linux.uml)" >&2
   exit 77
 fi
-[ -d /dev/shm ] && [ -w /dev/shm ] || die "/dev/shm is not a writable tmpfs (the guest reaches its work files there)"
+[ -d "${TORN_POWERCUT_WORK_PARENT:-/dev/shm}" ] && [ -w "${TORN_POWERCUT_WORK_PARENT:-/dev/shm}" ] ||
+  die "${TORN_POWERCUT_WORK_PARENT:-/dev/shm} is not a writable directory (the guest reaches its work files there)"
 
 IFS=, read -r -a FSES <<< "$FS_LIST"
 IFS=, read -r -a PATS <<< "$PATTERNS"
@@ -109,7 +111,7 @@ fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 case $BIN in /dev/*) die "the helper must not live under /dev (the guest sees its own /dev there)" ;; esac
 
-WORK=$(mktemp -d /dev/shm/torn-powercut.XXXXXX)
+WORK=$(mktemp -d "${TORN_POWERCUT_WORK_PARENT:-/dev/shm}/torn-powercut.XXXXXX")
 [ -n "$OUT" ] || OUT=$ROOT/reports/$(date -u +%Y%m%dT%H%M%SZ)-powercut
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)

@@ -540,7 +540,7 @@ mod tests {
         }
         std::fs::write(dir.path().join(TARGET_DIR).join(".config.yaml.abc.tmp"), b"").unwrap();
         std::fs::write(&target, b"").unwrap();
-        let o = observe(&target.parent().unwrap(), &acks, 7, Pattern::TempRename, "x", 0).unwrap();
+        let o = observe(target.parent().unwrap(), &acks, 7, Pattern::TempRename, "x", 0).unwrap();
         assert_eq!(o.outcome, CrashOutcome::Empty);
         assert_eq!(o.litter, vec![".config.yaml.abc.tmp"]);
         let gone = observe(&dir.path().join("nope"), &acks, 7, Pattern::TempRename, "x", 0).unwrap();
