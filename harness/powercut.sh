@@ -250,7 +250,9 @@ trial() {
   fi ) &
 EOF
   done
-  echo 'wait; sleep 3600' >> "$t/init.sh"
+  # A watchdog: a guest outlives its cut only if this script was killed
+  # outright (SIGKILL cannot be trapped); it then powers itself off.
+  echo "'$BIN' poweroff --after-secs $(( MAX_CUT_MS / 1000 + 120 )); sleep 3600" >> "$t/init.sh"
   chmod +x "$t/init.sh"
 
   setsid "$UML" mem=$MEM root=/dev/root rootfstype=hostfs rootflags=/ rw devtmpfs.mount=0 \
@@ -279,6 +281,7 @@ EOF
     for i in "${!PATS[@]}"; do
       [ -s "$t/err$i" ] && failed="slot $i: $(head -c 300 "$t/err$i")"
     done
+    kill -0 "$pid" 2>/dev/null || failed=${failed:-"the guest kernel exited before the cut"}
   fi
   # The power cut.
   kill -9 -- "-$pg" 2>/dev/null || true

@@ -3,6 +3,7 @@
 //!
 //! - `seed`: the tree a fresh image is made from (version 0 of the target);
 //! - `write`: the writer run inside the guest, until the power is cut;
+//! - `poweroff`: the guest's watchdog;
 //! - `observe`: judges what an image held after the cut (one JSON line);
 //! - `allowed`: what each model allows for each pattern (JSON);
 //! - `compare`: observations against the models (a Markdown table; exit 1
@@ -53,6 +54,12 @@ enum Command {
         /// Pause between writes, in microseconds.
         #[arg(long, default_value_t = 0)]
         pause_us: u64,
+    },
+    /// The guest's watchdog: powers the guest kernel off after SECS (no
+    /// sync), so a guest whose harness was killed outright does not run on.
+    Poweroff {
+        #[arg(long)]
+        after_secs: u64,
     },
     /// Judges the extracted target directory against the ack log; prints one JSON line.
     Observe {
@@ -128,6 +135,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             powercut::run_writer(pattern, &target, &acks, seed, Duration::from_micros(pause_us))
                 .with_context(|| format!("{} writing {}", pattern.name(), target.display()))?;
+        }
+        Command::Poweroff { after_secs } => {
+            std::thread::sleep(Duration::from_secs(after_secs));
+            // SAFETY: reboot(2) takes no pointers; it needs CAP_SYS_BOOT
+            // (the guest's init runs as root) and does not return on success.
+            let r = unsafe { libc::reboot(libc::RB_POWER_OFF) };
+            anyhow::bail!("reboot(RB_POWER_OFF) returned {r}: {}", std::io::Error::last_os_error());
         }
         Command::Observe {
             dir,

@@ -526,15 +526,7 @@ mod tests {
         for (v, expect) in [(2, CrashOutcome::Ok), (1, CrashOutcome::LostAck)] {
             std::fs::write(&target, c.template.render_vec(&c.codec, v)).unwrap();
             std::fs::write(&acks, b"start\n1\n2\n").unwrap();
-            let o = observe(
-                &target.parent().unwrap(),
-                &acks,
-                7,
-                Pattern::TruncateWrite,
-                "x",
-                0,
-            )
-            .unwrap();
+            let o = observe(target.parent().unwrap(), &acks, 7, Pattern::TruncateWrite, "x", 0).unwrap();
             assert_eq!(o.outcome, expect, "{o:?}");
             assert_eq!(o.version, Some(v));
         }
