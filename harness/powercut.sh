@@ -259,9 +259,21 @@ EOF
     "${args[@]}" init="$t/init.sh" con=null ssl=null con0=null,fd:1 \
     < /dev/null > "$t/console.log" 2>&1 &
   local pid=$!
-  local pg
-  pg=$(ps -o pgid= -p "$pid" | tr -d ' ' || true)
-  [ -n "$pg" ] || pg=$pid
+  # setsid makes the guest the leader of a process group of its own, whose
+  # id is its pid; until it has, a group kill would hit this script's own.
+  local pg= w=0
+  while [ $w -lt 500 ]; do
+    pg=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ' || true)
+    [ "$pg" = "$pid" ] && break
+    [ -z "$pg" ] && break
+    sleep 0.01; w=$((w + 1))
+  done
+  if [ "$pg" != "$pid" ]; then
+    kill -9 "$pid" 2>/dev/null || true
+    echo "trial $n ($fs): the guest did not become a process group leader (pgid '${pg:-gone}')" >> "$WORK/failures"
+    [ "$KEEP" = 1 ] || rm -rf "$t"
+    return
+  fi
   echo "$pg" >> "$WORK/pgids"
   # Wait until every writer has started (or one has failed).
   local started=0 waited=0 failed=

@@ -141,7 +141,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // SAFETY: reboot(2) takes no pointers; it needs CAP_SYS_BOOT
             // (the guest's init runs as root) and does not return on success.
             let r = unsafe { libc::reboot(libc::RB_POWER_OFF) };
-            anyhow::bail!("reboot(RB_POWER_OFF) returned {r}: {}", std::io::Error::last_os_error());
+            anyhow::bail!(
+                "reboot(RB_POWER_OFF) returned {r}: {}",
+                std::io::Error::last_os_error()
+            );
         }
         Command::Observe {
             dir,
