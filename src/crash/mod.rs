@@ -30,6 +30,7 @@ pub mod input;
 pub mod materialize;
 pub mod model;
 pub mod ops;
+pub mod powercut;
 pub mod record;
 mod report;
 #[doc(hidden)]

@@ -59,7 +59,8 @@ pub enum Model {
     /// - `fsync(dir)` is a barrier for the entries in that directory (a
     ///   rename is made durable by an fsync of either directory it touches).
     Strict,
-    /// ext4 with its defaults, `data=ordered` and `auto_da_alloc`, without
+    /// ext4 with its defaults, `data=ordered`, `auto_da_alloc` and (for a
+    /// 4096-byte block size, since Linux 5.6) `dioread_nolock`, without
     /// `fast_commit`.
     ///
     /// - Metadata (every directory operation, truncate, chmod, chown) goes
@@ -68,24 +69,35 @@ pub enum Model {
     ///   atomically and in order).
     /// - `data=ordered`: "All data are forced directly out to the main file
     ///   system prior to its metadata being committed to the journal"
-    ///   (Documentation/admin-guide/ext4.rst). With delayed allocation the
-    ///   size a write adds is committed only when its blocks are allocated at
-    ///   writeback, so a new size never persists without the data it covers:
-    ///   no zeros are exposed by a size change. That size change comes after
-    ///   the write, so it also implies every journal entry before the write;
-    ///   and blocks newly allocated by a write are reachable only once those
-    ///   entries are (a write after a lost truncate cannot land in the old
-    ///   file). Overwrites of blocks already allocated are not ordered at all.
+    ///   (Documentation/admin-guide/ext4.rst) — but with `dioread_nolock`
+    ///   writeback allocates *unwritten* extents and journals them, with the
+    ///   new size (`mpage_map_and_submit_extent` updates `i_disksize` when it
+    ///   submits the I/O), while the data and the extent's conversion to
+    ///   written come at I/O completion, possibly in a later transaction.
+    ///   So ordering keeps stale blocks from showing, not zeros: a size
+    ///   a write adds may persist without its data, which reads as zeros.
+    ///   Real power cuts of Linux 6.1 show it (`harness/powercut.sh`: a
+    ///   1196-byte target of zeros after temp file + rename, on ext4 with its
+    ///   defaults; `reports/reference/powercut/`). The size is committed at
+    ///   writeback, after the write, so it implies every journal entry before
+    ///   the write; and blocks newly allocated by a write are reachable only
+    ///   once those entries are (a write after a lost truncate cannot land in
+    ///   the old file). Overwrites of blocks already allocated are not
+    ///   ordered at all.
     /// - `auto_da_alloc`: "ext4 will detect the replace-via-rename and
     ///   replace-via-truncate patterns and force that any delayed allocation
     ///   blocks are allocated such that at the next journal commit ... the
     ///   data blocks of the new file are forced to disk before the rename()
-    ///   operation is committed" (ext4.rst). So a rename over an existing file
-    ///   carries the renamed file's data with it (ext4_rename calls
-    ///   ext4_alloc_da_blocks), and after a truncate to zero of a non-empty
-    ///   file, the first close allocates its data (ext4_release_file), which
-    ///   then precedes every later journal entry. A rename onto a name that
-    ///   did not exist gets no such help: the delalloc zero-length file.
+    ///   operation is committed" (ext4.rst). `ext4_alloc_da_blocks` only
+    ///   starts that writeback (`filemap_flush`): the blocks are allocated,
+    ///   and the size committed, before the rename, but with
+    ///   `dioread_nolock` their data may still be unwritten. So a rename over
+    ///   an existing file carries the renamed file's sizes (and truncates)
+    ///   with it, not its data: never an empty target, possibly a zero-filled
+    ///   one. After a truncate to zero of a non-empty file, the first close
+    ///   does the same (ext4_release_file), ahead of every later journal
+    ///   entry. A rename onto a name that did not exist gets no such help:
+    ///   the delalloc zero-length file.
     /// - `fsync(file)` and `fdatasync` make the file's data durable and
     ///   commit the journal, so every metadata operation before them is
     ///   durable too (without `fast_commit`, ext4 commits the whole running
@@ -116,7 +128,7 @@ impl Model {
             pending_journal: Vec::new(),
         };
         for (i, (event, op)) in l.ops.iter().enumerate() {
-            p.add(l, i, *event, op);
+            p.add(i, *event, op);
         }
         close_over_deps(&mut p.micros);
         p.micros
@@ -155,12 +167,8 @@ pub struct Micro {
 /// Per inode, what the ext4 rules need to remember.
 #[derive(Default)]
 struct InodeTrack {
-    /// Block and size pieces written so far.
+    /// Block, size and truncate pieces so far.
     data: Vec<u32>,
-    /// Block pieces since the last truncate, with their byte ranges.
-    blocks: Vec<(u32, u64, u64)>,
-    /// The size the last truncate left (ext4: bytes below it are not new).
-    base: Option<u64>,
     /// A truncate to zero of a non-empty file awaits its close (ext4).
     da_alloc_close: bool,
 }
@@ -204,7 +212,7 @@ impl Planner {
         self.inodes.entry(ino).or_default()
     }
 
-    fn add(&mut self, l: &Logical, i: usize, event: usize, op: &Op) {
+    fn add(&mut self, i: usize, event: usize, op: &Op) {
         let ext4 = self.model == Model::Ext4Ordered;
         match op {
             Op::Write {
@@ -215,10 +223,6 @@ impl Planner {
                 ..
             } => {
                 let (ino, end) = (*ino, offset + *len as u64);
-                // Bytes at or past `lo` would read as zeros had this write not
-                // reached disk: the size it adds depends on the blocks there.
-                let base = self.inodes.get(&ino).and_then(|t| t.base);
-                let lo = base.unwrap_or(l.inodes[ino].data.len() as u64).min(*size_before);
                 // Blocks at or past the first block the file did not have are
                 // new allocations (ext4: reachable only after the journal so far).
                 let first_new = size_before.div_ceil(BLOCK) * BLOCK;
@@ -235,25 +239,16 @@ impl Planner {
                         len: (stop - at) as usize,
                     };
                     let m = self.push(i, event, part, deps);
-                    let t = self.track(ino);
-                    t.data.push(m);
-                    t.blocks.push((m, at, stop));
+                    self.track(ino).data.push(m);
                     self.pending_inode.entry(ino).or_default().push((m, false));
                     at = stop;
                 }
                 if end > *size_before {
-                    let deps = if ext4 {
-                        let t = self.track(ino);
-                        let mut d: Vec<u32> = t
-                            .blocks
-                            .iter()
-                            .filter(|(_, a, b)| *b > lo && *a < end)
-                            .map(|(m, _, _)| *m)
-                            .collect();
-                        d.extend(self.journal);
-                        d
-                    } else {
-                        vec![]
+                    // ext4: committed at writeback with the (unwritten)
+                    // allocation, after the journal so far; not with the data.
+                    let deps = match self.journal {
+                        Some(j) if ext4 => vec![j],
+                        _ => vec![],
                     };
                     let m = self.push(i, event, Part::Size(end), deps);
                     self.track(ino).data.push(m);
@@ -274,8 +269,6 @@ impl Planner {
                 self.pending_inode.entry(*ino).or_default().push((m, false));
                 let t = self.track(*ino);
                 t.data.push(m);
-                t.blocks.clear();
-                t.base = Some(*size);
                 if *size == 0 && *size_before > 0 {
                     t.da_alloc_close = true;
                 }
@@ -289,9 +282,10 @@ impl Planner {
                 self.pending_inode.entry(*ino).or_default().push((m, true));
             }
             Op::Rename { ino, replaced, .. } if ext4 => {
-                // auto_da_alloc, replace-via-rename.
+                // auto_da_alloc, replace-via-rename: the allocation and size
+                // go first, the data need not (dioread_nolock).
                 let extra = match replaced {
-                    Some(_) => self.inodes.get(ino).map(|t| t.data.clone()).unwrap_or_default(),
+                    Some(_) => self.allocation(*ino),
                     None => vec![],
                 };
                 self.journaled(i, event, Part::Whole, extra);
@@ -312,8 +306,8 @@ impl Planner {
                 // truncate to zero allocates the data written since.
                 let t = self.track(*ino);
                 if std::mem::take(&mut t.da_alloc_close) {
-                    let data = t.data.clone();
-                    self.journaled(i, event, Part::Flush, data);
+                    let allocation = self.allocation(*ino);
+                    self.journaled(i, event, Part::Flush, allocation);
                 }
             }
             Op::FsyncFile { ino, data_only, .. } => {
@@ -339,6 +333,18 @@ impl Planner {
             }
             _ => {}
         }
+    }
+
+    /// The pieces of `ino` that writeback's allocation commits (ext4): its
+    /// sizes and truncates, not its blocks' data.
+    fn allocation(&self, ino: Ino) -> Vec<u32> {
+        self.inodes.get(&ino).map_or_else(Vec::new, |t| {
+            t.data
+                .iter()
+                .copied()
+                .filter(|&m| !matches!(self.micros[m as usize].part, Part::Block { .. }))
+                .collect()
+        })
     }
 
     /// A journal commit at `event` (ext4): every entry so far is durable.

@@ -9,7 +9,7 @@ mod flock_guarded;
 mod in_place;
 mod naive_chunked;
 mod naive_truncate;
-mod ops;
+pub(crate) mod ops;
 mod rename_durable;
 mod rename_durable_locked;
 mod rename_fixed_tmp;
