@@ -383,3 +383,29 @@ builtin_crash_tests! {
     crash_stage_rename_durable_locked: "rename-durable-locked" => torn::exit::OK;
     crash_stage_flock_guarded: "flock-guarded" => torn::exit::ANOMALIES_FOUND;
 }
+
+#[test]
+fn a_swallowed_write_error_names_the_call_the_trace_saw_fail() {
+    if let Err(why) = torn::trace::ptrace::available() {
+        eprintln!("SKIP a_swallowed_write_error_names_the_call_the_trace_saw_fail: {why}");
+        return;
+    }
+    // A clean atomic recipe that answers ok to everything: only the fault
+    // shows it, and the cause must be in the verdict with the symptom.
+    let o = gate(&[
+        "--writer-stdio",
+        &example("swallowing_atomic.py"),
+        "--fault",
+        "read-only-dir",
+    ]);
+    assert_eq!(o.code, torn::exit::ANOMALIES_FOUND, "{}", o.stderr);
+    let s = subject(&o);
+    assert!(s["writes"]["swallowed"].as_u64().unwrap() > 0, "{s}");
+    let first = s["writes"]["first_swallowed"].as_str().unwrap();
+    assert!(first.contains("the trace shows ") && first.contains("failed with E"), "{first}");
+    assert!(
+        o.stderr.contains("swallowed write errors (first: version"),
+        "{}",
+        o.stderr
+    );
+}

@@ -303,7 +303,9 @@ impl<'a> Writer<'a> {
                 self.tally.first_swallowed.get_or_insert_with(|| {
                     format!(
                         "version {version} was reported written, but the file still held version {held}{}",
-                        cause.map(|c| format!(" (the trace shows {c})")).unwrap_or_default()
+                        cause
+                            .map(|c| format!(" (the trace shows {c})"))
+                            .unwrap_or_default()
                     )
                 });
             }
@@ -386,13 +388,14 @@ fn failed_mutation(e: &crate::trace::Event, certain: bool) -> Option<String> {
     let writes = nix::libc::O_WRONLY | nix::libc::O_RDWR | nix::libc::O_CREAT | nix::libc::O_TRUNC;
     let path = match &e.call {
         Call::Open { path, flags, .. } if flags & writes != 0 => path,
-        Call::Write { path, .. }
-        | Call::Truncate { path, .. }
-        | Call::Fsync { path, .. } => path,
+        Call::Write { path, .. } | Call::Truncate { path, .. } | Call::Fsync { path, .. } => path,
         Call::Rename { to, .. } | Call::Link { to, .. } => to,
         _ => return None,
     };
-    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Some(format!(
         "{}({name}) failed with {}",
         e.call.name(),

@@ -59,7 +59,12 @@ pub fn parts(c: &CaseReport) -> Vec<Part> {
     if c.writes.swallowed > 0 {
         let n = thousands(c.writes.swallowed);
         parts.push(part(
-            format!("{n} swallowed write errors"),
+            // The cause travels with the symptom: the first one, with the
+            // call the trace saw fail where it saw one.
+            match &c.writes.first_swallowed {
+                Some(first) => format!("{n} swallowed write errors (first: {first})"),
+                None => format!("{n} swallowed write errors"),
+            },
             format!("swallowed {n}"),
         ));
     }
