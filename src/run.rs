@@ -83,6 +83,11 @@ pub struct RunOptions {
     pub reader_exe: Option<PathBuf>,
 }
 
+/// How long a gated case goes on after its first flagged write, for its
+/// readers to show what the recipe does (a failure by reads and by recipe
+/// says more than one by recipe alone).
+const FLAGGED_GRACE: Duration = Duration::from_secs(1);
+
 /// A run whose cases are done (or were interrupted).
 pub struct RunResult {
     pub report: Report,
@@ -184,24 +189,30 @@ pub fn run(
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
         let (proof, expect) = (opts.rules.proof, case.expect);
+        // When a write's recipe was first flagged: the case goes on a little
+        // longer so that its readers can show what the recipe does to them.
+        let mut flagged_at = None;
         let mut on_progress = |p: Progress| {
             show_progress(&bar, &p);
             // With a proof target, a case that claims safety stops as soon as
-            // it fails or has proven enough.
-            match proof {
-                Some(t)
-                    if expect == Expect::Clean
-                        && (p.anomalies > 0
-                            || p.flagged_writes > 0
-                            || t.met(Shown {
-                                writes: p.writes,
-                                windows_hit: p.windows_hit,
-                                exposed: p.exposed,
-                            })) =>
-                {
-                    ControlFlow::Break(())
-                }
-                _ => ControlFlow::Continue(()),
+            // it fails or has proven enough: on an anomalous read at once, on
+            // a flagged write once its readers had FLAGGED_GRACE to see it.
+            let Some(t) = proof.filter(|_| expect == Expect::Clean) else {
+                return ControlFlow::Continue(());
+            };
+            if p.flagged_writes > 0 {
+                flagged_at.get_or_insert(p.elapsed);
+            }
+            let flag_seen = flagged_at.is_some_and(|at| p.elapsed >= at + FLAGGED_GRACE);
+            let shown = Shown {
+                writes: p.writes,
+                windows_hit: p.windows_hit,
+                exposed: p.exposed,
+            };
+            if p.anomalies > 0 || flag_seen || (flagged_at.is_none() && t.met(shown)) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
             }
         };
         let raw = engine::run_case(case, &env, &classifier, &target, cancel, &mut on_progress)

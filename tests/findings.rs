@@ -23,7 +23,9 @@ fn rename_without_a_lock_loses_updates_and_the_locked_variant_does_not() {
         "{locked:?}"
     );
     assert_eq!(locked.regressions, 0);
-    assert!(locked.writes.committed > 10 && locked.exposed_reads > 1000);
+    // Enough writes to lose one; reads overlapped them (how many depends
+    // on the machine's load).
+    assert!(locked.writes.committed > 10 && locked.exposed_reads > 0);
     assert_eq!(locked.status, CaseStatus::Pass);
     assert_eq!(r.verdict.status, RunStatus::Pass);
 }

@@ -402,7 +402,10 @@ fn a_swallowed_write_error_names_the_call_the_trace_saw_fail() {
     let s = subject(&o);
     assert!(s["writes"]["swallowed"].as_u64().unwrap() > 0, "{s}");
     let first = s["writes"]["first_swallowed"].as_str().unwrap();
-    assert!(first.contains("the trace shows ") && first.contains("failed with E"), "{first}");
+    assert!(
+        first.contains("the trace shows ") && first.contains("failed with E"),
+        "{first}"
+    );
     assert!(
         o.stderr.contains("swallowed write errors (first: version"),
         "{}",
