@@ -21,11 +21,14 @@
 //! prints, and [`api::GateResult::check`] panics with it.
 //!
 //! ```standalone_crate
+//! use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+//! use std::sync::atomic::{AtomicU64, Ordering};
 //! use std::{fs, io, io::Write, path::Path};
 //!
-//! /// Installs `token` in place of every token in the file: a unique temp
-//! /// file in the same directory, fsync, rename over the target.
+//! /// Installs `token` in place of every token in the file: a new temp file
+//! /// in the same directory with the target's mode, fsync, rename over it.
 //! fn write_config(path: &Path, token: &str) -> io::Result<()> {
+//!     static WRITES: AtomicU64 = AtomicU64::new(0);
 //!     let old = fs::read_to_string(path)?;
 //!     let mut new = String::new();
 //!     let mut rest = old.as_str();
@@ -35,8 +38,10 @@
 //!         rest = &rest[(i + token.len()).min(rest.len())..];
 //!     }
 //!     new.push_str(rest);
-//!     let tmp = path.with_file_name(format!(".config.{}.tmp", std::process::id()));
-//!     let mut f = fs::File::create(&tmp)?;
+//!     let n = WRITES.fetch_add(1, Ordering::Relaxed);
+//!     let tmp = path.with_file_name(format!(".config.{}.{n}.tmp", std::process::id()));
+//!     let mode = fs::metadata(path)?.permissions().mode();
+//!     let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
 //!     f.write_all(new.as_bytes())?;
 //!     f.sync_all()?;
 //!     fs::rename(&tmp, path)
