@@ -234,6 +234,10 @@ pub struct TraceReport {
     pub recipes: crate::trace::recipe::RecipeBook,
     /// What delay injection did, if it was on.
     pub perturb: Option<crate::trace::window::PerturbStats>,
+    /// Where in the writer's source the calls behind findings were made, by
+    /// finding name, as the writer said (`ok # where …`; the Python shim).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 impl TraceReport {
@@ -320,6 +324,9 @@ impl WriteTally {
                     if !x.unseen.contains(&note) {
                         x.unseen.push(note);
                     }
+                }
+                for (name, at) in b.sources {
+                    a.sources.entry(name).or_insert(at);
                 }
                 x.notes_dropped += y.notes_dropped;
                 x.dropped += y.dropped;

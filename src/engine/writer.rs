@@ -352,6 +352,7 @@ impl<'a> Writer<'a> {
                 }
             }
         }
+        let sources = self.subject.sources();
         self.tally.stderr_tail = self.subject.finish();
         if let Some(mut t) = self.traced.take() {
             let events = t.rec.drain();
@@ -365,6 +366,7 @@ impl<'a> Writer<'a> {
                 summary,
                 recipes: t.book,
                 perturb: t.windows.perturb_stats(),
+                sources,
             });
         }
         self.tally

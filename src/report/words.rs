@@ -50,8 +50,18 @@ pub fn parts(c: &CaseReport) -> Vec<Part> {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_else(|| "recipe".into());
+            // Where the writer made the call, if it said (the Python shim).
+            let at = t
+                .sources
+                .get(&name)
+                .map(|at| format!(" — {at}"))
+                .unwrap_or_default();
             parts.push(part(
-                format!("recipe {} ({} writes)", f.finding.describe(), thousands(f.writes)),
+                format!(
+                    "recipe {} ({} writes){at}",
+                    f.finding.describe(),
+                    thousands(f.writes)
+                ),
                 name,
             ));
         }

@@ -77,6 +77,15 @@ pub trait SubjectWriter: Send {
     /// tail of what it wrote on stderr, if anything.
     fn finish(self: Box<Self>) -> Option<String>;
 
+    /// Where in the writer's own source the calls behind recipe findings
+    /// were made, by finding name (`truncates-target` →
+    /// `cli_auth.py:97 in _update_hermes`), as the writer told it (the
+    /// line protocol's `ok # where …` notes). Shown beside the findings the
+    /// trace made; never a finding by itself.
+    fn sources(&self) -> std::collections::BTreeMap<String, String> {
+        std::collections::BTreeMap::new()
+    }
+
     /// The lock the subject holds across a read-modify-write, if any.
     fn update_lock(&mut self) -> std::io::Result<Option<crate::strategy::UpdateLock>> {
         Ok(None)

@@ -1,0 +1,1 @@
+"""Two token rotators for ~/.hermes/config.yaml: one safe, one not."""
