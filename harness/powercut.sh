@@ -8,7 +8,7 @@
 # a process, the host's root as its root through hostfs) with one fresh
 # file-system image per pattern, each holding version 0 of the target
 # (d/config.yaml, mode 0600) durably: it was made with mkfs, before the
-# boot. In the guest, `torn-powercut write` rewrites each target with its
+# boot. In the guest, `torn __powercut write` rewrites each target with its
 # pattern as fast as it can (or with a seeded pause between writes),
 # appending every acknowledged version to a log on the host's tmpfs and
 # fdatasync'ing it before the next write. Once every writer has started,
@@ -19,10 +19,10 @@
 # power came back — ext4: `e2fsck -fy` (journal replay), then `debugfs
 # rdump` of d/ (no mount); xfs, btrfs: a loop mount (log replay), umount,
 # the file system's own check, a read-only loop mount — and
-# `torn-powercut observe` judges the target and its litter with torn's
+# `torn __powercut observe` judges the target and its litter with torn's
 # classifier against the last version acknowledged before the cut.
-# Finally `torn-powercut allowed` asks each crash model which outcomes it
-# allows for each pattern and `torn-powercut compare` writes the soundness
+# Finally `torn __powercut allowed` asks each crash model which outcomes it
+# allows for each pattern and `torn __powercut compare` writes the soundness
 # and tightness table.
 #
 # File systems (--fs, comma-separated): ext4-ordered (ext4 defaults),
@@ -103,9 +103,9 @@ done
 # The helper: $TORN_POWERCUT_BIN, else built from this checkout.
 BIN=${TORN_POWERCUT_BIN:-}
 if [ -z "$BIN" ]; then
-  echo "powercut: building torn-powercut" >&2
-  (cd "$ROOT" && cargo build --quiet --release --bin torn-powercut) || die "cargo build failed"
-  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/torn-powercut
+  echo "powercut: building torn" >&2
+  (cd "$ROOT" && cargo build --quiet --release --bin torn) || die "cargo build failed"
+  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/torn
 fi
 [ -x "$BIN" ] || die "no helper binary at $BIN"
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
@@ -147,7 +147,7 @@ trap cleanup EXIT
 trap 'echo "powercut: interrupted" >&2; exit 130' INT TERM HUP
 
 # Pristine images, one per file system, holding d/config.yaml = version 0.
-"$BIN" seed --root "$WORK/tree" --seed "$SEED" >/dev/null
+"$BIN" __powercut seed --root "$WORK/tree" --seed "$SEED" >/dev/null
 pristine() {
   local fs=$1 img="$WORK/pristine-$1.img"
   case $fs in
@@ -243,7 +243,7 @@ trial() {
     mkdir -p "$t/m$i"
     cat >> "$t/init.sh" <<EOF
 ( if mount -t $fstype -o $opts '$t/gdev/$dev' '$t/m$i' 2>> '$t/err$i'; then
-    '$BIN' write --pattern $p --target '$t/m$i/$D/config.yaml' --acks '$t/acks$i' --seed $SEED --pause-us $pause 2>> '$t/err$i'
+    '$BIN' __powercut write --pattern $p --target '$t/m$i/$D/config.yaml' --acks '$t/acks$i' --seed $SEED --pause-us $pause 2>> '$t/err$i'
     echo "writer exited with \$?" >> '$t/err$i'
   else
     echo "mount failed" >> '$t/err$i'
@@ -252,7 +252,7 @@ EOF
   done
   # A watchdog: a guest outlives its cut only if this script was killed
   # outright (SIGKILL cannot be trapped); it then powers itself off.
-  echo "'$BIN' poweroff --after-secs $(( MAX_CUT_MS / 1000 + 120 )); sleep 3600" >> "$t/init.sh"
+  echo "'$BIN' __powercut poweroff --after-secs $(( MAX_CUT_MS / 1000 + 120 )); sleep 3600" >> "$t/init.sh"
   chmod +x "$t/init.sh"
 
   setsid "$UML" mem=$MEM root=/dev/root rootfstype=hostfs rootflags=/ rw devtmpfs.mount=0 \
@@ -312,7 +312,7 @@ EOF
   for i in "${!PATS[@]}"; do
     local rc
     rc=$(recover "$t/img$i" "$fs" "$t/r$i")
-    "$BIN" observe --dir "$t/r$i/$D" --acks "$t/acks$i" --seed "$SEED" --pattern "${PATS[$i]}" \
+    "$BIN" __powercut observe --dir "$t/r$i/$D" --acks "$t/acks$i" --seed "$SEED" --pattern "${PATS[$i]}" \
       --fs "$fs" --trial "$n" --note "cut_ms=$cut_ms" --note "pause_us=$(cat "$t/pause$i")" \
       --note "fsck_rc=$rc" >> "$t/obs.jsonl"
   done
@@ -341,10 +341,10 @@ if [ -s "$WORK/failures" ]; then
   echo "powercut: $FAILED trial(s) could not be run; see $OUT/failures.txt" >&2
 fi
 mkdir -p "$WORK/allowed"
-"$BIN" allowed --seed "$SEED" --scratch "$WORK/allowed" > "$OUT/allowed.json"
+"$BIN" __powercut allowed --seed "$SEED" --scratch "$WORK/allowed" > "$OUT/allowed.json"
 rc=0
-"$BIN" compare --observations "$OUT/observations.jsonl" --allowed "$OUT/allowed.json" \
-  --json "$OUT/comparison.json" > "$OUT/table.md" || rc=$?
+"$BIN" __powercut compare --observations "$OUT/observations.jsonl" --allowed "$OUT/allowed.json" \
+  --json-out "$OUT/comparison.json" > "$OUT/table.md" || rc=$?
 ELAPSED=$(( $(date +%s) - START ))
 {
   echo "command: harness/powercut.sh --trials $TRIALS --fs $FS_LIST --patterns $PATTERNS --seed $SEED --jobs $JOBS --max-cut-ms $MAX_CUT_MS"

@@ -72,7 +72,7 @@ fn command(parent: &Path, out: &Path, args: &[&str]) -> Command {
         .args(args)
         .arg("--out")
         .arg(out)
-        .env("TORN_POWERCUT_BIN", env!("CARGO_BIN_EXE_torn-powercut"))
+        .env("TORN_POWERCUT_BIN", env!("CARGO_BIN_EXE_torn"))
         .env("TORN_POWERCUT_WORK_PARENT", parent);
     c
 }

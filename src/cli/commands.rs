@@ -73,6 +73,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             eprintln!("{}", matrix_verdict_line(&m));
             Ok(m.verdict.exit_code)
         }
+        Command::Powercut { command } => super::powercut::run(command),
         Command::Reader { ref job, id } => {
             let tally = torn::engine::procs::reader_main(&torn::case::read_job(job)?, id)?;
             serde_json::to_writer(std::io::stdout().lock(), &tally)?;

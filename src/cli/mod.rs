@@ -6,6 +6,7 @@
 
 mod commands;
 mod crash;
+mod powercut;
 
 pub use commands::{CANCEL, dispatch};
 
@@ -223,6 +224,13 @@ pub enum Command {
         /// The job file (JSON) the run wrote.
         #[arg(long)]
         job: PathBuf,
+    },
+    /// Internal: the helper of harness/powercut.sh (crash models against
+    /// real power cuts).
+    #[command(name = "__powercut", hide = true)]
+    Powercut {
+        #[command(subcommand)]
+        command: powercut::Command,
     },
     /// Internal: one reader process of a run with `--reader-procs`.
     #[command(name = "__reader", hide = true)]

@@ -1,5 +1,7 @@
-//! The helper of `harness/powercut.sh`: checks torn's crash models against
-//! real power cuts of a real kernel (see `torn::crash::powercut`).
+//! `torn __powercut`, the helper of `harness/powercut.sh` (hidden): checks
+//! torn's crash models against real power cuts of a real kernel (see
+//! `torn::crash::powercut`). A subcommand of torn rather than a binary of its
+//! own, so that the Python wheel carries one program.
 //!
 //! - `seed`: the tree a fresh image is made from (version 0 of the target);
 //! - `write`: the writer run inside the guest, until the power is cut;
@@ -12,27 +14,17 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write as _};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use torn::crash::Model;
 use torn::crash::powercut::{self, Allowed, Observation, Pattern};
 
-#[derive(Parser)]
-#[command(
-    name = "torn-powercut",
-    about = "Crash models against real power cuts (harness/powercut.sh)"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
+/// What `torn __powercut` does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
     /// Writes version 0 of the target into ROOT/d/config.yaml (mode 0600).
     Seed {
         #[arg(long)]
@@ -98,7 +90,7 @@ enum Command {
         allowed: PathBuf,
         /// Also write the rows as JSON here.
         #[arg(long)]
-        json: Option<PathBuf>,
+        json_out: Option<PathBuf>,
     },
 }
 
@@ -109,18 +101,9 @@ fn pattern(s: &str) -> Result<Pattern, String> {
     })
 }
 
-fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("torn-powercut: error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+/// Carries out one step; returns the exit code.
+pub fn run(command: Command) -> anyhow::Result<i32> {
+    match command {
         Command::Seed { root, seed } => {
             let t =
                 powercut::seed_tree(&root, seed).with_context(|| format!("seeding {}", root.display()))?;
@@ -185,7 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare {
             observations,
             allowed,
-            json,
+            json_out,
         } => {
             let file = std::fs::File::open(&observations)
                 .with_context(|| format!("opening {}", observations.display()))?;
@@ -206,7 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 serde_json::from_str(&text).with_context(|| format!("parsing {text:.40}"))?;
             let rows = powercut::compare(&obs, &allowed);
             print!("{}", powercut::render_markdown(&rows));
-            if let Some(path) = json {
+            if let Some(path) = json_out {
                 let by_fs: BTreeMap<&str, usize> = obs.iter().fold(BTreeMap::new(), |mut m, o| {
                     *m.entry(o.fs.as_str()).or_default() += 1;
                     m
@@ -217,11 +200,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if powercut::any_unsound(&rows) {
                 eprintln!(
-                    "torn-powercut: a model excludes an outcome that a real power cut produced (rows marked NO)"
+                    "torn __powercut: a model excludes an outcome that a real power cut produced (rows marked NO)"
                 );
-                return Ok(ExitCode::from(1));
+                return Ok(1);
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
