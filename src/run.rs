@@ -81,6 +81,10 @@ pub struct RunOptions {
     pub rules: Rules,
     /// The `torn` executable that reader processes run (default: this one).
     pub reader_exe: Option<PathBuf>,
+    /// Stages follow the cases (a gate's calibration and crash stage): the
+    /// caller adds them and calls [`RunResult::finish`]; until then the
+    /// report says `incomplete`.
+    pub stages_follow: bool,
 }
 
 /// How long a gated case goes on after its first flagged write, for its
@@ -162,6 +166,7 @@ pub fn run(
         seed: scenario.seed,
         environment: envinfo::probe(scratch.root()),
         rules: opts.rules,
+        calibration: None,
         cases: Vec::new(),
         crash: Vec::new(),
         verdict: report::Verdict::incomplete(),
@@ -188,7 +193,7 @@ pub fn run(
             exe: opts.reader_exe.clone(),
         };
         let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
-        let (proof, expect) = (opts.rules.proof, case.expect);
+        let (proof, expect, duration) = (opts.rules.proof, case.expect, case.duration);
         // When a write's recipe was first flagged: the case goes on a little
         // longer so that its readers can show what the recipe does to them.
         let mut flagged_at = None;
@@ -209,7 +214,21 @@ pub fn run(
                 windows_hit: p.windows_hit,
                 exposed: p.exposed,
             };
-            if p.anomalies > 0 || flag_seen || (flagged_at.is_none() && t.met(shown)) {
+            let clean = flagged_at.is_none() && p.anomalies == 0;
+            let by_windows = t.route.windows() && t.met(shown);
+            // The recipe route stops a case once enough writes were atomic
+            // by recipe and none was not — when it is the only route, or when
+            // the windows route would not finish within the case's time at
+            // the pace it has kept (a slow writer); a calibration follows.
+            let windows_short = !t.route.windows()
+                || (p.windows_hit as f64) * duration.as_secs_f64()
+                    < (t.min_windows as f64) * p.elapsed.as_secs_f64();
+            let by_recipe = t.route.recipe()
+                && p.other_writes == 0
+                && p.atomic_writes >= t.min_writes
+                && p.writes >= t.min_writes
+                && windows_short;
+            if p.anomalies > 0 || flag_seen || (clean && (by_windows || by_recipe)) {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -279,7 +298,7 @@ pub fn run(
         }
     }
     let mut result = RunResult { report, report_dir };
-    if !opts.rules.crash {
+    if !opts.stages_follow {
         result.finish()?;
     }
     Ok(result)

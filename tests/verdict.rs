@@ -412,3 +412,68 @@ fn a_swallowed_write_error_names_the_call_the_trace_saw_fail() {
         o.stderr
     );
 }
+
+/// A per-write command: a new interpreter for every write.
+fn per_write(name: &str) -> String {
+    example(name) + " {token}"
+}
+
+#[test]
+fn a_slow_correct_command_passes_by_recipe_with_a_calibration() {
+    if let Err(why) = torn::trace::ptrace::available() {
+        eprintln!("SKIP a_slow_correct_command_passes_by_recipe_with_a_calibration: {why}");
+        return;
+    }
+    let o = gate(&[
+        "--writer-cmd",
+        &per_write("durable.py"),
+        "--proof",
+        "recipe",
+        "--min-writes",
+        "5",
+    ]);
+    assert_eq!(o.code, torn::exit::OK, "{}", o.stderr);
+    let s = subject(&o);
+    assert_eq!(s["proven_by"], "recipe", "{s}");
+    assert!(o.stderr.contains("pass (by recipe): all "), "{}", o.stderr);
+    assert!(o.stderr.contains("rename-over holds on"), "{}", o.stderr);
+    // The calibration raced in the same run is in every output, with no
+    // claim of its own.
+    let calibration = o.json["calibration"]["case"].as_str().unwrap();
+    let c = o.json["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"] == calibration)
+        .expect("the calibration's case");
+    assert_eq!(c["status"], "info");
+    assert!(
+        c["anomalies_per_exposed"]["high"].as_f64().unwrap() <= 1e-5,
+        "{c}"
+    );
+}
+
+#[test]
+fn the_truncating_twin_fails_within_a_few_writes() {
+    let o = gate(&["--writer-cmd", &per_write("naive.py"), "--proof", "recipe"]);
+    assert_eq!(o.code, torn::exit::ANOMALIES_FOUND, "{}", o.stderr);
+    let s = subject(&o);
+    assert!(s["writes"]["committed"].as_u64().unwrap() <= 6, "{s}");
+    assert!(s["proven_by"].is_null());
+}
+
+#[test]
+fn the_windows_route_alone_leaves_a_slow_writer_inconclusive() {
+    let o = gate(&[
+        "--writer-cmd",
+        &per_write("durable.py"),
+        "--proof",
+        "windows",
+        "--min-windows",
+        "10000",
+        "--budget",
+        "3s",
+    ]);
+    assert_eq!(o.code, torn::exit::INCONCLUSIVE, "{}", o.stderr);
+    assert!(o.json["calibration"].is_null());
+}

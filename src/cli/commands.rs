@@ -232,6 +232,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         min_windows: args.min_windows,
         min_exposed: args.min_exposed,
         max_rate: (args.max_rate > 0.0).then_some(args.max_rate),
+        route: args.proof,
     };
     let g = Gate {
         trace: !args.no_trace,
@@ -286,6 +287,100 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
     )
 }
 
+/// The built-in strategy that stands for the rename-over recipe class, and
+/// the bound it must reach on this filesystem before a subject may pass by
+/// that recipe.
+const CALIBRATION: (&str, f64) = ("rename-unique-tmp", 1e-5);
+
+/// The recipe route's calibration: when the subject's every traced write
+/// was rename-over and its windows did not prove it, race the built-in
+/// strategy of that class in the same directory (as the control is) until it
+/// shows ≤ 1e-5 anomalies per exposed read, and add it to the report for the
+/// verdict room to weigh.
+fn calibrate(
+    cli: &Cli,
+    scenario: &Scenario,
+    source: &str,
+    base: &Path,
+    output: &OutputArgs,
+    proof: &ProofTarget,
+    result: &mut run::RunResult,
+) -> anyhow::Result<()> {
+    use torn::trace::recipe::RecipeClass;
+    let Some(subject) = result
+        .report
+        .cases
+        .iter()
+        .find(|c| c.case.expect == torn::strategy::Expect::Clean)
+    else {
+        return Ok(());
+    };
+    let Some(trace) = &subject.trace else {
+        return Ok(());
+    };
+    let atomic = &trace.recipes.atomic;
+    let needed = proof.route.recipe()
+        && !CANCEL.load(std::sync::atomic::Ordering::Relaxed)
+        && subject.subject_error.is_none()
+        && !subject.interrupted
+        && subject.anomalous_reads() + subject.writer_findings() == 0
+        && atomic.outside == 0
+        && trace.provably_atomic_writes() >= proof.min_writes
+        && atomic.classes.iter().all(|k| k.class == RecipeClass::RenameOver)
+        && !(proof.route.windows() && proof.met(torn::report::verdict::Shown::of(subject)));
+    if !needed {
+        return Ok(());
+    }
+    let (strategy, max_rate) = CALIBRATION;
+    let label = format!("calibration: rename-over ({strategy})");
+    if !cli.quiet {
+        eprintln!(
+            "{label}: the subject's writes all replace the file by rename; racing {strategy} on this filesystem"
+        );
+    }
+    let mut calibration = scenario.clone();
+    let mut entry = torn::scenario::CaseEntry {
+        label: Some(label.clone()),
+        strategy: Some(torn::scenario::StrategyName(strategy.into())),
+        expect: Some(torn::strategy::Expect::Clean),
+        ..Default::default()
+    };
+    entry.duration = Some(torn::scenario::Dur(std::time::Duration::from_secs(10)));
+    calibration.strategies = vec![entry];
+    let opts = RunOptions {
+        dir: output.dir.clone(),
+        keep_scratch: output.keep_scratch,
+        reports_dir: None,
+        verbose: !cli.quiet,
+        command: String::new(),
+        rules: torn::report::Rules {
+            proof: Some(ProofTarget {
+                min_writes: 2,
+                min_windows: 0,
+                min_exposed: 0,
+                max_rate: Some(max_rate),
+                route: torn::report::verdict::ProofRoute::Windows,
+            }),
+            crash: false,
+        },
+        reader_exe: None,
+        stages_follow: true,
+    };
+    let run = run::run(&calibration, source, base, &opts, &CANCEL)?;
+    let Some(mut case) = run.report.cases.into_iter().next() else {
+        return Ok(());
+    };
+    // No claim of its own in the gate's report: the verdict reads its numbers.
+    case.case.expect = torn::strategy::Expect::Any;
+    result.report.calibration = Some(torn::report::verdict::Calibration {
+        case: label,
+        class: RecipeClass::RenameOver,
+        max_rate,
+    });
+    result.report.cases.push(case);
+    Ok(())
+}
+
 /// The gate's crash stage, as asked for on its command line.
 struct CrashStage {
     /// The subject's case label.
@@ -312,6 +407,7 @@ fn execute(
         command: std::env::args().collect::<Vec<_>>().join(" "),
         rules,
         reader_exe: None,
+        stages_follow: rules.proof.is_some(),
     };
     // Refuse a bad scenario, or a place results cannot be written, before
     // announcing the run.
@@ -342,6 +438,9 @@ fn execute(
         eprintln!("{}", table::wrap(&line, table::sentence_width()));
     }
     let mut result = run::run(scenario, source, base, &opts, &CANCEL)?;
+    if let Some(proof) = rules.proof {
+        calibrate(cli, scenario, source, base, output, &proof, &mut result)?;
+    }
     if let Some(CrashStage {
         case_label,
         subject,
@@ -381,6 +480,8 @@ fn execute(
                 }
             }
         }
+    }
+    if rules.proof.is_some() {
         result.finish()?;
     }
     let report = &result.report;

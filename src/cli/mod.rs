@@ -430,6 +430,16 @@ pub struct GateArgs {
     /// Reads overlapping a write window the subject must survive with zero anomalies.
     #[arg(long, default_value = "0", env = "TORN_MIN_EXPOSED")]
     pub min_exposed: u64,
+    /// Which route may prove a pass: `windows` (enough write windows
+    /// overlapped by reads, with zero anomalies), `recipe` (every traced
+    /// write in a recipe class that is atomic for readers — a new file
+    /// written completely, then one rename over the target — and that class
+    /// calibrated on this filesystem in the same run by racing a built-in
+    /// strategy of the class to ≤ 1e-5 per exposed read), or `either`
+    /// (whichever proves first; a slow writer that cannot reach its windows
+    /// in the budget is proven by recipe).
+    #[arg(long, value_enum, default_value = "either", env = "TORN_PROOF")]
+    pub proof: torn::report::verdict::ProofRoute,
     /// The 95% upper bound on the per-exposed-read anomaly probability to prove (0 for none).
     #[arg(long, default_value = "0", env = "TORN_MAX_RATE")]
     pub max_rate: f64,

@@ -45,6 +45,9 @@ pub struct Progress {
     pub anomalies: u64,
     /// Writes whose traced recipe is a finding (their own unit: writes).
     pub flagged_writes: u64,
+    /// Writes whose traced recipe fell in an atomic class, and in none.
+    pub atomic_writes: u64,
+    pub other_writes: u64,
     /// Mutation windows at least one read overlapped (lagging slightly).
     pub windows_hit: u64,
     /// Writes committed so far (warm-up writes not included).
@@ -474,6 +477,8 @@ fn monitor(
             exposed: sum(|l| &l.exposed),
             anomalies: sum(|l| &l.anomalies),
             flagged_writes: shared.recipe_anomalies.load(Ordering::Relaxed),
+            atomic_writes: shared.atomic_writes.load(Ordering::Relaxed),
+            other_writes: shared.other_writes.load(Ordering::Relaxed),
             windows_hit: shared.windows_hit(),
             writes: shared.committed.load(Ordering::Acquire).saturating_sub(warm_ups),
         });

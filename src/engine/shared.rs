@@ -57,6 +57,10 @@ pub struct Shared {
     /// Writes whose recipe showed a finding that can hurt readers (live, so
     /// a gate stops on a truncating writer's first write).
     pub recipe_anomalies: AtomicU64,
+    /// Writes whose traced recipe fell in an atomic class, and writes that
+    /// fell in none (live, so a gate proving by recipe can stop).
+    pub atomic_writes: AtomicU64,
+    pub other_writes: AtomicU64,
 }
 
 impl Default for Shared {

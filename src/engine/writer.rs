@@ -203,7 +203,13 @@ impl<'a> Writer<'a> {
             let events = t.rec.drain();
             lost = events.iter().find_map(|e| failed_mutation(e, true));
             failed_call = events.iter().find_map(|e| failed_mutation(e, false));
+            let (atomic, outside) = (t.book.atomic.atomic(), t.book.atomic.outside);
             let found = t.book.add(&events, &self.target, Some(t.target_mode), t.umask);
+            if t.book.atomic.outside > outside {
+                shared.other_writes.fetch_add(1, Ordering::Relaxed);
+            } else if t.book.atomic.atomic() > atomic {
+                shared.atomic_writes.fetch_add(1, Ordering::Relaxed);
+            }
             let hurts = found.iter().any(|f| {
                 f.is_anomaly()
                     && !(t.readers_lock

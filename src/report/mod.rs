@@ -116,6 +116,10 @@ pub struct Report {
     /// (the gate's proof target and crash stage).
     #[serde(default)]
     pub rules: Rules,
+    /// The built-in strategy raced to calibrate a recipe class on this
+    /// filesystem (a gate proving by recipe), if one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<verdict::Calibration>,
     /// One entry per strategy entry of the scenario, in order.
     pub cases: Vec<CaseReport>,
     /// The gate's crash stage (`--crash`): the subject's own writes, traced,
@@ -255,6 +259,10 @@ pub struct CaseReport {
     pub status: CaseStatus,
     /// Why the case got its status, in words.
     pub reason: String,
+    /// For a pass: the route that proved it (`windows` or `recipe`); the
+    /// reason holds the evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven_by: Option<verdict::Route>,
 }
 
 /// Anomalies against writes over time.
@@ -507,6 +515,7 @@ impl CaseReport {
             // Decided with the run's other facts by `verdict::decide`.
             status: CaseStatus::Pending,
             reason: String::new(),
+            proven_by: None,
         }
     }
 

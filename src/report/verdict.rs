@@ -220,6 +220,52 @@ pub struct ProofTarget {
     pub min_exposed: u64,
     /// The 95% upper bound to prove on the per-exposed-read anomaly probability.
     pub max_rate: Option<f64>,
+    /// Which route may prove a pass (`--proof`).
+    #[serde(default)]
+    pub route: ProofRoute,
+}
+
+/// The routes to a pass (`--proof`): enough write windows overlapped by
+/// reads with zero anomalies, or every traced write in a recipe class that
+/// is atomic for readers, that class calibrated on this filesystem in the
+/// same run. By default whichever proves first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProofRoute {
+    #[default]
+    Either,
+    Windows,
+    Recipe,
+}
+
+impl ProofRoute {
+    pub fn windows(self) -> bool {
+        self != ProofRoute::Recipe
+    }
+    pub fn recipe(self) -> bool {
+        self != ProofRoute::Windows
+    }
+}
+
+/// The built-in strategy a gate raced, in the same run and directory, to
+/// show that a recipe class holds on this filesystem (the recipe route).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Its case's label in `cases`.
+    pub case: String,
+    /// The class it stands for.
+    pub class: crate::trace::recipe::RecipeClass,
+    /// The bound per exposed read it had to prove with zero anomalies.
+    pub max_rate: f64,
+}
+
+/// How a case that passed was proven, with its evidence in words
+/// (recorded in report.json beside its status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    Windows,
+    Recipe,
 }
 
 /// What a subject has shown so far, in the terms of a [`ProofTarget`].
@@ -316,18 +362,143 @@ pub fn decide(report: &mut Report, stage: Stage) {
     for i in 0..report.cases.len() {
         let c = &report.cases[i];
         let crash: Vec<&super::CrashStage> = report.crash.iter().filter(|s| s.subject == c.label).collect();
-        let (status, reason) = judge_case(c, &rules, &crash, stage);
+        let calibration = calibration_evidence(report);
+        let (status, reason, route) = if report.calibration.as_ref().is_some_and(|k| k.case == c.label) {
+            (CaseStatus::Info, calibration_reason(report), None)
+        } else {
+            judge_case(c, &rules, &crash, calibration.as_ref(), stage)
+        };
         let c = &mut report.cases[i];
         c.status = status;
         c.reason = reason;
+        c.proven_by = route;
     }
     report.verdict = judge_run(report, stage);
+}
+
+/// What the run's calibration showed, in words: `Ok` when its class holds
+/// on this filesystem to the bound it had to prove, `Err` why not.
+fn calibration_evidence(report: &Report) -> Option<Result<String, String>> {
+    let k = report.calibration.as_ref()?;
+    let Some(c) = report.cases.iter().find(|c| c.label == k.case) else {
+        return Some(Err("its calibration did not run".into()));
+    };
+    let fs = &report.environment.fs_type;
+    let numbers = format!(
+        "{} anomalies in {} exposed reads (≤ {} per exposed read)",
+        thousands(c.anomalous_reads()),
+        thousands(c.exposed_reads),
+        sci(c.anomalies_per_exposed.high)
+    );
+    let what = c.subject.as_str();
+    Some(if c.anomalous_reads() + c.writer_findings() > 0 {
+        Err(format!(
+            "{} does not hold on {fs}: its built-in {what} showed {}",
+            class_name(k.class),
+            summary(c)
+        ))
+    } else if c.exposed_reads == 0 || c.anomalies_per_exposed.high > k.max_rate {
+        Err(format!(
+            "the calibration of {} on {fs} did not reach ≤ {} per exposed read: {numbers}",
+            class_name(k.class),
+            sci(k.max_rate)
+        ))
+    } else {
+        Ok(format!(
+            "{} holds on {fs} in this run ({what}): {numbers}",
+            class_name(k.class)
+        ))
+    })
+}
+
+fn class_name(c: crate::trace::recipe::RecipeClass) -> &'static str {
+    match c {
+        crate::trace::recipe::RecipeClass::RenameOver => "rename-over",
+        crate::trace::recipe::RecipeClass::ExchangeOver => "exchange-over",
+    }
+}
+
+fn calibration_reason(report: &Report) -> String {
+    match calibration_evidence(report) {
+        Some(Ok(s)) | Some(Err(s)) => format!("calibration: {s}"),
+        None => String::new(),
+    }
+}
+
+/// The recipe route for a case whose reads and findings are clean: every
+/// traced write in an atomic class (and enough of them), nothing the trace
+/// could not see, and the class calibrated in this run.
+fn recipe_route(
+    c: &CaseReport,
+    proof: &ProofTarget,
+    calibration: Option<&Result<String, String>>,
+) -> Result<String, String> {
+    let Some(t) = &c.trace else {
+        return Err("the writer was not traced".into());
+    };
+    let blind = t.blind_spots();
+    if !blind.is_empty() {
+        return Err(format!(
+            "the trace could not see everything: {}",
+            blind.join("; ")
+        ));
+    }
+    let a = &t.recipes.atomic;
+    if let Some(first) = &a.first_outside {
+        return Err(format!(
+            "write {} is in no atomic recipe class: {}",
+            first.write, first.why
+        ));
+    }
+    let atomic = t.provably_atomic_writes();
+    if atomic < proof.min_writes || c.writes.committed < proof.min_writes {
+        return Err(format!(
+            "only {} of {} traced writes in an atomic recipe class",
+            thousands(atomic),
+            thousands(proof.min_writes)
+        ));
+    }
+    let classes: Vec<String> = a
+        .classes
+        .iter()
+        .map(|k| format!("{} {}", class_name(k.class), thousands(k.writes)))
+        .collect();
+    match calibration {
+        Some(Ok(holds)) => Ok(format!(
+            "all {} traced writes replace the file atomically ({}: a new inode written completely, then \
+             one rename over the target); {holds}; the subject's readers: 0 anomalies in {} overlapped windows",
+            thousands(a.writes),
+            classes.join(", "),
+            thousands(c.windows.hit)
+        )),
+        Some(Err(why)) => Err(why.clone()),
+        None => Err("no calibration ran".into()),
+    }
 }
 
 fn judge_case(
     c: &CaseReport,
     rules: &Rules,
     crash: &[&super::CrashStage],
+    calibration: Option<&Result<String, String>>,
+    stage: Stage,
+) -> (CaseStatus, String, Option<Route>) {
+    let (status, reason) = judge_case_status(c, rules, crash, calibration, stage);
+    match status {
+        CaseStatus::Pass if reason.starts_with(BY_RECIPE) => (status, reason, Some(Route::Recipe)),
+        CaseStatus::Pass => (status, reason, Some(Route::Windows)),
+        _ => (status, reason, None),
+    }
+}
+
+/// How a pass by recipe begins its reason.
+const BY_RECIPE: &str = "by recipe: ";
+
+fn judge_case_status(
+    c: &CaseReport,
+    rules: &Rules,
+    crash: &[&super::CrashStage],
+    calibration: Option<&Result<String, String>>,
     stage: Stage,
 ) -> (CaseStatus, String) {
     use crate::crash::CrashStatus;
@@ -373,16 +544,30 @@ fn judge_case(
                     "no read overlapped a write: zero proves nothing".into(),
                 );
             }
+            let mut by_recipe = None;
             if let Some(proof) = &rules.proof {
                 let missing = proof.missing(Shown::of(c));
-                if !missing.is_empty() {
-                    return (
-                        CaseStatus::Inconclusive,
-                        format!(
-                            "0 anomalies, but only {} — raise --budget, or lower the target",
-                            missing.join(", ")
-                        ),
-                    );
+                let windows = proof.route.windows() && missing.is_empty();
+                let recipe = proof.route.recipe().then(|| recipe_route(c, proof, calibration));
+                match (windows, recipe) {
+                    (true, _) => {}
+                    (false, Some(Ok(evidence))) => by_recipe = Some(evidence),
+                    (false, recipe) => {
+                        let mut why = Vec::new();
+                        if proof.route.windows() {
+                            why.push(format!("only {}", missing.join(", ")));
+                        }
+                        if let Some(Err(e)) = recipe {
+                            why.push(format!("not by recipe: {e}"));
+                        }
+                        return (
+                            CaseStatus::Inconclusive,
+                            format!(
+                                "0 anomalies, but {} — raise --budget, or lower the target",
+                                why.join("; ")
+                            ),
+                        );
+                    }
                 }
             }
             if let Some(sampled) = crash_line(CrashStatus::Inconclusive) {
@@ -403,7 +588,20 @@ fn judge_case(
                     ),
                 };
             }
-            (CaseStatus::Pass, pass_reason(c, !crash.is_empty()))
+            match by_recipe {
+                Some(evidence) => (
+                    CaseStatus::Pass,
+                    format!(
+                        "{BY_RECIPE}{evidence}{}",
+                        if crash.is_empty() {
+                            ""
+                        } else {
+                            "; crash states: atomic and durable in every state explored"
+                        }
+                    ),
+                ),
+                None => (CaseStatus::Pass, pass_reason(c, !crash.is_empty())),
+            }
         }
         Expect::Anomalies if found > 0 && c.case.expect_reason.is_some() => {
             (CaseStatus::Expected, summary(c))
@@ -573,6 +771,9 @@ fn gate_lines(report: &Report, _proof: &ProofTarget, status: RunStatus, lines: &
     );
     let readers_clean = s.anomalous_reads() + s.writer_findings() == 0 && s.exposed_reads > 0;
     let headline = match (status, s.status) {
+        (RunStatus::Pass, _) if s.proven_by == Some(Route::Recipe) => {
+            format!("pass (by recipe): {}", s.reason.trim_start_matches(BY_RECIPE))
+        }
         (RunStatus::Pass, _) => format!("pass: {readers}"),
         (_, CaseStatus::Fail) => format!("fail: {}", s.reason.trim_start_matches(CLAIMS)),
         (_, CaseStatus::SubjectError) => format!("subject error: {}", s.reason),
