@@ -299,7 +299,7 @@ impl Classifier {
 
     #[cold]
     fn classify_torn(&self, bytes: &[u8], committed_at_use: u64) -> Classified {
-        let view = self.template.format.client_view(bytes, &self.template.client_key);
+        let view = self.template.client_view(bytes);
         let sent = view.token().and_then(|t| self.codec.decode(t.as_bytes()));
         let (outcome, detail) = match &view {
             ClientView::Rejected(why) => (Outcome::TornUnparseable, format!("parser rejected it: {why}")),
