@@ -121,7 +121,10 @@ fn ini(text: &str, parts: &[KeyPart]) -> ClientView {
         [KeyPart::Name(s), KeyPart::Name(n)] => (&[Some(s.as_str())], n),
         _ => return ClientView::NoToken("an INI key is `section.name` or `name`".into()),
     };
-    match sections.iter().find_map(|&s| conf.section(s).and_then(|p| p.get(name))) {
+    match sections
+        .iter()
+        .find_map(|&s| conf.section(s).and_then(|p| p.get(name)))
+    {
         Some(v) => ClientView::Token(v.to_string()),
         None => ClientView::NoToken(match sections {
             [Some(s)] => format!("no `{name}` in [{s}]"),

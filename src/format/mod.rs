@@ -74,7 +74,9 @@ impl Format {
             Format::Dotenv => "dotenv KEY=value lines; client parse with dotenvy",
             Format::Ini => "INI sections; client parse with rust-ini (like configparser)",
             Format::Toml => "TOML tables; client parse with the toml crate (like tomllib)",
-            Format::Raw => "any file as bytes, no parser; the client takes the token after its key on the line",
+            Format::Raw => {
+                "any file as bytes, no parser; the client takes the token after its key on the line"
+            }
         }
     }
 
@@ -181,7 +183,6 @@ pub const BUILTINS: &[Builtin] = &[
         summary: "a CLI's credentials.toml (profiles as tables); token in [default] token",
         text: include_str!("templates/credentials.toml"),
     },
-
     Builtin {
         name: "git-credentials",
         format: Format::Raw,
@@ -304,6 +305,11 @@ impl Template {
     ) -> Result<(Self, Option<String>), TemplateError> {
         let why = match Self::new(origin, format, key, text) {
             Ok(t) => return Ok((t, None)),
+            Err(TemplateError::KeyNotFound { .. }) if format == Format::Raw => {
+                let t = Self::new(origin, Format::Raw, "", text)?;
+                let why = format!("the token follows `{}` on its line, not `{key}`", t.client_key);
+                return Ok((t, Some(why)));
+            }
             Err(TemplateError::KeyNotFound { reason, .. }) => {
                 let probe = Self::new(origin, Format::Raw, "", text)?;
                 let bytes = probe.render_vec(&TokenCodec::new(0), 0);
@@ -316,7 +322,10 @@ impl Template {
                     let why = format!("the token is at `{found}`, not at `{key}` ({reason})");
                     return Ok((t, Some(why)));
                 }
-                format!("no key of the {} document holds the token ({reason})", format.name())
+                format!(
+                    "no key of the {} document holds the token ({reason})",
+                    format.name()
+                )
             }
             Err(TemplateError::DoesNotParse { reason, .. }) => {
                 format!("the {} parser rejects it ({reason})", format.name())
@@ -379,7 +388,11 @@ impl Template {
                 });
             }
         };
-        for (i, s) in slots.iter().enumerate().filter(|(_, s)| s.kind == SlotKind::Token) {
+        for (i, s) in slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == SlotKind::Token)
+        {
             let rendered = String::from_utf8_lossy(&bytes[s.at..s.at + s.width]);
             if let Some(at) = value.find(rendered.as_ref()) {
                 return Ok(Frame {
@@ -581,10 +594,12 @@ impl Template {
     /// kind agree.
     #[inline]
     pub fn whole_versions(&self, codec: &TokenCodec, bytes: &[u8]) -> Option<Versions> {
-        self.pattern.versions(codec, bytes).map(|(token, field)| Versions {
-            token,
-            field: field.unwrap_or(0),
-        })
+        self.pattern
+            .versions(codec, bytes)
+            .map(|(token, field)| Versions {
+                token,
+                field: field.unwrap_or(0),
+            })
     }
 }
 

@@ -81,7 +81,8 @@ pub struct Encoded {
 
 impl Encoded {
     fn width(&self) -> usize {
-        self.scheme.width(self.prefix.len() + TOKEN_LEN + self.suffix.len())
+        self.scheme
+            .width(self.prefix.len() + TOKEN_LEN + self.suffix.len())
     }
 
     /// The marker text of this slot.
@@ -321,7 +322,9 @@ impl Pattern {
                 (None, SlotKind::Token) => (&mut token, codec.decode(raw)?),
                 (None, SlotKind::Field) => (
                     &mut field,
-                    field_codec.get_or_insert_with(|| codec.field_codec()).decode(raw)?,
+                    field_codec
+                        .get_or_insert_with(|| codec.field_codec())
+                        .decode(raw)?,
                 ),
             };
             match *seen {
@@ -339,7 +342,8 @@ impl Pattern {
         match &slot.encoded {
             Some(e) => {
                 let mut buf = [0u8; DECODED_MAX];
-                e.token(raw, &mut buf).map(|t| String::from_utf8_lossy(t).into_owned())
+                e.token(raw, &mut buf)
+                    .map(|t| String::from_utf8_lossy(t).into_owned())
             }
             None => Some(String::from_utf8_lossy(raw).into_owned()),
         }
@@ -359,7 +363,9 @@ pub fn mark_token(text: &str, token: &str) -> Option<String> {
     let is_b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_');
     let min = Base64::StandardNoPad.width(TOKEN_LEN);
     while let Some(start) = rest.find(is_b64) {
-        let body = rest[start..].find(|c| !is_b64(c)).map_or(rest.len(), |n| start + n);
+        let body = rest[start..]
+            .find(|c| !is_b64(c))
+            .map_or(rest.len(), |n| start + n);
         let end = body + rest[body..].chars().take(2).take_while(|&c| c == '=').count();
         let run = &rest[start..end];
         out.push_str(&rest[..start]);

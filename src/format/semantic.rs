@@ -104,13 +104,7 @@ impl Semantic {
     /// has them) replaced by [`SLOT`]: what [`differences`] compares.
     pub fn normalized(&self, codec: &TokenCodec, bytes: &[u8]) -> Result<Value, String> {
         let tree = parse(self.format, bytes)?;
-        Ok(self.normalize(
-            &tree,
-            Some(&self.learned),
-            codec,
-            &mut Slots::default(),
-            "",
-        ))
+        Ok(self.normalize(&tree, Some(&self.learned), codec, &mut Slots::default(), ""))
     }
 
     /// `read` with each string where `learned` has token slots replaced by
@@ -134,8 +128,8 @@ impl Semantic {
                     }
                     None => {
                         let segs = pattern.segments();
-                        let same_frame =
-                            s.as_bytes().starts_with(&segs[0]) && s.as_bytes().ends_with(&segs[segs.len() - 1]);
+                        let same_frame = s.as_bytes().starts_with(&segs[0])
+                            && s.as_bytes().ends_with(&segs[segs.len() - 1]);
                         if slots.broken.is_none() && same_frame {
                             slots.broken = Some(path.to_string());
                         }

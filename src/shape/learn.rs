@@ -171,7 +171,12 @@ fn learn_into(
             name(0, a + 1),
             name(0, b + 1)
         ))
-        .with_diff(diff(&outputs[a].bytes, &outputs[b].bytes, &name(0, a + 1), &name(0, b + 1))));
+        .with_diff(diff(
+            &outputs[a].bytes,
+            &outputs[b].bytes,
+            &name(0, a + 1),
+            &name(0, b + 1),
+        )));
     } else {
         report.kind = Some(ShapeKind::Semantic);
         let volatile = volatile_fields(&last, base, settings, outputs, &name)?;
