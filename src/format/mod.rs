@@ -777,4 +777,102 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("model.key"), "{e}");
     }
+
+    #[test]
+    fn client_keys_index_lists_and_quote_names() {
+        let parts = KeyPart::parse("users[0].user.token").unwrap();
+        assert_eq!(
+            parts,
+            vec![
+                KeyPart::Name("users".into()),
+                KeyPart::Index(0),
+                KeyPart::Name("user".into()),
+                KeyPart::Name("token".into())
+            ]
+        );
+        assert_eq!(KeyPart::render(&parts), "users[0].user.token");
+        let npm = KeyPart::parse("\"//registry.npmjs.org/:_authToken\"").unwrap();
+        assert_eq!(
+            npm,
+            vec![KeyPart::Name("//registry.npmjs.org/:_authToken".into())]
+        );
+        assert_eq!(KeyPart::render(&npm), "\"//registry.npmjs.org/:_authToken\"");
+        assert!(KeyPart::parse("a[x]").unwrap_err().contains("not a list index"));
+        assert!(KeyPart::parse("\"open").unwrap_err().contains("not closed"));
+        let kube = "users:\n- name: ci\n  user:\n    token: {{TOKEN}}\n";
+        for key in ["users[0].user.token", "users.0.user.token"] {
+            let t = Template::new("k", Format::Yaml, key, kube).unwrap();
+            let v = t.render_vec(&TokenCodec::new(2), 7);
+            assert_eq!(t.client_view(&v), ClientView::Token(TokenCodec::new(2).token(7)));
+        }
+    }
+
+    #[test]
+    fn a_token_inside_a_value_is_taken_out_of_its_frame() {
+        let t = Template::new(
+            "pip.conf",
+            Format::Ini,
+            "global.index-url",
+            "[global]\nindex-url = https://__token__:{{TOKEN}}@host/simple\n",
+        )
+        .unwrap();
+        let codec = TokenCodec::new(1);
+        let v = t.render_vec(&codec, 3);
+        assert_eq!(t.client_view(&v), ClientView::Token(codec.token(3)));
+        // A prefix cut inside the token: the client sends what it has.
+        let cut = &v[..v.len() - "@host/simple\n".len() - 4];
+        assert_eq!(
+            t.client_view(cut),
+            ClientView::Token(codec.token(3)[..32].to_string())
+        );
+    }
+
+    #[test]
+    fn raw_templates_find_the_token_after_their_line_key() {
+        let t = Template::builtin("git-credentials").unwrap();
+        assert_eq!((t.format, t.client_key.as_str()), (Format::Raw, "https://torn:"));
+        let codec = TokenCodec::new(1);
+        let v = t.render_vec(&codec, 4);
+        assert_eq!(t.client_view(&v), ClientView::Token(codec.token(4)));
+        assert!(matches!(t.client_view(b"https://to"), ClientView::NoToken(_)));
+        // An empty key means: the text before the token on its line.
+        let t = Template::new("npmrc", Format::Raw, "", "a=1\n//r.org/:_authToken={{TOKEN}}\n").unwrap();
+        assert_eq!(t.client_key, "//r.org/:_authToken=");
+        assert_eq!(
+            t.client_view(&t.render_vec(&codec, 2)),
+            ClientView::Token(codec.token(2))
+        );
+    }
+
+    #[test]
+    fn learned_templates_keep_what_fits_and_say_why_not() {
+        let npmrc = "registry=https://r.org/\n//r.org/:_authToken={{TOKEN}}\n";
+        // The JSON parser rejects an .npmrc: judged as raw bytes, and says why.
+        let (t, why) = Template::learned("l", Format::Json, "env.K", npmrc).unwrap();
+        assert_eq!(
+            (t.format, t.client_key.as_str()),
+            (Format::Raw, "//r.org/:_authToken=")
+        );
+        assert!(why.unwrap().contains("the json parser rejects it"));
+        let kube = "users:\n- name: ci\n  user:\n    token: {{TOKEN}}\n";
+        let (t, why) = Template::learned("l", Format::Yaml, "model.api_key", kube).unwrap();
+        assert_eq!(t.client_key, "users[0].user.token");
+        assert!(why.unwrap().contains("not at `model.api_key`"));
+        let (t, why) = Template::learned("l", Format::Yaml, "users[0].user.token", kube).unwrap();
+        assert_eq!((t.client_key.as_str(), why), ("users[0].user.token", None));
+        // A token only in a comment: no key holds it.
+        let (t, why) = Template::learned("l", Format::Yaml, "a", "# {{TOKEN}}\na: 1\n").unwrap();
+        assert_eq!(t.format, Format::Raw);
+        assert!(why.unwrap().contains("no key of the yaml document"));
+    }
+
+    #[test]
+    fn formats_are_guessed_from_the_target_else_raw() {
+        assert_eq!(Format::guess(Some("hermes"), None), Format::Yaml);
+        assert_eq!(Format::guess(None, Some(".config/pip/pip.conf")), Format::Ini);
+        assert_eq!(Format::guess(None, Some(".docker/config.json")), Format::Json);
+        assert_eq!(Format::guess(None, Some(".npmrc")), Format::Raw);
+        assert_eq!(Format::guess(None, Some(".git-credentials")), Format::Raw);
+        assert_eq!(Format::guess(None, None), Format::Raw);
+    }
 }

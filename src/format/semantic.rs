@@ -396,4 +396,29 @@ mod tests {
         assert!(is_volatile("meta", &v) && is_volatile("meta.at", &v) && is_volatile("a.b.0", &v));
         assert!(!is_volatile("metadata", &v) && !is_volatile("a", &v));
     }
+
+    #[test]
+    fn encoded_slots_are_judged_inside_their_strings() {
+        use base64::Engine as _;
+        let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+        let t = "{\"at\": 1, \"auth\": \"{{base64:ci:{{TOKEN}}}}\"}";
+        let codec = TokenCodec::new(7);
+        let read = |v: u64, at: u32| {
+            format!(
+                "{{\"auth\": \"{}\", \"at\": {at}}}",
+                b64(format!("ci:{}", codec.token(v)))
+            )
+        };
+        let tmpl = Template::new("t", Format::Json, "auth", t).unwrap();
+        let s = Semantic::new(&tmpl, vec!["at".into()]).unwrap();
+        assert_eq!(s.judge(&codec, read(5, 2).as_bytes()), Judged::Whole(5));
+        let other_frame = format!(
+            "{{\"auth\": \"{}\", \"at\": 3}}",
+            b64(format!("cj:{}", codec.token(5)))
+        );
+        assert!(matches!(
+            s.judge(&codec, other_frame.as_bytes()),
+            Judged::Differs(_)
+        ));
+    }
 }
