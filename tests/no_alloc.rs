@@ -107,7 +107,7 @@ fn raw_and_encoded_shapes_allocate_nothing_per_read() {
             "{\"auth\": \"{{base64:ci-bot:{{TOKEN}}}}\"}",
         ),
     ] {
-        let learned = Template::learned(torn::shape::ORIGIN, format, "", text)
+        let learned = Template::learned(torn::shape::ORIGIN, format, "", text, true)
             .unwrap()
             .0;
         let classifier = Classifier::new(learned, TokenCodec::new(5), 1);

@@ -294,14 +294,15 @@ impl Template {
 
     /// A learned template: the writer's file `text` (tokens marked) read
     /// with `format`'s parser and the token at `key`, if they fit it; else
-    /// at the first key where the parsed file holds the token; else as raw
-    /// bytes (no parser). Returns it and, when it is not what was asked
-    /// for, why.
+    /// at the first key where the parsed file holds the token; else, when
+    /// `raw_fallback`, as raw bytes (no parser), and otherwise the error.
+    /// Returns it and, when it is not what was asked for, why.
     pub fn learned(
         origin: &str,
         format: Format,
         key: &str,
         text: &str,
+        raw_fallback: bool,
     ) -> Result<(Self, Option<String>), TemplateError> {
         let why = match Self::new(origin, format, key, text) {
             Ok(t) => return Ok((t, None)),
@@ -322,11 +323,22 @@ impl Template {
                     let why = format!("the token is at `{found}`, not at `{key}` ({reason})");
                     return Ok((t, Some(why)));
                 }
+                if !raw_fallback {
+                    return Err(TemplateError::KeyNotFound {
+                        origin: origin.to_string(),
+                        key: key.to_string(),
+                        reason: format!(
+                            "{reason}; no other key of the {} document holds it",
+                            format.name()
+                        ),
+                    });
+                }
                 format!(
                     "no key of the {} document holds the token ({reason})",
                     format.name()
                 )
             }
+            Err(e @ TemplateError::DoesNotParse { .. }) if !raw_fallback => return Err(e),
             Err(TemplateError::DoesNotParse { reason, .. }) => {
                 format!("the {} parser rejects it ({reason})", format.name())
             }
@@ -848,22 +860,29 @@ mod tests {
     fn learned_templates_keep_what_fits_and_say_why_not() {
         let npmrc = "registry=https://r.org/\n//r.org/:_authToken={{TOKEN}}\n";
         // The JSON parser rejects an .npmrc: judged as raw bytes, and says why.
-        let (t, why) = Template::learned("l", Format::Json, "env.K", npmrc).unwrap();
+        let (t, why) = Template::learned("l", Format::Json, "env.K", npmrc, true).unwrap();
         assert_eq!(
             (t.format, t.client_key.as_str()),
             (Format::Raw, "//r.org/:_authToken=")
         );
         assert!(why.unwrap().contains("the json parser rejects it"));
         let kube = "users:\n- name: ci\n  user:\n    token: {{TOKEN}}\n";
-        let (t, why) = Template::learned("l", Format::Yaml, "model.api_key", kube).unwrap();
+        let (t, why) = Template::learned("l", Format::Yaml, "model.api_key", kube, false).unwrap();
         assert_eq!(t.client_key, "users[0].user.token");
         assert!(why.unwrap().contains("not at `model.api_key`"));
-        let (t, why) = Template::learned("l", Format::Yaml, "users[0].user.token", kube).unwrap();
+        let (t, why) = Template::learned("l", Format::Yaml, "users[0].user.token", kube, false).unwrap();
         assert_eq!((t.client_key.as_str(), why), ("users[0].user.token", None));
         // A token only in a comment: no key holds it.
-        let (t, why) = Template::learned("l", Format::Yaml, "a", "# {{TOKEN}}\na: 1\n").unwrap();
+        let (t, why) = Template::learned("l", Format::Yaml, "a", "# {{TOKEN}}\na: 1\n", true).unwrap();
         assert_eq!(t.format, Format::Raw);
         assert!(why.unwrap().contains("no key of the yaml document"));
+        // A format that was given is kept: then its errors are the writer's.
+        let e = Template::learned("l", Format::Yaml, "a", "# {{TOKEN}}\na: 1\n", false).unwrap_err();
+        assert!(e.to_string().contains("no other key"), "{e}");
+        assert!(matches!(
+            Template::learned("l", Format::Json, "a", npmrc, false),
+            Err(TemplateError::DoesNotParse { .. })
+        ));
     }
 
     #[test]

@@ -140,7 +140,7 @@ fn learn_into(
             Some(o) => (o.bytes.as_slice(), name(0, n - 1)),
             None => (start.unwrap_or_default(), start_name.clone()),
         };
-        let t = template_of(&out, &name(0, n), base, prev, &prev_name);
+        let t = template_of(&out, &name(0, n), base, prev, &prev_name, !settings.format_given);
         outputs.push(out);
         let (t, why) = t?;
         report.format_note = why;
@@ -198,7 +198,14 @@ fn learn_into(
         let out = write_and_read(&mut **writer, i, &name(i, n), base, target, shared)?;
         let reference = &outputs[LEARNING_WRITES as usize - 1];
         let reference_name = name(0, LEARNING_WRITES as usize);
-        template_of(&out, &name(i, n), base, &reference.bytes, &reference_name)?;
+        template_of(
+            &out,
+            &name(i, n),
+            base,
+            &reference.bytes,
+            &reference_name,
+            !settings.format_given,
+        )?;
         let c = classifier.classify(ReadResult::Bytes(&out.bytes), out.version, out.version);
         let fits = c.outcome == Outcome::Ok && c.version == Some(out.version);
         let failure = (!fits).then(|| {
@@ -351,6 +358,7 @@ fn template_of(
     base: &Classifier,
     prev: &[u8],
     prev_name: &str,
+    raw_fallback: bool,
 ) -> Result<(Template, Option<String>), Failure> {
     let token = base.codec.token(out.version);
     let fail = |why: String| {
@@ -386,7 +394,7 @@ fn template_of(
     };
     let format = base.template.format;
     let key = &base.template.client_key;
-    Template::learned(ORIGIN, format, key, &marked).map_err(|e| match e {
+    Template::learned(ORIGIN, format, key, &marked, raw_fallback).map_err(|e| match e {
         TemplateError::DoesNotParse { reason, .. } => fail(format!(
             "the client's parser ({}) rejects what the writer wrote: {reason}",
             format.name()
