@@ -136,8 +136,13 @@ pub fn reader_overhead(
     for &format in formats {
         let template = Template::builtin(format.default_template()).expect("built-in template");
         let exact = Classifier::new(template, TokenCodec::new(1), 1);
-        let semantic = exact.clone().semantic(Vec::new()).map_err(anyhow::Error::msg)?;
-        for (name, classifier) in [("exact", exact), ("semantic", semantic)] {
+        // Raw bytes have no parser, so no semantic path.
+        let semantic = match format {
+            Format::Raw => None,
+            _ => Some(exact.clone().semantic(Vec::new()).map_err(anyhow::Error::msg)?),
+        };
+        let paths = std::iter::once(("exact", exact)).chain(semantic.map(|s| ("semantic", s)));
+        for (name, classifier) in paths {
             let case = scratch.case_dir(rows.len(), &format!("{}-{name}", format.name()))?;
             let path = case.home().join("config");
             let mut bytes = classifier.template.render_vec(&classifier.codec, 0);

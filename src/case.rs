@@ -70,6 +70,16 @@ pub struct ShapeSettings {
     /// the user; `None`: found during the warm-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volatile: Option<Vec<String>>,
+    /// Whether the format was given (`--format`, a scenario's `format:`):
+    /// then a writer's file its parser rejects, or where no key holds the
+    /// token, is the writer's error; when torn guessed the format, such a
+    /// file is judged as raw bytes instead.
+    #[serde(default = "format_given_default")]
+    pub format_given: bool,
+}
+
+fn format_given_default() -> bool {
+    true
 }
 
 /// What the target holds before an external writer's first write.

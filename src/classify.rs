@@ -173,6 +173,21 @@ impl Classifier {
         committed_before: Versions,
         committed_at_use: u64,
     ) -> Classified {
+        self.classify_remembering(read, committed_before, committed_at_use, &mut Memo::none())
+    }
+
+    /// [`Classifier::classify_versions`], with `memo` remembering the byte
+    /// strings the semantic judge found whole: a read of the same bytes gets
+    /// the same version without a parse (the reader hot path keeps one memo
+    /// per reader).
+    #[inline]
+    pub fn classify_remembering(
+        &self,
+        read: ReadResult<'_>,
+        committed_before: Versions,
+        committed_at_use: u64,
+        memo: &mut Memo,
+    ) -> Classified {
         let bytes = match read {
             ReadResult::Missing => return self.no_token(Outcome::Missing),
             ReadResult::Error(errno) => {
@@ -195,7 +210,10 @@ impl Classifier {
             };
         }
         if let Some(s) = &self.semantic {
-            return self.classify_semantic(s, bytes, committed_before, committed_at_use);
+            if let Some(v) = memo.get(bytes) {
+                return self.whole_token(v, committed_before.token, committed_at_use);
+            }
+            return self.classify_semantic(s, bytes, committed_before, committed_at_use, memo);
         }
         self.classify_torn(bytes, committed_at_use)
     }
@@ -210,9 +228,13 @@ impl Classifier {
         bytes: &[u8],
         committed_before: Versions,
         committed_at_use: u64,
+        memo: &mut Memo,
     ) -> Classified {
         match s.judge(&self.codec, bytes) {
-            Judged::Whole(v) => self.whole_token(v, committed_before.token, committed_at_use),
+            Judged::Whole(v) => {
+                memo.put(bytes, v);
+                self.whole_token(v, committed_before.token, committed_at_use)
+            }
             Judged::Differs(why) => {
                 let mut c = self.classify_torn(bytes, committed_at_use);
                 c.detail = Some(match c.detail {
@@ -277,7 +299,7 @@ impl Classifier {
 
     #[cold]
     fn classify_torn(&self, bytes: &[u8], committed_at_use: u64) -> Classified {
-        let view = self.template.format.client_view(bytes, &self.template.client_key);
+        let view = self.template.client_view(bytes);
         let sent = view.token().and_then(|t| self.codec.decode(t.as_bytes()));
         let (outcome, detail) = match &view {
             ClientView::Rejected(why) => (Outcome::TornUnparseable, format!("parser rejected it: {why}")),
@@ -306,6 +328,75 @@ impl Classifier {
             sent: None,
             detail: None,
         }
+    }
+}
+
+/// Byte strings the semantic judge found to be whole versions, and their
+/// versions: a read whose bytes equal one is that version, with no parse.
+///
+/// Whole versions are nearly every read, and a writer's file holds one byte
+/// string per version, so a few recent entries catch almost every read. The
+/// entries are compared byte for byte (a length check, then `memcmp`), not
+/// by a hash alone, so a torn read can never borrow a whole version's
+/// verdict. Memory is fixed: [`MEMO_ENTRIES`] buffers, allocated once with
+/// room for the longest read; remembering reuses them (no allocation per
+/// read). A memo belongs to one reader: no lock, no sharing.
+#[derive(Debug, Default)]
+pub struct Memo {
+    entries: Vec<(Vec<u8>, u64)>,
+    /// Entries filled so far (up to [`MEMO_ENTRIES`]), and the next to replace.
+    filled: usize,
+    next: usize,
+}
+
+/// Byte strings a [`Memo`] remembers.
+pub const MEMO_ENTRIES: usize = 8;
+
+impl Memo {
+    /// A memo that remembers nothing (exact shapes need none).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// A memo for `classifier`'s reads of at most `max_len` bytes: empty
+    /// unless the classifier judges by meaning.
+    pub fn for_reads(classifier: &Classifier, max_len: usize) -> Self {
+        if classifier.semantic.is_none() {
+            return Self::none();
+        }
+        Self {
+            entries: (0..MEMO_ENTRIES)
+                .map(|_| (Vec::with_capacity(max_len), 0))
+                .collect(),
+            filled: 0,
+            next: 0,
+        }
+    }
+
+    /// The version `bytes` was found to be, newest entry first.
+    #[inline]
+    pub fn get(&self, bytes: &[u8]) -> Option<u64> {
+        let n = self.entries.len();
+        (1..=self.filled)
+            .map(|back| &self.entries[(self.next + n - back) % n])
+            .find(|(b, _)| b.len() == bytes.len() && b[..] == *bytes)
+            .map(|&(_, v)| v)
+    }
+
+    /// Remembers that `bytes` is version `v`, replacing the oldest entry;
+    /// a read longer than the room allocated is not remembered.
+    fn put(&mut self, bytes: &[u8], v: u64) {
+        let Some(entry) = self.entries.get_mut(self.next) else {
+            return;
+        };
+        if bytes.len() > entry.0.capacity() {
+            return;
+        }
+        entry.0.clear();
+        entry.0.extend_from_slice(bytes);
+        entry.1 = v;
+        self.filled = (self.filled + 1).min(self.entries.len());
+        self.next = (self.next + 1) % self.entries.len();
     }
 }
 
@@ -414,6 +505,45 @@ mod tests {
         let r = c.classify(ReadResult::Bytes(other.as_bytes()), 4, 4);
         assert_eq!(r.outcome, Outcome::TornParseable);
         assert!(r.detail.unwrap().contains("`extra` differs"));
+    }
+
+    #[test]
+    fn the_memo_remembers_whole_versions_by_their_bytes_only() {
+        let t = Template::new(
+            "learned",
+            crate::format::Format::Yaml,
+            "a.k",
+            "at: 1\na:\n  k: {{TOKEN}}\n",
+        )
+        .unwrap();
+        let c = Classifier::new(t, TokenCodec::new(3), u64::MAX)
+            .semantic(vec!["at".into()])
+            .unwrap();
+        let mut memo = Memo::for_reads(&c, 4096);
+        let doc = |v: u64, at: u32| format!("a:\n  k: {}\nat: {at}\n", c.codec.token(v));
+        let before = Versions { token: 4, field: 0 };
+        let read = |bytes: &str, memo: &mut Memo| {
+            c.classify_remembering(ReadResult::Bytes(bytes.as_bytes()), before, 4, memo)
+        };
+        let (d4, d5) = (doc(4, 2), doc(5, 3));
+        assert_eq!(memo.get(d4.as_bytes()), None);
+        assert_eq!(read(&d4, &mut memo).version, Some(4));
+        assert_eq!(memo.get(d4.as_bytes()), Some(4), "a whole version is remembered");
+        assert_eq!(read(&d4, &mut memo).outcome, Outcome::Ok);
+        // A prefix of a remembered version is judged afresh, and not remembered.
+        let cut = &d4[..d4.len() - 8];
+        assert!(read(cut, &mut memo).outcome.is_anomaly());
+        assert_eq!(memo.get(cut.as_bytes()), None);
+        assert_eq!(read(&d5, &mut memo).version, Some(5));
+        // Older entries give way to newer ones; the memo never grows.
+        for v in 6..6 + MEMO_ENTRIES as u64 {
+            read(&doc(v, v as u32), &mut memo);
+        }
+        assert_eq!(memo.get(d4.as_bytes()), None, "the oldest entry was replaced");
+        assert_eq!(memo.get(doc(6, 6).as_bytes()), Some(6));
+        assert_eq!(memo.entries.len(), MEMO_ENTRIES);
+        // An exact classifier needs no memo.
+        assert!(Memo::for_reads(&classifiers()[0], 4096).entries.is_empty());
     }
 
     proptest! {

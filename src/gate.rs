@@ -24,6 +24,8 @@ pub struct Gate {
     /// Delay injection inside write windows, up to this long per hold.
     pub perturb: Option<Duration>,
     pub format: Format,
+    /// Whether `format` was guessed (no `--format`): see [`Scenario::format_guessed`].
+    pub format_guessed: bool,
     pub template: Option<String>,
     pub client_key: Option<String>,
     pub target: Option<String>,
@@ -201,6 +203,7 @@ impl Gate {
             seed_file: self.seed_file.clone(),
             volatile: (!self.volatile.is_empty()).then(|| self.volatile.clone()),
             strategies: vec![control, subject],
+            format_guessed: self.format_guessed,
         }
     }
 }

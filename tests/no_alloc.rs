@@ -94,3 +94,54 @@ fn learned_shapes_take_the_same_allocation_free_path() {
         assert_eq!(few, many, "learned: {few} for 100 reads, {many} for 20,000");
     }
 }
+
+/// Raw shapes and tokens stored base64-encoded (decoded on the stack) take
+/// the same allocation-free path.
+#[test]
+fn raw_and_encoded_shapes_allocate_nothing_per_read() {
+    for (format, text) in [
+        (torn::format::Format::Raw, "a=1\n//r.org/:_authToken={{TOKEN}}\n"),
+        (torn::format::Format::Ini, "[svc]\nci = {{base64:{{TOKEN}}}}\n"),
+        (
+            torn::format::Format::Json,
+            "{\"auth\": \"{{base64:ci-bot:{{TOKEN}}}}\"}",
+        ),
+    ] {
+        let learned = Template::learned(torn::shape::ORIGIN, format, "", text, true)
+            .unwrap()
+            .0;
+        let classifier = Classifier::new(learned, TokenCodec::new(5), 1);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, classifier.template.render_vec(&classifier.codec, 0)).unwrap();
+        let few = allocations_for(100, &classifier, &path);
+        let many = allocations_for(20_000, &classifier, &path);
+        assert_eq!(few, many, "{text:?}: {few} for 100 reads, {many} for 20,000");
+    }
+}
+
+/// A semantic shape whose reads are not byte-identical to its template
+/// parses each new byte string once per reader; its memo answers every
+/// later read of the same bytes without allocating.
+#[test]
+fn semantic_reads_of_seen_bytes_allocate_nothing() {
+    let text = "{\n  \"env\": {\n    \"ANTHROPIC_AUTH_TOKEN\": \"{{TOKEN}}\"\n  },\n  \"updated_at\": 1\n}";
+    let learned = Template::new(
+        torn::shape::ORIGIN,
+        torn::format::Format::Json,
+        "env.ANTHROPIC_AUTH_TOKEN",
+        text,
+    )
+    .unwrap();
+    let classifier = Classifier::new(learned, TokenCodec::new(5), 1)
+        .semantic(vec!["updated_at".into()])
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let mut bytes = classifier.template.render_vec(&classifier.codec, 0);
+    bytes.extend_from_slice(b"\n");
+    std::fs::write(&path, bytes).unwrap();
+    let few = allocations_for(100, &classifier, &path);
+    let many = allocations_for(20_000, &classifier, &path);
+    assert_eq!(few, many, "semantic: {few} for 100 reads, {many} for 20,000");
+}

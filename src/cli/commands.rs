@@ -237,7 +237,10 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
     let g = Gate {
         trace: !args.no_trace,
         perturb: args.perturb,
-        format: args.format,
+        format: args
+            .format
+            .unwrap_or_else(|| Format::guess(args.template.as_deref(), args.target.as_deref())),
+        format_guessed: args.format.is_none(),
         template: args.template.clone(),
         client_key: args.client_key.clone(),
         target: args.target.clone(),

@@ -353,9 +353,10 @@ pub struct OutputArgs {
 /// `torn gate`: the user's own writer, judged black-box.
 #[derive(Debug, Args)]
 pub struct GateArgs {
-    /// Format of the target.
+    /// Format of the target: its client's parser (default: the template's,
+    /// else by the target's extension, else raw: any file, as bytes).
     #[arg(long, value_enum)]
-    pub format: Format,
+    pub format: Option<Format>,
     /// Template: a built-in name (see `torn list`) or a file with {{TOKEN}} slots
     /// (default: the format's built-in).
     #[arg(long)]

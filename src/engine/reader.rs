@@ -3,7 +3,9 @@
 //! Per read: three atomic loads before, two after, the system calls, a length
 //! check, a few `memcmp`s and a hex decode. No allocation (the buffer is
 //! reused; short paths are turned into C strings on the stack by std), no
-//! lock shared with writers, no parse unless the bytes are not a whole version.
+//! lock shared with writers, no parse unless the bytes are not a whole
+//! version. A learned shape judged by meaning parses a byte string once per
+//! reader: the reader's [`Memo`] remembers the whole versions it has seen.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -13,7 +15,7 @@ use std::time::Instant;
 
 use super::shared::{Live, Shared};
 use super::tally::{FirstSeen, ReadTally};
-use crate::classify::{Classifier, ReadResult};
+use crate::classify::{Classifier, Memo, ReadResult};
 use crate::format::Versions;
 
 /// How the client behind a reader uses the file (DESIGN's reader profiles).
@@ -374,6 +376,8 @@ pub fn run_reader(
         tally = tally.with_timeline(opts.bucket_ns);
     }
     let mut buf = vec![0u8; buffer_len(classifier.template.len())];
+    // The semantic judge's verdicts on byte strings this reader has seen.
+    let mut memo = Memo::for_reads(classifier, buf.len());
     let boundary = Boundary::of(path);
     let budget = opts.reads.unwrap_or(u64::MAX);
     let mut i = 0u64;
@@ -419,7 +423,7 @@ pub fn run_reader(
             ReadResult::Bytes(b) => b,
             _ => &[],
         };
-        let mut c = classifier.classify_versions(read, committed_before, committed_at_use);
+        let mut c = classifier.classify_remembering(read, committed_before, committed_at_use, &mut memo);
         if c.outcome.is_anomaly()
             && let Some(why) = opened.as_ref().and_then(|o| boundary.foreign(o.file()))
         {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::Format;
+use super::{Format, KeyPart};
 
 /// The client's view of one read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,26 +31,36 @@ impl ClientView {
     }
 }
 
+/// The client of `format` reads `bytes` and takes the value at `key`. Raw
+/// bytes have no parser: see [`super::Template::client_view`].
 pub(super) fn view(format: Format, bytes: &[u8], key: &str) -> ClientView {
+    if format == Format::Raw {
+        return ClientView::NoToken("raw bytes have no parser".into());
+    }
+    let parts = match super::KeyPart::parse(key) {
+        Ok(p) => p,
+        Err(e) => return ClientView::NoToken(format!("the client key {e}")),
+    };
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => return ClientView::Rejected(format!("not UTF-8: {e}")),
     };
     match format {
         Format::Yaml => match serde_saphyr::from_str::<Value>(text) {
-            Ok(v) => lookup(&v, key),
+            Ok(v) => lookup(&v, key, &parts),
             Err(e) => ClientView::Rejected(first_line(&e.to_string())),
         },
         Format::Json => match serde_json::from_str::<Value>(text) {
-            Ok(v) => lookup(&v, key),
+            Ok(v) => lookup(&v, key, &parts),
             Err(e) => ClientView::Rejected(e.to_string()),
         },
         Format::Dotenv => dotenv(text, key),
-        Format::Ini => ini(text, key),
+        Format::Ini => ini(text, &parts),
         Format::Toml => match toml::from_str::<Value>(text) {
-            Ok(v) => lookup(&v, key),
+            Ok(v) => lookup(&v, key, &parts),
             Err(e) => ClientView::Rejected(first_line(&e.to_string())),
         },
+        Format::Raw => unreachable!("handled above"),
     }
 }
 
@@ -58,10 +68,16 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 
-fn lookup(root: &Value, key: &str) -> ClientView {
+fn lookup(root: &Value, key: &str, parts: &[KeyPart]) -> ClientView {
     let mut v = root;
-    for part in key.split('.') {
-        match v.get(part) {
+    for part in parts {
+        let next = match (part, v) {
+            (KeyPart::Index(i), _) => v.get(i),
+            // `users.0` indexes a list too.
+            (KeyPart::Name(n), Value::Array(a)) => n.parse::<usize>().ok().and_then(|i| a.get(i)),
+            (KeyPart::Name(n), _) => v.get(n),
+        };
+        match next {
             Some(next) => v = next,
             None => return ClientView::NoToken(format!("no `{key}` in the document")),
         }
@@ -73,6 +89,12 @@ fn lookup(root: &Value, key: &str) -> ClientView {
 }
 
 fn dotenv(text: &str, key: &str) -> ClientView {
+    // A quoted key names the variable as is.
+    let parsed = KeyPart::parse(key);
+    let key = match parsed.as_deref() {
+        Ok([KeyPart::Name(n)]) => n.as_str(),
+        _ => key,
+    };
     let mut found = None;
     for item in dotenvy::from_read_iter(text.as_bytes()) {
         match item {
@@ -87,15 +109,27 @@ fn dotenv(text: &str, key: &str) -> ClientView {
     }
 }
 
-fn ini(text: &str, key: &str) -> ClientView {
+/// `section.name`, or a bare `name`: in the keys before any section, else
+/// in `[DEFAULT]`.
+fn ini(text: &str, parts: &[KeyPart]) -> ClientView {
     let conf = match ini::Ini::load_from_str(text) {
         Ok(c) => c,
         Err(e) => return ClientView::Rejected(e.to_string()),
     };
-    let (section, name) = key.split_once('.').unwrap_or(("DEFAULT", key));
-    match conf.section(Some(section)).and_then(|s| s.get(name)) {
+    let (sections, name): (&[Option<&str>], &str) = match parts {
+        [KeyPart::Name(n)] => (&[None, Some("DEFAULT")], n),
+        [KeyPart::Name(s), KeyPart::Name(n)] => (&[Some(s.as_str())], n),
+        _ => return ClientView::NoToken("an INI key is `section.name` or `name`".into()),
+    };
+    match sections
+        .iter()
+        .find_map(|&s| conf.section(s).and_then(|p| p.get(name)))
+    {
         Some(v) => ClientView::Token(v.to_string()),
-        None => ClientView::NoToken(format!("no `{name}` in [{section}]")),
+        None => ClientView::NoToken(match sections {
+            [Some(s)] => format!("no `{name}` in [{s}]"),
+            _ => format!("no `{name}` before any section or in [DEFAULT]"),
+        }),
     }
 }
 

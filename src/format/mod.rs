@@ -10,6 +10,7 @@
 //! which token the client would send.
 
 mod client;
+pub mod pattern;
 pub mod semantic;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::token::{TOKEN_LEN, TokenCodec};
 
 pub use client::ClientView;
+pub use pattern::{Pattern, SlotKind};
 
 /// The placeholder that marks a token slot in a template.
 pub const SLOT: &str = "{{TOKEN}}";
@@ -37,15 +39,21 @@ pub enum Format {
     Ini,
     /// TOML (credentials files of many CLIs), parsed with the `toml` crate.
     Toml,
+    /// Any file, as bytes, with no parser: `.git-credentials`, `.npmrc`,
+    /// htpasswd lines. Reads are judged by exact bytes (a writer whose
+    /// bytes vary apart from the token cannot be judged without a parser);
+    /// the client takes the token after the client key on its line.
+    Raw,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Yaml,
         Format::Json,
         Format::Dotenv,
         Format::Ini,
         Format::Toml,
+        Format::Raw,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +63,7 @@ impl Format {
             Format::Dotenv => "dotenv",
             Format::Ini => "ini",
             Format::Toml => "toml",
+            Format::Raw => "raw",
         }
     }
 
@@ -65,6 +74,9 @@ impl Format {
             Format::Dotenv => "dotenv KEY=value lines; client parse with dotenvy",
             Format::Ini => "INI sections; client parse with rust-ini (like configparser)",
             Format::Toml => "TOML tables; client parse with the toml crate (like tomllib)",
+            Format::Raw => {
+                "any file as bytes, no parser; the client takes the token after its key on the line"
+            }
         }
     }
 
@@ -76,6 +88,28 @@ impl Format {
             Format::Dotenv => "codex-env",
             Format::Ini => "databrickscfg",
             Format::Toml => "credentials-toml",
+            Format::Raw => "git-credentials",
+        }
+    }
+
+    /// The format of a target when none is given: a built-in template's,
+    /// else by the file's extension (`.yaml`/`.yml`, `.json`, `.env`,
+    /// `.ini`/`.cfg`/`.conf`, `.toml`), else [`Format::Raw`], which fits
+    /// any file.
+    pub fn guess(template: Option<&str>, target: Option<&str>) -> Format {
+        if let Some(b) = template.and_then(builtin) {
+            return b.format;
+        }
+        let name = target.or(template).unwrap_or_default();
+        let file = name.rsplit('/').next().unwrap_or_default();
+        let ext = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("yaml" | "yml") => Format::Yaml,
+            Some("json") => Format::Json,
+            Some("env") => Format::Dotenv,
+            Some("ini" | "cfg" | "conf") => Format::Ini,
+            Some("toml") => Format::Toml,
+            _ => Format::Raw,
         }
     }
 
@@ -149,6 +183,14 @@ pub const BUILTINS: &[Builtin] = &[
         summary: "a CLI's credentials.toml (profiles as tables); token in [default] token",
         text: include_str!("templates/credentials.toml"),
     },
+    Builtin {
+        name: "git-credentials",
+        format: Format::Raw,
+        default_target: ".git-credentials",
+        client_key: "https://torn:",
+        summary: "git credential-store's ~/.git-credentials; token as the password of https://torn:TOKEN@github.com",
+        text: "https://torn:{{TOKEN}}@github.com\n",
+    },
 ];
 
 /// Looks up a built-in template by name.
@@ -173,9 +215,14 @@ pub enum TemplateError {
         key: String,
         reason: String,
     },
+    #[error("template {origin}: {reason}")]
+    Marker { origin: String, reason: String },
     #[error("cannot read template file {path}")]
     Read { path: String, source: std::io::Error },
 }
+
+/// The placeholder of a second versioned field.
+pub const FIELD_SLOT: &str = "{{FIELD}}";
 
 /// A document with token slots, ready to render any version.
 #[derive(Debug, Clone)]
@@ -183,36 +230,25 @@ pub struct Template {
     /// Where the text came from: a built-in name or a file path.
     pub origin: String,
     pub format: Format,
-    /// Dotted key the client reads the token from.
+    /// Where the client finds the token: a key path into the parsed
+    /// document (`model.api_key`, `users[0].user.token`,
+    /// `"//registry.npmjs.org/:_authToken"`), or for [`Format::Raw`] the
+    /// text the token follows on its line (`https://torn:`).
     pub client_key: String,
-    /// The bytes between slots: `segments.len() == slots.len() + 1`.
-    segments: Vec<Vec<u8>>,
-    /// Each slot's byte offset in a rendered version and what it holds.
-    slots: Vec<(usize, SlotKind)>,
-    len: usize,
+    pattern: Pattern,
+    /// How the token sits in what the client key yields.
+    frame: Frame,
 }
 
-/// What a slot holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlotKind {
-    /// `{{TOKEN}}`: the token the rotator installs.
-    Token,
-    /// `{{FIELD}}`: a second versioned value another writer updates (e.g.
-    /// `model.default` changed by a setup step), for lost-update scenarios.
-    Field,
+/// How the token sits in the value the client key yields: after `prefix`,
+/// before `suffix` (a URL around it, `_authToken=`), in token slot `slot`
+/// (which may be encoded).
+#[derive(Debug, Clone, Default)]
+struct Frame {
+    prefix: String,
+    suffix: String,
+    slot: usize,
 }
-
-impl SlotKind {
-    fn marker(self) -> &'static str {
-        match self {
-            SlotKind::Token => SLOT,
-            SlotKind::Field => FIELD_SLOT,
-        }
-    }
-}
-
-/// The placeholder of a second versioned field.
-pub const FIELD_SLOT: &str = "{{FIELD}}";
 
 /// The versions held by a whole document.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -224,42 +260,256 @@ pub struct Versions {
 
 impl Template {
     /// Builds a template from text containing [`SLOT`] (and optionally
-    /// [`FIELD_SLOT`]) markers and checks that a rendered version parses and
-    /// yields its token at `client_key`.
+    /// [`FIELD_SLOT`] or an encoded slot, see [`pattern`]) markers and
+    /// checks that a rendered version parses and yields its token at
+    /// `client_key`. For [`Format::Raw`] an empty `client_key` means the
+    /// text before the first token slot on its line.
     pub fn new(origin: &str, format: Format, client_key: &str, text: &str) -> Result<Self, TemplateError> {
-        let mut segments = Vec::new();
-        let mut slots = Vec::new();
-        let mut rest = text;
-        let mut off = 0;
-        loop {
-            let next = [SlotKind::Token, SlotKind::Field]
-                .into_iter()
-                .filter_map(|k| rest.find(k.marker()).map(|at| (at, k)))
-                .min_by_key(|(at, _)| *at);
-            let Some((at, kind)) = next else { break };
-            segments.push(rest.as_bytes()[..at].to_vec());
-            off += at;
-            slots.push((off, kind));
-            off += TOKEN_LEN;
-            rest = &rest[at + kind.marker().len()..];
-        }
-        segments.push(rest.as_bytes().to_vec());
-        if !slots.iter().any(|(_, k)| *k == SlotKind::Token) {
+        let pattern = Pattern::parse(text).map_err(|e| TemplateError::Marker {
+            origin: origin.to_string(),
+            reason: e.0,
+        })?;
+        let Some(first) = pattern.slots().iter().position(|s| s.kind == SlotKind::Token) else {
             return Err(TemplateError::NoSlot {
                 origin: origin.to_string(),
             });
-        }
-        let len = off + rest.len();
-        let t = Template {
+        };
+        let mut t = Template {
             origin: origin.to_string(),
             format,
             client_key: client_key.to_string(),
-            segments,
-            slots,
-            len,
+            pattern,
+            frame: Frame {
+                slot: first,
+                ..Frame::default()
+            },
         };
+        t.frame = t.find_frame()?;
+        if format == Format::Raw && t.client_key.is_empty() {
+            t.client_key = t.frame.prefix.clone();
+        }
         t.validate()?;
         Ok(t)
+    }
+
+    /// A learned template: the writer's file `text` (tokens marked) read
+    /// with `format`'s parser and the token at `key`, if they fit it; else
+    /// at the first key where the parsed file holds the token; else, when
+    /// `raw_fallback`, as raw bytes (no parser), and otherwise the error.
+    /// Returns it and, when it is not what was asked for, why.
+    pub fn learned(
+        origin: &str,
+        format: Format,
+        key: &str,
+        text: &str,
+        raw_fallback: bool,
+    ) -> Result<(Self, Option<String>), TemplateError> {
+        let why = match Self::new(origin, format, key, text) {
+            Ok(t) => return Ok((t, None)),
+            Err(TemplateError::KeyNotFound { .. }) if format == Format::Raw => {
+                let t = Self::new(origin, Format::Raw, "", text)?;
+                let why = format!("the token follows `{}` on its line, not `{key}`", t.client_key);
+                return Ok((t, Some(why)));
+            }
+            Err(TemplateError::KeyNotFound { reason, .. }) => {
+                let probe = Self::new(origin, Format::Raw, "", text)?;
+                let bytes = probe.render_vec(&TokenCodec::new(0), 0);
+                let found = semantic::parse(format, &bytes)
+                    .ok()
+                    .and_then(|tree| probe.key_holding_token(format, &tree, &bytes));
+                if let Some(found) = found
+                    && let Ok(t) = Self::new(origin, format, &found, text)
+                {
+                    let why = format!("the token is at `{found}`, not at `{key}` ({reason})");
+                    return Ok((t, Some(why)));
+                }
+                if !raw_fallback {
+                    return Err(TemplateError::KeyNotFound {
+                        origin: origin.to_string(),
+                        key: key.to_string(),
+                        reason: format!(
+                            "{reason}; no other key of the {} document holds it",
+                            format.name()
+                        ),
+                    });
+                }
+                format!(
+                    "no key of the {} document holds the token ({reason})",
+                    format.name()
+                )
+            }
+            Err(e @ TemplateError::DoesNotParse { .. }) if !raw_fallback => return Err(e),
+            Err(TemplateError::DoesNotParse { reason, .. }) => {
+                format!("the {} parser rejects it ({reason})", format.name())
+            }
+            Err(other) => return Err(other),
+        };
+        let t = Self::new(origin, Format::Raw, "", text)?;
+        Ok((t, Some(format!("judged as raw bytes: {why}"))))
+    }
+
+    /// The first key (in the parsed `tree` of `bytes`, version 0, as
+    /// `format` names keys) whose string holds a token slot's rendered bytes.
+    fn key_holding_token(&self, format: Format, tree: &serde_json::Value, bytes: &[u8]) -> Option<String> {
+        let rendered: Vec<&str> = self
+            .pattern
+            .slots()
+            .iter()
+            .filter(|s| s.kind == SlotKind::Token)
+            .filter_map(|s| std::str::from_utf8(&bytes[s.at..s.at + s.width]).ok())
+            .collect();
+        let mut path = Vec::new();
+        find_string(tree, &|s| rendered.iter().any(|r| s.contains(r)), &mut path)?;
+        Some(match format {
+            // dotenv keys are names, not paths.
+            Format::Dotenv => path.first()?.clone().into_name()?,
+            // A key before any section is in the INI file's general section.
+            Format::Ini if path.len() == 2 && path[0] == KeyPart::Name(String::new()) => {
+                KeyPart::render(&path[1..])
+            }
+            _ => KeyPart::render(&path),
+        })
+    }
+
+    /// Where the token sits in the value the client key yields (version 0).
+    fn find_frame(&self) -> Result<Frame, TemplateError> {
+        let codec = TokenCodec::new(0);
+        let bytes = self.render_vec(&codec, 0);
+        let slots = self.pattern.slots();
+        if self.format == Format::Raw {
+            let first = &slots[self.frame.slot];
+            let line_start = bytes[..first.at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let key = if self.client_key.is_empty() {
+                String::from_utf8_lossy(&bytes[line_start..first.at]).into_owned()
+            } else {
+                self.client_key.clone()
+            };
+            return self.raw_frame(&bytes, &key);
+        }
+        let value = match client::view(self.format, &bytes, &self.client_key) {
+            ClientView::Token(v) => v,
+            ClientView::NoToken(reason) => return Err(self.key_not_found(reason)),
+            ClientView::Rejected(reason) => {
+                return Err(TemplateError::DoesNotParse {
+                    origin: self.origin.clone(),
+                    format: self.format.name(),
+                    reason,
+                });
+            }
+        };
+        for (i, s) in slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == SlotKind::Token)
+        {
+            let rendered = String::from_utf8_lossy(&bytes[s.at..s.at + s.width]);
+            if let Some(at) = value.find(rendered.as_ref()) {
+                return Ok(Frame {
+                    prefix: value[..at].to_string(),
+                    suffix: value[at + rendered.len()..].to_string(),
+                    slot: i,
+                });
+            }
+        }
+        Err(self.key_not_found(format!("it holds {:?}", truncate(&value, 60))))
+    }
+
+    /// The frame of a raw template whose client finds the token after `key`.
+    fn raw_frame(&self, bytes: &[u8], key: &str) -> Result<Frame, TemplateError> {
+        let slots = self.pattern.slots();
+        let at = if key.is_empty() {
+            Some(slots[self.frame.slot].at)
+        } else {
+            find(bytes, key.as_bytes()).map(|i| i + key.len())
+        };
+        let Some((i, s)) = slots
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.kind == SlotKind::Token && Some(s.at) == at)
+        else {
+            return Err(self.key_not_found(format!("no token right after the first `{key}` in the file")));
+        };
+        let end = s.at + s.width;
+        let line_end = bytes[end..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |n| end + n);
+        Ok(Frame {
+            prefix: key.to_string(),
+            suffix: String::from_utf8_lossy(&bytes[end..line_end]).into_owned(),
+            slot: i,
+        })
+    }
+
+    fn key_not_found(&self, reason: String) -> TemplateError {
+        TemplateError::KeyNotFound {
+            origin: self.origin.clone(),
+            key: self.client_key.clone(),
+            reason,
+        }
+    }
+
+    fn validate(&self) -> Result<(), TemplateError> {
+        let codec = TokenCodec::new(0);
+        let bytes = self.render_vec(&codec, 0);
+        match self.client_view(&bytes) {
+            ClientView::Token(t) if t == codec.token(0) => Ok(()),
+            ClientView::Token(t) => Err(self.key_not_found(format!("it holds {t:?}"))),
+            ClientView::NoToken(reason) => Err(self.key_not_found(reason)),
+            ClientView::Rejected(reason) => Err(TemplateError::DoesNotParse {
+                origin: self.origin.clone(),
+                format: self.format.name(),
+                reason,
+            }),
+        }
+    }
+
+    /// What the client makes of `bytes`: the token it would send (taken out
+    /// of its URL or line, decoded when stored encoded), none, or a parse
+    /// error. [`Format::Raw`] has no parser and rejects nothing: its client
+    /// takes what follows the key on the key's line.
+    pub fn client_view(&self, bytes: &[u8]) -> ClientView {
+        if self.format == Format::Raw {
+            let key = &self.frame.prefix;
+            let at = if key.is_empty() {
+                let at = self.pattern.slots()[self.frame.slot].at;
+                (at <= bytes.len()).then_some(at)
+            } else {
+                find(bytes, key.as_bytes()).map(|i| i + key.len())
+            };
+            let Some(at) = at else {
+                return ClientView::NoToken(format!("no `{key}` in the file"));
+            };
+            let line = &bytes[at..];
+            let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+            return ClientView::Token(self.unframe(&String::from_utf8_lossy(line), ""));
+        }
+        match client::view(self.format, bytes, &self.client_key) {
+            ClientView::Token(v) => ClientView::Token(self.unframe(&v, &self.frame.prefix)),
+            other => other,
+        }
+    }
+
+    /// The token inside `value`: after `prefix` (when it is there), before
+    /// the frame's suffix (when it is there), decoded when its slot is.
+    fn unframe(&self, value: &str, prefix: &str) -> String {
+        let rest = value.strip_prefix(prefix).unwrap_or(value);
+        let suffix = &self.frame.suffix;
+        let middle = match (suffix.is_empty(), rest.find(suffix.as_str())) {
+            (false, Some(i)) => &rest[..i],
+            _ => rest,
+        };
+        let slot = &self.pattern.slots()[self.frame.slot];
+        match slot.encoded {
+            Some(_) => self
+                .pattern
+                .token_at(slot, middle.as_bytes())
+                .unwrap_or_else(|| middle.to_string()),
+            None => middle.to_string(),
+        }
     }
 
     /// A built-in template by name.
@@ -279,42 +529,19 @@ impl Template {
         Self::new(&path.display().to_string(), format, client_key, &text)
     }
 
-    fn validate(&self) -> Result<(), TemplateError> {
-        let codec = TokenCodec::new(0);
-        let bytes = self.render_vec(&codec, 0);
-        match self.format.client_view(&bytes, &self.client_key) {
-            ClientView::Token(t) if t == codec.token(0) => Ok(()),
-            ClientView::Token(t) => Err(TemplateError::KeyNotFound {
-                origin: self.origin.clone(),
-                key: self.client_key.clone(),
-                reason: format!("it holds {t:?}"),
-            }),
-            ClientView::NoToken(reason) => Err(TemplateError::KeyNotFound {
-                origin: self.origin.clone(),
-                key: self.client_key.clone(),
-                reason,
-            }),
-            ClientView::Rejected(reason) => Err(TemplateError::DoesNotParse {
-                origin: self.origin.clone(),
-                format: self.format.name(),
-                reason,
-            }),
-        }
-    }
-
     /// The template text, with its slot markers.
     pub fn text(&self) -> String {
-        let mut out = String::from_utf8_lossy(&self.segments[0]).into_owned();
-        for ((_, kind), seg) in self.slots.iter().zip(&self.segments[1..]) {
-            out.push_str(kind.marker());
-            out.push_str(&String::from_utf8_lossy(seg));
-        }
-        out
+        self.pattern.text()
+    }
+
+    /// The slots and static bytes.
+    pub fn pattern(&self) -> &Pattern {
+        &self.pattern
     }
 
     /// Length in bytes of every rendered version.
     pub fn len(&self) -> usize {
-        self.len
+        self.pattern.len()
     }
 
     /// Always false: a template holds at least one token.
@@ -324,12 +551,16 @@ impl Template {
 
     /// Number of token slots.
     pub fn slots(&self) -> usize {
-        self.slots.iter().filter(|(_, k)| *k == SlotKind::Token).count()
+        self.pattern
+            .slots()
+            .iter()
+            .filter(|s| s.kind == SlotKind::Token)
+            .count()
     }
 
     /// Whether the template has a `{{FIELD}}` slot.
     pub fn has_field(&self) -> bool {
-        self.slots.iter().any(|(_, k)| *k == SlotKind::Field)
+        self.pattern.slots().iter().any(|s| s.kind == SlotKind::Field)
     }
 
     /// Renders token `version` (and field version 0) into `out` (cleared
@@ -351,16 +582,7 @@ impl Template {
         let mut field = [0u8; TOKEN_LEN];
         codec.encode_into(v.token, &mut token);
         codec.field_codec().encode_into(v.field, &mut field);
-        out.clear();
-        out.reserve(self.len);
-        out.extend_from_slice(&self.segments[0]);
-        for ((_, kind), seg) in self.slots.iter().zip(&self.segments[1..]) {
-            out.extend_from_slice(match kind {
-                SlotKind::Token => &token,
-                SlotKind::Field => &field,
-            });
-            out.extend_from_slice(seg);
-        }
+        self.pattern.render_with(&token, &field, out);
     }
 
     /// Renders `version` into a new buffer.
@@ -373,7 +595,7 @@ impl Template {
     /// The token version `bytes` is a whole copy of, or `None`.
     ///
     /// This is the classifier's hot path: a length check, one `memcmp` per
-    /// static segment, and a hex decode per slot. No allocation, no parse.
+    /// static segment, and a decode per slot. No allocation, no parse.
     #[inline]
     pub fn whole_version(&self, codec: &TokenCodec, bytes: &[u8]) -> Option<u64> {
         self.whole_versions(codec, bytes).map(|v| v.token)
@@ -384,37 +606,143 @@ impl Template {
     /// kind agree.
     #[inline]
     pub fn whole_versions(&self, codec: &TokenCodec, bytes: &[u8]) -> Option<Versions> {
-        if bytes.len() != self.len || bytes[..self.segments[0].len()] != self.segments[0][..] {
-            return None;
+        self.pattern
+            .versions(codec, bytes)
+            .map(|(token, field)| Versions {
+                token,
+                field: field.unwrap_or(0),
+            })
+    }
+}
+
+/// The first occurrence of `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// One step of a client key: a map key or a list index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyPart {
+    Name(String),
+    Index(usize),
+}
+
+impl KeyPart {
+    fn into_name(self) -> Option<String> {
+        match self {
+            KeyPart::Name(n) => Some(n),
+            KeyPart::Index(_) => None,
         }
-        for ((at, _), seg) in self.slots.iter().zip(&self.segments[1..]) {
-            let start = at + TOKEN_LEN;
-            if bytes[start..start + seg.len()] != seg[..] {
-                return None;
+    }
+
+    /// Parses a client key: names separated by `.`, list indices as `[0]`
+    /// (`users[0].user.token`; `users.0` also indexes a list), a name
+    /// holding `.`, `[`, `]`, `"` or `\` in double quotes
+    /// (`"//registry.npmjs.org/:_authToken"`, with `\"` and `\\`).
+    pub fn parse(key: &str) -> Result<Vec<KeyPart>, String> {
+        let mut parts = Vec::new();
+        let mut chars = key.chars();
+        let mut name = String::new();
+        let mut quoted = false;
+        let flush = |name: &mut String, quoted: &mut bool, parts: &mut Vec<KeyPart>| {
+            if *quoted || !name.is_empty() {
+                parts.push(KeyPart::Name(std::mem::take(name)));
+            }
+            *quoted = false;
+        };
+        while let Some(c) = chars.next() {
+            match c {
+                '.' => {
+                    if !quoted && name.is_empty() && !matches!(parts.last(), Some(KeyPart::Index(_))) {
+                        return Err(format!("`{key}`: an empty name before a `.`"));
+                    }
+                    flush(&mut name, &mut quoted, &mut parts);
+                }
+                '[' => {
+                    flush(&mut name, &mut quoted, &mut parts);
+                    let digits: String = chars.by_ref().take_while(|&c| c != ']').collect();
+                    let i = digits
+                        .parse()
+                        .map_err(|_| format!("`{key}`: `[{digits}]` is not a list index"))?;
+                    parts.push(KeyPart::Index(i));
+                }
+                '"' if name.is_empty() && !quoted => {
+                    loop {
+                        match chars.next() {
+                            Some('\\') => name.extend(chars.next()),
+                            Some('"') => break,
+                            Some(c) => name.push(c),
+                            None => return Err(format!("`{key}`: a quoted name is not closed")),
+                        }
+                    }
+                    quoted = true;
+                }
+                c => name.push(c),
             }
         }
-        let (mut token, mut field) = (None, None);
-        // Most templates have no field slot: derive its codec only if needed.
-        let mut field_codec = None;
-        for &(at, kind) in &self.slots {
-            let (slot, c) = match kind {
-                SlotKind::Token => (&mut token, codec),
-                SlotKind::Field => (
-                    &mut field,
-                    &*field_codec.get_or_insert_with(|| codec.field_codec()),
-                ),
-            };
-            let v = c.decode(&bytes[at..at + TOKEN_LEN])?;
-            match *slot {
-                None => *slot = Some(v),
-                Some(prev) if prev != v => return None,
-                Some(_) => {}
+        flush(&mut name, &mut quoted, &mut parts);
+        if parts.is_empty() {
+            return Err("an empty client key".into());
+        }
+        Ok(parts)
+    }
+
+    /// The key text of `parts`, quoting names that need it.
+    pub fn render(parts: &[KeyPart]) -> String {
+        let mut out = String::new();
+        for p in parts {
+            match p {
+                KeyPart::Index(i) => out.push_str(&format!("[{i}]")),
+                KeyPart::Name(n) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    if n.is_empty() || n.contains(['.', '[', ']', '"', '\\']) {
+                        out.push('"');
+                        out.push_str(&n.replace('\\', "\\\\").replace('"', "\\\""));
+                        out.push('"');
+                    } else {
+                        out.push_str(n);
+                    }
+                }
             }
         }
-        Some(Versions {
-            token: token?,
-            field: field.unwrap_or(0),
-        })
+        out
+    }
+}
+
+/// The path to the first string in `v` (maps in key order, lists in order)
+/// that `hit` accepts.
+fn find_string(v: &serde_json::Value, hit: &dyn Fn(&str) -> bool, path: &mut Vec<KeyPart>) -> Option<()> {
+    use serde_json::Value;
+    let descend = |part: KeyPart, v: &Value, path: &mut Vec<KeyPart>| {
+        path.push(part);
+        let found = find_string(v, hit, path);
+        if found.is_none() {
+            path.pop();
+        }
+        found
+    };
+    match v {
+        Value::String(s) if hit(s) => Some(()),
+        Value::Object(m) => m
+            .iter()
+            .find_map(|(k, v)| descend(KeyPart::Name(k.clone()), v, path)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| descend(KeyPart::Index(i), v, path)),
+        _ => None,
     }
 }
 
@@ -460,5 +788,110 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("model.key"), "{e}");
+    }
+
+    #[test]
+    fn client_keys_index_lists_and_quote_names() {
+        let parts = KeyPart::parse("users[0].user.token").unwrap();
+        assert_eq!(
+            parts,
+            vec![
+                KeyPart::Name("users".into()),
+                KeyPart::Index(0),
+                KeyPart::Name("user".into()),
+                KeyPart::Name("token".into())
+            ]
+        );
+        assert_eq!(KeyPart::render(&parts), "users[0].user.token");
+        let npm = KeyPart::parse("\"//registry.npmjs.org/:_authToken\"").unwrap();
+        assert_eq!(
+            npm,
+            vec![KeyPart::Name("//registry.npmjs.org/:_authToken".into())]
+        );
+        assert_eq!(KeyPart::render(&npm), "\"//registry.npmjs.org/:_authToken\"");
+        assert!(KeyPart::parse("a[x]").unwrap_err().contains("not a list index"));
+        assert!(KeyPart::parse("\"open").unwrap_err().contains("not closed"));
+        let kube = "users:\n- name: ci\n  user:\n    token: {{TOKEN}}\n";
+        for key in ["users[0].user.token", "users.0.user.token"] {
+            let t = Template::new("k", Format::Yaml, key, kube).unwrap();
+            let v = t.render_vec(&TokenCodec::new(2), 7);
+            assert_eq!(t.client_view(&v), ClientView::Token(TokenCodec::new(2).token(7)));
+        }
+    }
+
+    #[test]
+    fn a_token_inside_a_value_is_taken_out_of_its_frame() {
+        let t = Template::new(
+            "pip.conf",
+            Format::Ini,
+            "global.index-url",
+            "[global]\nindex-url = https://__token__:{{TOKEN}}@host/simple\n",
+        )
+        .unwrap();
+        let codec = TokenCodec::new(1);
+        let v = t.render_vec(&codec, 3);
+        assert_eq!(t.client_view(&v), ClientView::Token(codec.token(3)));
+        // A prefix cut inside the token: the client sends what it has.
+        let cut = &v[..v.len() - "@host/simple\n".len() - 4];
+        assert_eq!(
+            t.client_view(cut),
+            ClientView::Token(codec.token(3)[..32].to_string())
+        );
+    }
+
+    #[test]
+    fn raw_templates_find_the_token_after_their_line_key() {
+        let t = Template::builtin("git-credentials").unwrap();
+        assert_eq!((t.format, t.client_key.as_str()), (Format::Raw, "https://torn:"));
+        let codec = TokenCodec::new(1);
+        let v = t.render_vec(&codec, 4);
+        assert_eq!(t.client_view(&v), ClientView::Token(codec.token(4)));
+        assert!(matches!(t.client_view(b"https://to"), ClientView::NoToken(_)));
+        // An empty key means: the text before the token on its line.
+        let t = Template::new("npmrc", Format::Raw, "", "a=1\n//r.org/:_authToken={{TOKEN}}\n").unwrap();
+        assert_eq!(t.client_key, "//r.org/:_authToken=");
+        assert_eq!(
+            t.client_view(&t.render_vec(&codec, 2)),
+            ClientView::Token(codec.token(2))
+        );
+    }
+
+    #[test]
+    fn learned_templates_keep_what_fits_and_say_why_not() {
+        let npmrc = "registry=https://r.org/\n//r.org/:_authToken={{TOKEN}}\n";
+        // The JSON parser rejects an .npmrc: judged as raw bytes, and says why.
+        let (t, why) = Template::learned("l", Format::Json, "env.K", npmrc, true).unwrap();
+        assert_eq!(
+            (t.format, t.client_key.as_str()),
+            (Format::Raw, "//r.org/:_authToken=")
+        );
+        assert!(why.unwrap().contains("the json parser rejects it"));
+        let kube = "users:\n- name: ci\n  user:\n    token: {{TOKEN}}\n";
+        let (t, why) = Template::learned("l", Format::Yaml, "model.api_key", kube, false).unwrap();
+        assert_eq!(t.client_key, "users[0].user.token");
+        assert!(why.unwrap().contains("not at `model.api_key`"));
+        let (t, why) = Template::learned("l", Format::Yaml, "users[0].user.token", kube, false).unwrap();
+        assert_eq!((t.client_key.as_str(), why), ("users[0].user.token", None));
+        // A token only in a comment: no key holds it.
+        let (t, why) = Template::learned("l", Format::Yaml, "a", "# {{TOKEN}}\na: 1\n", true).unwrap();
+        assert_eq!(t.format, Format::Raw);
+        assert!(why.unwrap().contains("no key of the yaml document"));
+        // A format that was given is kept: then its errors are the writer's.
+        let e = Template::learned("l", Format::Yaml, "a", "# {{TOKEN}}\na: 1\n", false).unwrap_err();
+        assert!(e.to_string().contains("no other key"), "{e}");
+        assert!(matches!(
+            Template::learned("l", Format::Json, "a", npmrc, false),
+            Err(TemplateError::DoesNotParse { .. })
+        ));
+    }
+
+    #[test]
+    fn formats_are_guessed_from_the_target_else_raw() {
+        assert_eq!(Format::guess(Some("hermes"), None), Format::Yaml);
+        assert_eq!(Format::guess(None, Some(".config/pip/pip.conf")), Format::Ini);
+        assert_eq!(Format::guess(None, Some(".docker/config.json")), Format::Json);
+        assert_eq!(Format::guess(None, Some(".npmrc")), Format::Raw);
+        assert_eq!(Format::guess(None, Some(".git-credentials")), Format::Raw);
+        assert_eq!(Format::guess(None, None), Format::Raw);
     }
 }

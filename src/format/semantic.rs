@@ -12,9 +12,11 @@
 //! This path parses every read, so it runs only where the exact byte match
 //! of [`super::Template::whole_versions`] fails.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
-use super::{Format, SLOT, Template};
+use super::{Format, Pattern, SLOT, Template};
 use crate::token::{TOKEN_LEN, TokenCodec};
 
 /// Stands for the token in the learned text while it is parsed: the shape
@@ -25,8 +27,11 @@ const SENTINEL: &str = "dapizzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz";
 #[derive(Debug, Clone)]
 pub struct Semantic {
     format: Format,
-    /// The learned tree, each token slot inside a string replaced by [`SLOT`].
+    /// The learned tree, each token slot inside a string replaced by its
+    /// marker ([`SLOT`], or an encoded slot's).
     learned: Value,
+    /// The learned strings that hold slots, read as patterns.
+    patterns: HashMap<String, Pattern>,
     /// Fields the writer changes on every write: not compared.
     pub volatile: Vec<String>,
 }
@@ -45,13 +50,31 @@ pub enum Judged {
 impl Semantic {
     /// The judge of `template`'s documents, ignoring `volatile` fields.
     pub fn new(template: &Template, volatile: Vec<String>) -> Result<Self, String> {
-        debug_assert_eq!(SENTINEL.len(), TOKEN_LEN);
-        let text = template.text().replace(SLOT, SENTINEL);
-        let mut learned = parse(template.format, text.as_bytes())?;
-        mark(&mut learned);
+        let sentinel: [u8; TOKEN_LEN] = SENTINEL.as_bytes().try_into().expect("a token's length");
+        let render = |p: &Pattern| {
+            let mut out = Vec::new();
+            p.render_with(&sentinel, &sentinel, &mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        let mut learned = parse(template.format, render(template.pattern()).as_bytes())?;
+        // Each encoded slot, as it reads with the sentinel in it, and its marker.
+        let encoded: Vec<(String, String)> = template
+            .pattern()
+            .slots()
+            .iter()
+            .filter_map(|s| s.encoded.as_ref())
+            .filter_map(|e| {
+                let marker = e.marker();
+                Pattern::parse(&marker).ok().map(|p| (render(&p), marker))
+            })
+            .collect();
+        mark(&mut learned, &encoded);
+        let mut patterns = HashMap::new();
+        collect_patterns(&learned, &mut patterns);
         Ok(Self {
             format: template.format,
             learned,
+            patterns,
             volatile,
         })
     }
@@ -63,7 +86,7 @@ impl Semantic {
             Err(e) => return Judged::Rejected(e),
         };
         let mut slots = Slots::default();
-        let tree = normalize(&tree, Some(&self.learned), codec, &mut slots, "");
+        let tree = self.normalize(&tree, Some(&self.learned), codec, &mut slots, "");
         if let Some(path) = slots.broken {
             return Judged::Differs(format!("the token at `{path}` is not whole"));
         }
@@ -81,13 +104,74 @@ impl Semantic {
     /// has them) replaced by [`SLOT`]: what [`differences`] compares.
     pub fn normalized(&self, codec: &TokenCodec, bytes: &[u8]) -> Result<Value, String> {
         let tree = parse(self.format, bytes)?;
-        Ok(normalize(
-            &tree,
-            Some(&self.learned),
-            codec,
-            &mut Slots::default(),
-            "",
-        ))
+        Ok(self.normalize(&tree, Some(&self.learned), codec, &mut Slots::default(), ""))
+    }
+
+    /// `read` with each string where `learned` has token slots replaced by
+    /// the learned string, when its tokens are whole (their versions go to
+    /// `slots`).
+    fn normalize(
+        &self,
+        read: &Value,
+        learned: Option<&Value>,
+        codec: &TokenCodec,
+        slots: &mut Slots,
+        path: &str,
+    ) -> Value {
+        match (read, learned) {
+            (Value::String(s), Some(Value::String(l))) if self.patterns.contains_key(l) => {
+                let pattern = &self.patterns[l];
+                match pattern.versions(codec, s.as_bytes()) {
+                    Some((v, _)) => {
+                        slots.saw(v);
+                        Value::String(l.clone())
+                    }
+                    None => {
+                        let segs = pattern.segments();
+                        let same_frame = s.as_bytes().starts_with(&segs[0])
+                            && s.as_bytes().ends_with(&segs[segs.len() - 1]);
+                        if slots.broken.is_none() && same_frame {
+                            slots.broken = Some(path.to_string());
+                        }
+                        read.clone()
+                    }
+                }
+            }
+            (Value::Object(m), l) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| {
+                        let lv = l.and_then(|l| l.get(k));
+                        (k.clone(), self.normalize(v, lv, codec, slots, &child(path, k)))
+                    })
+                    .collect(),
+            ),
+            (Value::Array(a), l) => Value::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let lv = l.and_then(|l| l.get(i));
+                        self.normalize(v, lv, codec, slots, &child(path, &i.to_string()))
+                    })
+                    .collect(),
+            ),
+            _ => read.clone(),
+        }
+    }
+}
+
+/// Every string of `v` that holds a slot marker, read as a pattern.
+fn collect_patterns(v: &Value, out: &mut HashMap<String, Pattern>) {
+    match v {
+        Value::String(s) => {
+            if let Ok(p) = Pattern::parse(s)
+                && !p.slots().is_empty()
+            {
+                out.insert(s.clone(), p);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_patterns(v, out)),
+        Value::Object(m) => m.values().for_each(|v| collect_patterns(v, out)),
+        _ => {}
     }
 }
 
@@ -107,6 +191,7 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Value, String> {
             }
             Ok(Value::Object(map))
         }
+        Format::Raw => Err("raw bytes have no parser, so torn cannot judge them by meaning".into()),
         Format::Ini => {
             let conf = ini::Ini::load_from_str(text).map_err(|e| e.to_string())?;
             let mut map = Map::new();
@@ -125,12 +210,22 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Value, String> {
     }
 }
 
-/// Replaces the sentinel in every string of `v` with [`SLOT`].
-fn mark(v: &mut Value) {
+/// Replaces each `encoded` sentinel (as it reads, with its marker), then
+/// the plain sentinel, in every string of `v` with its marker.
+fn mark(v: &mut Value, encoded: &[(String, String)]) {
     match v {
-        Value::String(s) if s.contains(SENTINEL) => *s = s.replace(SENTINEL, SLOT),
-        Value::Array(a) => a.iter_mut().for_each(mark),
-        Value::Object(m) => m.values_mut().for_each(mark),
+        Value::String(s) => {
+            for (reads, marker) in encoded {
+                if s.contains(reads.as_str()) {
+                    *s = s.replace(reads.as_str(), marker);
+                }
+            }
+            if s.contains(SENTINEL) {
+                *s = s.replace(SENTINEL, SLOT);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|v| mark(v, encoded)),
+        Value::Object(m) => m.values_mut().for_each(|v| mark(v, encoded)),
         _ => {}
     }
 }
@@ -160,78 +255,6 @@ fn child(path: &str, key: &str) -> String {
     } else {
         format!("{path}.{key}")
     }
-}
-
-/// `read` with each string where `learned` has token slots replaced by the
-/// learned string, when its tokens are whole (their versions go to `slots`).
-fn normalize(
-    read: &Value,
-    learned: Option<&Value>,
-    codec: &TokenCodec,
-    slots: &mut Slots,
-    path: &str,
-) -> Value {
-    match (read, learned) {
-        (Value::String(s), Some(Value::String(l))) if l.contains(SLOT) => match fill(s, l, codec) {
-            Some(versions) => {
-                versions.into_iter().for_each(|v| slots.saw(v));
-                Value::String(l.clone())
-            }
-            None => {
-                if slots.broken.is_none() && same_frame(s, l) {
-                    slots.broken = Some(path.to_string());
-                }
-                read.clone()
-            }
-        },
-        (Value::Object(m), l) => Value::Object(
-            m.iter()
-                .map(|(k, v)| {
-                    let lv = l.and_then(|l| l.get(k));
-                    (k.clone(), normalize(v, lv, codec, slots, &child(path, k)))
-                })
-                .collect(),
-        ),
-        (Value::Array(a), l) => Value::Array(
-            a.iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let lv = l.and_then(|l| l.get(i));
-                    normalize(v, lv, codec, slots, &child(path, &i.to_string()))
-                })
-                .collect(),
-        ),
-        _ => read.clone(),
-    }
-}
-
-/// The versions of the whole tokens `s` holds where `learned` has slots, if
-/// `s` is `learned` with each slot filled by a whole token.
-fn fill(s: &str, learned: &str, codec: &TokenCodec) -> Option<Vec<u64>> {
-    let parts: Vec<&str> = learned.split(SLOT).collect();
-    let expected = learned.len() - (parts.len() - 1) * SLOT.len() + (parts.len() - 1) * TOKEN_LEN;
-    if s.len() != expected {
-        return None;
-    }
-    let (mut at, mut versions) = (0, Vec::new());
-    for (i, part) in parts.iter().enumerate() {
-        if !s[at..].starts_with(part) {
-            return None;
-        }
-        at += part.len();
-        if i + 1 < parts.len() {
-            versions.push(codec.decode(s.as_bytes().get(at..at + TOKEN_LEN)?)?);
-            at += TOKEN_LEN;
-        }
-    }
-    Some(versions)
-}
-
-/// Whether `s` has the learned string's text around its slots (so a
-/// mismatch is the token itself).
-fn same_frame(s: &str, learned: &str) -> bool {
-    let parts: Vec<&str> = learned.split(SLOT).collect();
-    s.starts_with(parts[0]) && s.ends_with(parts[parts.len() - 1])
 }
 
 /// Whether `path` is a volatile field or inside one.
@@ -372,5 +395,30 @@ mod tests {
         let v = vec!["meta".to_string(), "a.b".to_string()];
         assert!(is_volatile("meta", &v) && is_volatile("meta.at", &v) && is_volatile("a.b.0", &v));
         assert!(!is_volatile("metadata", &v) && !is_volatile("a", &v));
+    }
+
+    #[test]
+    fn encoded_slots_are_judged_inside_their_strings() {
+        use base64::Engine as _;
+        let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+        let t = "{\"at\": 1, \"auth\": \"{{base64:ci:{{TOKEN}}}}\"}";
+        let codec = TokenCodec::new(7);
+        let read = |v: u64, at: u32| {
+            format!(
+                "{{\"auth\": \"{}\", \"at\": {at}}}",
+                b64(format!("ci:{}", codec.token(v)))
+            )
+        };
+        let tmpl = Template::new("t", Format::Json, "auth", t).unwrap();
+        let s = Semantic::new(&tmpl, vec!["at".into()]).unwrap();
+        assert_eq!(s.judge(&codec, read(5, 2).as_bytes()), Judged::Whole(5));
+        let other_frame = format!(
+            "{{\"auth\": \"{}\", \"at\": 3}}",
+            b64(format!("cj:{}", codec.token(5)))
+        );
+        assert!(matches!(
+            s.judge(&codec, other_frame.as_bytes()),
+            Judged::Differs(_)
+        ));
     }
 }

@@ -154,6 +154,11 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volatile: Option<Vec<String>>,
     pub strategies: Vec<CaseEntry>,
+    /// Set when torn guessed `format` (a gate without `--format`): an
+    /// external writer's file that format does not fit is judged as raw
+    /// bytes. Never read from a scenario file, whose `format:` is given.
+    #[serde(skip)]
+    pub format_guessed: bool,
 }
 
 /// One entry of `strategies:`: a strategy and any overrides.
@@ -567,6 +572,7 @@ impl Scenario {
                     .as_deref()
                     .map_or(StartFile::Template, |f| StartFile::parse(f, base)),
                 volatile: e.volatile.clone().or_else(|| self.volatile.clone()),
+                format_given: !self.format_guessed,
             },
         }
     }

@@ -10,7 +10,7 @@ use crate::case::ShapeSettings;
 use crate::classify::{Classifier, Outcome, ReadResult};
 use crate::engine::Shared;
 use crate::format::semantic::{Semantic, differences};
-use crate::format::{FIELD_SLOT, SLOT, Template, TemplateError};
+use crate::format::{FIELD_SLOT, Format, SLOT, Template, TemplateError};
 use crate::subject::{SubjectWriter, WriteFailure};
 
 /// Origin of a learned template, in reports and job files.
@@ -61,6 +61,9 @@ pub fn learn(
         len: 0,
         volatile: Vec::new(),
         volatile_given: settings.volatile.is_some(),
+        format: None,
+        client_key: None,
+        format_note: None,
         first_write_differed: false,
         warm_up: Vec::new(),
         error: None,
@@ -137,20 +140,43 @@ fn learn_into(
             Some(o) => (o.bytes.as_slice(), name(0, n - 1)),
             None => (start.unwrap_or_default(), start_name.clone()),
         };
-        let t = template_of(&out, &name(0, n), base, prev, &prev_name);
+        let t = template_of(&out, &name(0, n), base, prev, &prev_name, !settings.format_given);
         outputs.push(out);
-        templates.push(t?);
+        let (t, why) = t?;
+        report.format_note = why;
+        templates.push(t);
     }
     let last = templates.pop().expect("learning writes were made");
     let stable = templates.last().is_some_and(|t| t.text() == last.text());
     report.template = last.text();
     report.slots = last.slots();
     report.len = last.len();
+    report.format = Some(last.format);
+    report.client_key = Some(last.client_key.clone());
     let exact = Classifier::new(last.clone(), base.codec, base.grace);
     let classifier = if stable && settings.volatile.is_none() {
         report.kind = Some(ShapeKind::Exact);
         report.first_write_differed = templates[0].text() != last.text();
         exact
+    } else if last.format == Format::Raw {
+        // Bytes that vary need a parser to be judged by meaning.
+        let (a, b) = if stable { (0, 1) } else { (1, 2) };
+        let why = report
+            .format_note
+            .clone()
+            .unwrap_or_else(|| "the format is raw".into());
+        return Err(Failure::new(format!(
+            "{} and {} differ apart from the token, and torn has no parser for the writer's file \
+             ({why}), so it cannot judge reads by meaning; give the client's --format",
+            name(0, a + 1),
+            name(0, b + 1)
+        ))
+        .with_diff(diff(
+            &outputs[a].bytes,
+            &outputs[b].bytes,
+            &name(0, a + 1),
+            &name(0, b + 1),
+        )));
     } else {
         report.kind = Some(ShapeKind::Semantic);
         let volatile = volatile_fields(&last, base, settings, outputs, &name)?;
@@ -172,7 +198,14 @@ fn learn_into(
         let out = write_and_read(&mut **writer, i, &name(i, n), base, target, shared)?;
         let reference = &outputs[LEARNING_WRITES as usize - 1];
         let reference_name = name(0, LEARNING_WRITES as usize);
-        template_of(&out, &name(i, n), base, &reference.bytes, &reference_name)?;
+        template_of(
+            &out,
+            &name(i, n),
+            base,
+            &reference.bytes,
+            &reference_name,
+            !settings.format_given,
+        )?;
         let c = classifier.classify(ReadResult::Bytes(&out.bytes), out.version, out.version);
         let fits = c.outcome == Outcome::Ok && c.version == Some(out.version);
         let failure = (!fits).then(|| {
@@ -315,15 +348,18 @@ pub(crate) fn read_back(target: &Path) -> std::io::Result<Result<Vec<u8>, String
 }
 
 /// The writer's template from one output: every occurrence of the token it
-/// was sent becomes a slot. `prev` (named `prev_name`) is what the file held
-/// before, for the diff of a failure.
+/// was sent, as is or base64-encoded, becomes a slot; the format and client
+/// key are those asked for where they fit the file, else the key that holds
+/// the token, else raw bytes (with why). `prev` (named `prev_name`) is what
+/// the file held before, for the diff of a failure.
 fn template_of(
     out: &WarmUp,
     name: &str,
     base: &Classifier,
     prev: &[u8],
     prev_name: &str,
-) -> Result<Template, Failure> {
+    raw_fallback: bool,
+) -> Result<(Template, Option<String>), Failure> {
     let token = base.codec.token(out.version);
     let fail = |why: String| {
         Failure::new(format!("{name} (token {token}): {why}"))
@@ -337,10 +373,16 @@ fn template_of(
     let Ok(text) = std::str::from_utf8(&out.bytes) else {
         return Err(fail("the file is not UTF-8 text".into()));
     };
-    if !text.contains(&token) {
+    if text.contains(SLOT) || text.contains(FIELD_SLOT) {
+        return Err(fail(format!(
+            "the file holds torn's slot marker {SLOT} or {FIELD_SLOT} as text"
+        )));
+    }
+    // The token as sent, or encoded (base64, alone or with text around it).
+    let Some(marked) = crate::format::pattern::mark_token(text, &token) else {
         let other = crate::engine::watch::token_versions(&out.bytes, &base.codec);
         return Err(fail(format!(
-            "the file does not contain the token torn sent{}",
+            "the file does not contain the token torn sent, as is or base64-encoded{}",
             match other.as_slice() {
                 [] => String::new(),
                 vs => format!(
@@ -349,15 +391,10 @@ fn template_of(
                 ),
             }
         )));
-    }
-    if text.contains(SLOT) || text.contains(FIELD_SLOT) {
-        return Err(fail(format!(
-            "the file holds torn's slot marker {SLOT} or {FIELD_SLOT} as text"
-        )));
-    }
+    };
     let format = base.template.format;
     let key = &base.template.client_key;
-    Template::new(ORIGIN, format, key, &text.replace(&token, SLOT)).map_err(|e| match e {
+    Template::learned(ORIGIN, format, key, &marked, raw_fallback).map_err(|e| match e {
         TemplateError::DoesNotParse { reason, .. } => fail(format!(
             "the client's parser ({}) rejects what the writer wrote: {reason}",
             format.name()

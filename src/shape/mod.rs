@@ -16,6 +16,16 @@
 //!   writes 1 and 2 are the volatile ones (or those given with
 //!   `--volatile`), and write 3 must differ from write 2 only there.
 //!
+//! The token is found as sent or base64-encoded (alone, or with text around
+//! it such as `user:`; see [`crate::format::pattern`]). The format and
+//! client key asked for are kept where they fit the writer's file; where the
+//! key does not hold the token, the first key that does is used (a list
+//! element, a URL holding the token); where the parser rejects the file or
+//! no key holds the token, the file is judged as raw bytes
+//! ([`crate::format::Format::Raw`]), which needs a byte-stable shape. The
+//! report says which and why: a writer is never blamed for the format it
+//! was given.
+//!
 //! Every other writer (`--writers N`) writes once, and its file must be a
 //! whole version of the learned shape. A writer whose output does not hold
 //! the token, does not parse, or changes in a way no volatile field explains
@@ -63,6 +73,16 @@ pub struct ShapeReport {
     pub volatile: Vec<String>,
     /// Whether `volatile` was given by the user rather than found.
     pub volatile_given: bool,
+    /// The format reads are judged in: the one asked for, or `raw` when its
+    /// parser does not fit the writer's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<crate::format::Format>,
+    /// Where the client finds the token in the writer's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
+    /// Why the format or client key differ from those asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_note: Option<String>,
     /// Whether writes 1 and 2 differed apart from the token while later
     /// writes did not (a first-write change, e.g. a comment dropped).
     pub first_write_differed: bool,
