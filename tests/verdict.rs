@@ -477,3 +477,49 @@ fn the_windows_route_alone_leaves_a_slow_writer_inconclusive() {
     assert_eq!(o.code, torn::exit::INCONCLUSIVE, "{}", o.stderr);
     assert!(o.json["calibration"].is_null());
 }
+
+#[test]
+fn a_run_killed_midway_leaves_a_report_that_says_incomplete() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let mut cmd = common::torn_process();
+    cmd.args(["repro", "hermes", "--duration", "1s", "--reports-dir"])
+        .arg(&reports)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    let mut child = cmd.spawn().unwrap();
+    // Wait for the report written after the first case.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let report = loop {
+        let found = std::fs::read_dir(&reports)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path().join("report.json"))
+            .filter(|p| p.exists());
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "no report was written");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Give the write time to finish, then kill everything at once: no
+    // handler runs, no final report is written.
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["verdict"]["status"], "incomplete", "{}", json["verdict"]);
+    assert_ne!(json["verdict"]["exit_code"], 0);
+    let md = std::fs::read_to_string(report.with_file_name("report.md")).unwrap();
+    assert!(!md.contains("pass (exit 0)"), "{md}");
+    assert!(md.contains("incomplete"), "{md}");
+    // Leave nothing behind.
+    let _ = common::torn_process().arg("clean").output();
+}
