@@ -4,7 +4,7 @@
 //! Scenario files and the gate build cases ([`crate::scenario::Scenario::cases`]),
 //! the engine runs them ([`crate::engine::run_case`]), reports record them,
 //! and helper processes (reader processes, killed-writer trials) receive the
-//! parts they need serialized as one JSON file ([`ReaderJob`], [`WriterJob`]),
+//! parts they need serialized as one JSON file (`engine::procs::ReaderJob`, [`WriterJob`]),
 //! never rebuilt from flags. A new setting is a field here, once.
 
 use std::path::{Path, PathBuf};
@@ -13,10 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::Classifier;
-use crate::engine::fault::Fault;
-use crate::engine::reader::Profile;
 use crate::format::{Format, Template};
-use crate::scenario::Rate;
 use crate::strategy::Expect;
 use crate::subject::{ExternalSpec, SubjectSpec};
 use crate::token::TokenCodec;
@@ -230,16 +227,6 @@ impl Document {
     }
 }
 
-/// What a reader process runs: `torn __reader --job FILE --id N`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReaderJob {
-    /// The shared board (mapped file).
-    pub board: PathBuf,
-    pub target: PathBuf,
-    pub document: Document,
-    pub run: crate::engine::reader::ReaderRun,
-}
-
 /// What a killed-writer trial's writer process runs: `torn __writer --job FILE`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WriterJob {
@@ -270,3 +257,33 @@ impl std::fmt::Display for FaultPlan {
         )
     }
 }
+
+/// A fault to inject (what it does: [`crate::engine::fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    ReadOnlyDir,
+    FullDisk,
+}
+
+/// How the client behind a reader uses the file (DESIGN's reader profiles).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Read and parse on every call (Hermes).
+    #[default]
+    Reread,
+    /// Read once at start-up and use that token for every call (most CLIs):
+    /// never sees a write window, but keeps a token that may be revoked.
+    Cached,
+    /// Re-read only when the file's inode, size or mtime changed: a read
+    /// that caught a write window is reused until the file changes again.
+    MtimeCached,
+}
+
+/// A write rate: `max` (back to back) or `<number>hz` per writer (parsed
+/// and printed in [`crate::scenario`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Rate(pub Option<f64>);

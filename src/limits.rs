@@ -10,7 +10,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 /// Readers per case: the shared board has a slot per reader.
-pub const MAX_READERS: usize = crate::engine::board::MAX_READERS;
+pub const MAX_READERS: usize = 256;
 /// Writers per case.
 pub const MAX_WRITERS: usize = 64;
 /// Anomalous reads kept as evidence, per outcome and case.

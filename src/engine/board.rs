@@ -14,7 +14,7 @@ use crossbeam_utils::CachePadded;
 use super::shared::{Live, Shared};
 
 /// Most readers one case can have.
-pub const MAX_READERS: usize = 256;
+pub use crate::limits::MAX_READERS;
 
 /// The shared block. All-zero bytes are a valid board (every field is atomic).
 #[repr(C)]
@@ -95,5 +95,15 @@ impl Deref for BoardMem {
             // set_len, and lives as long as `self`.
             BoardMem::Mapped { map, .. } => unsafe { &*(map.as_ptr() as *const Board) },
         }
+    }
+}
+
+/// The tracer reports write windows onto the board's shared counters.
+impl crate::trace::window::WindowSink for BoardMem {
+    fn window_open(&self) {
+        self.shared.window_open();
+    }
+    fn window_close(&self) {
+        self.shared.window_close();
     }
 }

@@ -19,18 +19,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 /// Largest filesystem torn agrees to fill.
 pub const MAX_FULL_DISK_BYTES: u64 = 256 << 20;
 
-/// A fault to inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fault {
-    ReadOnlyDir,
-    FullDisk,
-}
+pub use crate::case::Fault;
 
 impl Fault {
     pub fn name(self) -> &'static str {

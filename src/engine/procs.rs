@@ -11,7 +11,17 @@ use std::time::{Duration, Instant};
 use super::board::BoardMem;
 use super::reader::{ReaderRun, run_reader};
 use super::tally::ReadTally;
-use crate::case::{Document, ReaderJob, write_job};
+use crate::case::{Document, write_job};
+
+/// What a reader process runs: `torn __reader --job FILE --id N`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ReaderJob {
+    /// The shared board (mapped file).
+    pub board: std::path::PathBuf,
+    pub target: std::path::PathBuf,
+    pub document: Document,
+    pub run: super::reader::ReaderRun,
+}
 use crate::classify::Classifier;
 
 /// The body of a `torn __reader --job FILE --id N` process: map the board,

@@ -18,22 +18,7 @@ use super::tally::{FirstSeen, ReadTally};
 use crate::classify::{Classifier, Memo, ReadResult};
 use crate::format::Versions;
 
-/// How the client behind a reader uses the file (DESIGN's reader profiles).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Profile {
-    /// Read and parse on every call (Hermes).
-    #[default]
-    Reread,
-    /// Read once at start-up and use that token for every call (most CLIs):
-    /// never sees a write window, but keeps a token that may be revoked.
-    Cached,
-    /// Re-read only when the file's inode, size or mtime changed: a read
-    /// that caught a write window is reused until the file changes again.
-    MtimeCached,
-}
+pub use crate::case::Profile;
 
 impl Profile {
     pub fn name(self) -> &'static str {

@@ -31,9 +31,7 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
-/// A write rate: `max` (back to back) or `<number>hz` per writer.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Rate(pub Option<f64>);
+pub use crate::case::Rate;
 
 impl Rate {
     pub fn to_engine(self) -> WriteRate {

@@ -25,13 +25,18 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::event::{Call, Event};
-use crate::engine::Shared;
-use crate::engine::board::BoardMem;
+/// Where a tracker reports windows opening and closing: the engine's shared
+/// board, on which readers count a read as exposed while a window is open.
+/// The tracer knows only this, not the engine.
+pub trait WindowSink: Send + Sync {
+    fn window_open(&self);
+    fn window_close(&self);
+}
 
 /// Turns one writer's calls into mutation windows on the case's board, and
 /// optionally holds the writer inside its windows ([`Perturb`]).
 pub struct WindowTracker {
-    board: Arc<BoardMem>,
+    board: Arc<dyn WindowSink>,
     target: PathBuf,
     state: Mutex<State>,
     perturb: Option<Mutex<Perturber>>,
@@ -89,7 +94,7 @@ pub fn writes(flags: i32) -> bool {
 }
 
 impl WindowTracker {
-    pub fn new(board: Arc<BoardMem>, target: &Path, perturb: Option<Perturb>) -> Self {
+    pub fn new(board: Arc<dyn WindowSink>, target: &Path, perturb: Option<Perturb>) -> Self {
         Self {
             board,
             target: target.to_path_buf(),
@@ -107,8 +112,8 @@ impl WindowTracker {
         }
     }
 
-    fn shared(&self) -> &Shared {
-        &self.board.shared
+    fn shared(&self) -> &dyn WindowSink {
+        &*self.board
     }
 
     /// What delay injection did so far (`None` when off).
@@ -308,15 +313,30 @@ mod tests {
         }
     }
 
-    fn board() -> Arc<BoardMem> {
-        Arc::new(BoardMem::heap())
+    /// A sink that counts windows opened and closed.
+    #[derive(Default)]
+    struct Counts {
+        started: std::sync::atomic::AtomicU64,
+        finished: std::sync::atomic::AtomicU64,
     }
 
-    fn open_windows(b: &BoardMem) -> (u64, u64) {
-        let s = &b.shared;
+    impl WindowSink for Counts {
+        fn window_open(&self) {
+            self.started.fetch_add(1, Ordering::Relaxed);
+        }
+        fn window_close(&self) {
+            self.finished.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn board() -> Arc<Counts> {
+        Arc::new(Counts::default())
+    }
+
+    fn open_windows(b: &Counts) -> (u64, u64) {
         (
-            s.win_started.load(Ordering::Relaxed),
-            s.win_finished.load(Ordering::Relaxed),
+            b.started.load(Ordering::Relaxed),
+            b.finished.load(Ordering::Relaxed),
         )
     }
 
