@@ -212,6 +212,18 @@ fn agree(o: &Outputs) {
     assert!(o.summary.contains(&format!("— {status}")), "{}", o.summary);
 }
 
+/// Whether this machine lets torn trace a writer; says, for `test`, why it
+/// skips when not.
+fn can_trace(test: &str) -> bool {
+    match torn::trace::ptrace::available() {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("SKIP {test}: {why}");
+            false
+        }
+    }
+}
+
 fn subject(o: &Outputs) -> &Value {
     &o.json["cases"][1]
 }
@@ -251,8 +263,7 @@ fn a_fail_on_a_recipe_finding_alone_agrees_everywhere() {
 
 #[test]
 fn a_fail_on_the_crash_stage_alone_agrees_everywhere() {
-    if let Err(why) = torn::trace::ptrace::available() {
-        eprintln!("SKIP a_fail_on_the_crash_stage_alone_agrees_everywhere: {why}");
+    if !can_trace("a_fail_on_the_crash_stage_alone_agrees_everywhere") {
         return;
     }
     let o = gate(&["--writer-stdio", &example("fsync_no_dir.py"), "--crash"]);
@@ -386,8 +397,7 @@ builtin_crash_tests! {
 
 #[test]
 fn a_swallowed_write_error_names_the_call_the_trace_saw_fail() {
-    if let Err(why) = torn::trace::ptrace::available() {
-        eprintln!("SKIP a_swallowed_write_error_names_the_call_the_trace_saw_fail: {why}");
+    if !can_trace("a_swallowed_write_error_names_the_call_the_trace_saw_fail") {
         return;
     }
     // A clean atomic recipe that answers ok to everything: only the fault
@@ -420,8 +430,7 @@ fn per_write(name: &str) -> String {
 
 #[test]
 fn a_slow_correct_command_passes_by_recipe_with_a_calibration() {
-    if let Err(why) = torn::trace::ptrace::available() {
-        eprintln!("SKIP a_slow_correct_command_passes_by_recipe_with_a_calibration: {why}");
+    if !can_trace("a_slow_correct_command_passes_by_recipe_with_a_calibration") {
         return;
     }
     let o = gate(&[
@@ -522,4 +531,62 @@ fn a_run_killed_midway_leaves_a_report_that_says_incomplete() {
     assert!(md.contains("incomplete"), "{md}");
     // Leave nothing behind.
     let _ = common::torn_process().arg("clean").output();
+}
+
+#[test]
+fn repro_progress_table_json_and_html_agree_on_every_count_and_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::torn_process()
+        .args([
+            "repro",
+            "hermes",
+            "--duration",
+            "300ms",
+            "--json",
+            "--reports-dir",
+        ])
+        .arg(dir.path())
+        .env("COLUMNS", "300")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        json["verdict"]["exit_code"].as_i64().map(|c| c as i32)
+    );
+    let report_dir = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
+    let number = |s: &str| s.replace(',', "").parse::<u64>().unwrap();
+    let mut seen = 0;
+    // `[i/n] label  N exposed  M anomalies  status`.
+    for line in stderr.lines().filter(|l| l.starts_with('[')) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(at) = words.iter().position(|w| *w == "exposed") else {
+            continue;
+        };
+        assert_eq!(words[at + 2], "anomalies", "{line}");
+        let index = words[0].trim_start_matches('[').split('/').next().unwrap();
+        let c = &json["cases"][number(index) as usize - 1];
+        let (exposed, anomalies) = (number(words[at - 1]), number(words[at + 1]));
+        let status = words[at + 3];
+        // One unit: anomalous reads, never more than the reads.
+        assert_eq!(exposed, c["exposed_reads"].as_u64().unwrap(), "{line}");
+        assert_eq!(anomalies, c["anomalies"]["count"].as_u64().unwrap(), "{line}");
+        assert!(anomalies <= c["reads"].as_u64().unwrap(), "{line}");
+        assert_eq!(status, c["status"].as_str().unwrap(), "{line}");
+        // A zero's bound, per exposed read, is on the page for a case that
+        // found nothing.
+        if anomalies == 0 && exposed > 0 && !["fail", "reproduced", "expected"].contains(&status) {
+            let bound = torn::numbers::sci(c["anomalies_per_exposed"]["high"].as_f64().unwrap());
+            assert!(html.contains(&bound), "{bound} not in report.html for {line}");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, json["cases"].as_array().unwrap().len(), "{stderr}");
 }
