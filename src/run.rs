@@ -15,7 +15,7 @@ use crate::classify::Classifier;
 use crate::engine::{self, Progress};
 use crate::envinfo;
 use crate::numbers::thousands;
-use crate::report::verdict::{self, Rules, Shown, Stage};
+use crate::report::verdict::{self, ProofTarget, Rules, Shown, Stage};
 use crate::report::{self, CaseReport, Report, ScenarioInfo, evidence};
 use crate::scenario::{Dur, Scenario};
 use crate::scratch::{Scratch, slug};
@@ -197,8 +197,12 @@ pub fn run(
         // When a write's recipe was first flagged: the case goes on a little
         // longer so that its readers can show what the recipe does to them.
         let mut flagged_at = None;
+        let gated = proof.filter(|_| expect == Expect::Clean);
         let mut on_progress = |p: Progress| {
-            show_progress(&bar, &p);
+            match gated {
+                Some(t) => bar.set_message(gate_progress(&p, &t, duration)),
+                None => show_progress(&bar, &p),
+            }
             // With a proof target, a case that claims safety stops as soon as
             // it fails or has proven enough: on an anomalous read at once, on
             // a flagged write once its readers had FLAGGED_GRACE to see it.
@@ -318,6 +322,36 @@ pub fn show_progress(bar: &ProgressBar, p: &Progress) {
             n => format!(" · {} writes with a recipe finding", thousands(n)),
         }
     ));
+}
+
+/// A gated subject's progress: where each route to a pass stands, and the
+/// time left — `writes 12/20 · windows 40/300 · recipe: 12 atomic · 0
+/// anomalies · 48s left`.
+fn gate_progress(p: &Progress, t: &ProofTarget, budget: Duration) -> String {
+    let mut parts = vec![format!(
+        "writes {}/{}",
+        thousands(p.writes),
+        thousands(t.min_writes)
+    )];
+    if t.route.windows() {
+        parts.push(format!(
+            "windows {}/{}",
+            thousands(p.windows_hit),
+            thousands(t.min_windows)
+        ));
+    }
+    if t.route.recipe() {
+        parts.push(match p.other_writes {
+            0 => format!("recipe: {} atomic", thousands(p.atomic_writes)),
+            n => format!("recipe: {} not atomic", thousands(n)),
+        });
+    }
+    parts.push(format!("{} anomalies", thousands(p.anomalies)));
+    if p.flagged_writes > 0 {
+        parts.push(format!("{} flagged writes", thousands(p.flagged_writes)));
+    }
+    parts.push(format!("{}s left", budget.saturating_sub(p.elapsed).as_secs()));
+    parts.join(" · ")
 }
 
 fn progress_bar(verbose: bool, i: usize, n: usize, label: &str) -> ProgressBar {

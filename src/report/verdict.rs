@@ -451,7 +451,14 @@ fn recipe_route(
         ));
     }
     let atomic = t.provably_atomic_writes();
-    if atomic < proof.min_writes || c.writes.committed < proof.min_writes {
+    if c.writes.committed < proof.min_writes {
+        return Err(format!(
+            "only {} of {} writes",
+            thousands(c.writes.committed),
+            thousands(proof.min_writes)
+        ));
+    }
+    if atomic < proof.min_writes {
         return Err(format!(
             "only {} of {} traced writes in an atomic recipe class",
             thousands(atomic),
