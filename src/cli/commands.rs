@@ -92,12 +92,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             stdout(&String::from_utf8(script).context("completion script")?)?;
             Ok(exit::OK)
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(super::Cli::command())
-                .render(&mut page)
-                .context("rendering the man page")?;
-            stdout(&String::from_utf8(page).context("man page")?)?;
+        Command::Man { ref command, ref dir } => {
+            match dir {
+                Some(dir) => {
+                    for path in super::man::write_all(dir)? {
+                        eprintln!("{}", path.display());
+                    }
+                }
+                None => match super::man::page(command.as_deref()) {
+                    Ok(page) => stdout(&page)?,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(exit::USAGE_ERROR);
+                    }
+                },
+            }
             Ok(exit::OK)
         }
         Command::Clean { dry_run } => clean(dry_run),
@@ -258,6 +267,10 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         volatile: args.volatile.clone(),
         target_symlink: args.target_symlink,
     };
+    // A bad template or target is refused before the run is announced.
+    g.scenario().validate(torn::scenario::COMMAND_LINE)?;
+    g.scenario()
+        .template(torn::scenario::COMMAND_LINE, Path::new("."))?;
     if !cli.quiet {
         let line = format!(
             "torn gate: needs {} within {}; control first ({})",
@@ -308,7 +321,7 @@ fn execute(
         keep_scratch: output.keep_scratch,
         reports_dir: (!output.no_report).then(|| output.reports_dir.clone()),
         verbose: !cli.quiet,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: super::quoted_command_line(),
         rules,
         reader_exe: None,
     };
@@ -434,7 +447,7 @@ fn matrix(
     let opts = RunOptions {
         keep_scratch: args.output.keep_scratch,
         verbose: !cli.quiet,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: super::quoted_command_line(),
         ..RunOptions::default()
     };
     let m = torn::matrix::run_matrix(&scenario, &source, &base, filesystems, &opts, &CANCEL, |r| {
