@@ -771,3 +771,31 @@ fn crash_saves_the_trace_it_reads_writes_reports_and_ends_with_one_verdict() {
         .code(64)
         .stderr(predicate::str::contains("--seed 1"));
 }
+
+#[test]
+fn bench_prints_progress_and_its_table_on_stderr_within_80_columns() {
+    let out = torn()
+        .env("COLUMNS", "80")
+        .args([
+            "bench",
+            "--duration",
+            "20ms",
+            "--format",
+            "yaml",
+            "--format",
+            "toml",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "machine output only with --json");
+    assert!(
+        stderr.contains("[1/4] yaml exact") && stderr.contains("[4/4] toml semantic"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ratio min median max"), "{stderr}");
+    for line in stderr.lines() {
+        assert!(line.chars().count() <= 80, "longer than 80 columns: {line}");
+    }
+}

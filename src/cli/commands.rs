@@ -158,14 +158,23 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             } else {
                 format.clone()
             };
-            let rows = torn::bench::reader_overhead(&formats, duration, dir.as_deref(), &CANCEL)?;
+            let quiet = cli.quiet;
+            let rows =
+                torn::bench::reader_overhead(&formats, duration, dir.as_deref(), &CANCEL, &mut |line| {
+                    if !quiet {
+                        eprintln!("{line}");
+                    }
+                })?;
             if cli.json {
                 let warnings = rows.iter().filter_map(|r| r.warning()).collect();
                 let report = torn::bench::BenchReport::new("reader-overhead", duration, &rows, warnings);
                 stdout(&json_text(&report)?)?;
             }
             if !cli.quiet {
-                eprint!("{}", torn::bench::table(&rows));
+                eprint!("\n{}", torn::bench::table(&rows));
+                for line in torn::bench::table_footer(&rows).lines() {
+                    eprintln!("{}", table::wrap(line, table::sentence_width()));
+                }
             }
             Ok(exit::OK)
         }
@@ -323,7 +332,7 @@ fn execute(
         verbose: !cli.quiet,
         command: super::quoted_command_line(),
         rules,
-        reader_exe: None,
+        ..RunOptions::default()
     };
     // Refuse a bad scenario, or a place results cannot be written, before
     // announcing the run.
