@@ -74,6 +74,20 @@ fn the_gate_examples_pass_and_fail_as_the_readme_says() {
     ] {
         assert!(err.contains(said), "the README says `{said}`: {err}");
     }
+    // report.json's command can be pasted back: the writer stays one word.
+    let dir = std::fs::read_dir(d.path().join("reports"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let command = report["command"].as_str().unwrap();
+    assert!(
+        command.ends_with("gate --format yaml --writer-stdio 'python3 examples/writers/naive.py {path}'"),
+        "{command}"
+    );
     // fixed_tmp.py fails alone, on its fixed temp name.
     let (code, _, err) = run_readme_like(
         "torn gate --format yaml --writer-stdio 'python3 examples/writers/fixed_tmp.py {path}'",
