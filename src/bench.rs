@@ -358,10 +358,8 @@ mod tests {
         let w = row(1.2).warning().unwrap();
         assert!(w.contains("implausible") && w.contains("1.200"), "{w}");
         let t = table(&[row(1.2)]);
-        assert!(
-            t.contains("0.900 0.950 1.200") && t.contains("warning: yaml"),
-            "{t}"
-        );
+        assert!(t.contains("0.900 0.950 1.200"), "{t}");
+        assert!(table_footer(&[row(1.2)]).contains("warning: yaml"));
         assert!(
             t.lines()
                 .all(|l| l.chars().count() <= 80 || l.starts_with("warning")),

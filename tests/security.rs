@@ -405,7 +405,11 @@ fn fifos_devices_and_huge_offsets_are_refused_quickly() {
 fn perturb_and_kill_trials_are_capped_where_set() {
     let tmp = tempfile::tempdir().unwrap();
     for (flag, value, needle) in [
-        ("--perturb", "999999h", "--perturb: holds of"),
+        (
+            "--perturb",
+            "999999h",
+            "holds of 999999h: torn holds a writer at most 100ms",
+        ),
         (
             "--kill-trials",
             "999999",

@@ -426,7 +426,7 @@ pub struct GateArgs {
     /// Delay injection: hold the traced writer up to this long (e.g. 200us)
     /// at random call boundaries inside its write windows, to widen rare
     /// races; the holds are drawn from --seed, so a run can be replayed.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_hold)]
     pub perturb: Option<Duration>,
     /// Completed writes (after the warm-up) a pass needs at least: no pass
     /// rests on a writer torn has barely seen write.
@@ -599,6 +599,24 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         Ok(d) => Ok(d),
         Err(_) if t.is_empty() => Err("empty; write a duration, e.g. 500ms, 3s, 1m".into()),
         Err(_) => Err("not a duration; write e.g. 500ms, 3s, 1m (units: us, ms, s, m, h)".into()),
+    }
+}
+
+/// A `--perturb` hold: a duration of at most [`torn::limits::MAX_PERTURB`]
+/// (holds widen a window by microseconds).
+fn parse_hold(s: &str) -> Result<Duration, String> {
+    let max = torn::limits::MAX_PERTURB;
+    let too_long = || {
+        format!(
+            "holds of {}: torn holds a writer at most {} at a time (holds widen a window by microseconds)",
+            s.trim(),
+            humantime::format_duration(max)
+        )
+    };
+    match parse_duration(s) {
+        Ok(d) if d > max => Err(too_long()),
+        Err(_) if humantime::parse_duration(s.trim()).is_ok_and(|d| d > max) => Err(too_long()),
+        other => other,
     }
 }
 
