@@ -219,6 +219,8 @@ fn row_chart<'a, 'b>(root: &'a Area<'b>, title: &str, left: u32) -> ChartBuilder
     b.caption(title, (FONT, 18))
         .margin(12)
         .margin_left(left)
+        // Room for half of the last tick's label ("1,000,000") past the axis.
+        .margin_right(36)
         .x_label_area_size(36);
     b
 }
@@ -449,9 +451,11 @@ pub fn timeline(title: &str, t: &Timeline, elapsed_ms: f64) -> String {
             .set_secondary_coord(0.0..x_max, 0..w_max);
         chart
             .configure_mesh()
-            .x_desc(format!(
-                "ms since start: one point per {bucket} bucket (the last also counts what came after the end)"
-            ))
+            .x_desc(if n == all {
+                format!("ms since start: one point per {bucket} bucket (the last also counts what came after the end)")
+            } else {
+                format!("ms since start, until the case ended: one point per {bucket} bucket")
+            })
             .y_desc(format!("anomalous reads per {bucket}"))
             .x_label_formatter(&tick)
             .y_labels(6)
