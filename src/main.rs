@@ -17,7 +17,19 @@ fn main() {
             std::process::exit(exit::OK);
         }
         Err(e) => {
-            let _ = e.print();
+            match from_environment(&e) {
+                Some((arg, var)) => eprint!(
+                    "{}",
+                    e.render().to_string().replacen(
+                        &format!("for '{arg}'"),
+                        &format!("for '{arg}' (from the environment variable {var})"),
+                        1
+                    )
+                ),
+                None => {
+                    let _ = e.print();
+                }
+            }
             std::process::exit(exit::USAGE_ERROR);
         }
     };
@@ -38,6 +50,33 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The environment variable a bad value came from, when it did not come
+/// from the command line: clap's message names only the flag.
+fn from_environment(e: &clap::Error) -> Option<(String, String)> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue};
+    let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) =
+        (e.get(ContextKind::InvalidArg), e.get(ContextKind::InvalidValue))
+    else {
+        return None;
+    };
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let given = std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    if given {
+        return None;
+    }
+    let cmd = cli::Cli::command();
+    let mut all = vec![&cmd];
+    all.extend(cmd.get_subcommands());
+    all.iter()
+        .flat_map(|c| c.get_arguments())
+        .filter(|a| a.get_long() == Some(long))
+        .filter_map(|a| a.get_env())
+        .map(|var| var.to_string_lossy().into_owned())
+        .find(|var| std::env::var(var).is_ok_and(|v| v == *value))
+        .map(|var| (arg.clone(), format!("{var}={value}")))
 }
 
 /// First Ctrl-C, SIGTERM or SIGHUP: stop the run, clean up, report what was

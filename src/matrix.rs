@@ -103,12 +103,40 @@ impl Matrix {
     }
 
     /// Combines report and matrix files into one matrix.
+    ///
+    /// Runs that would carry the same name in the tables and plots (two
+    /// ext4 runs on one kernel, from two CI jobs) are told apart by the
+    /// file they came from: `ext4 · job-a` (the file's directory), else its
+    /// path.
     pub fn merge(title: &str, paths: &[PathBuf]) -> anyhow::Result<Self> {
-        let mut reports = Vec::new();
+        let mut loaded = Vec::new();
         for p in paths {
-            reports.extend(Self::load_reports(p)?);
+            loaded.extend(Self::load_reports(p)?.into_iter().map(|r| (r, p)));
         }
-        anyhow::ensure!(!reports.is_empty(), "nothing to merge");
+        anyhow::ensure!(!loaded.is_empty(), "nothing to merge");
+        let name = |r: &Report| crate::report::html::series_name(r);
+        let names: Vec<String> = loaded.iter().map(|(r, _)| name(r)).collect();
+        let clash = |n: &String| names.iter().filter(|m| *m == n).count() > 1;
+        let source = |p: &Path, whole: bool| {
+            let dir = p
+                .parent()
+                .and_then(|d| d.file_name())
+                .map(|d| d.to_string_lossy().into_owned());
+            match dir {
+                Some(d) if !whole => d,
+                _ => p.display().to_string(),
+            }
+        };
+        let short: Vec<String> = loaded.iter().map(|(_, p)| source(p, false)).collect();
+        let mut reports = Vec::new();
+        for (i, (mut r, p)) in loaded.into_iter().enumerate() {
+            if clash(&names[i]) {
+                // The directory names the source unless two sources share it.
+                let whole = short.iter().filter(|s| **s == short[i]).count() > 1;
+                r.environment.fs_label = format!("{} · {}", r.environment.fs_label, source(p, whole));
+            }
+            reports.push(r);
+        }
         Ok(Self::new(title, reports))
     }
 }
@@ -153,6 +181,7 @@ pub fn run_matrix(
         let opts = RunOptions {
             dir: Some(scratch.clone()),
             reports_dir: None,
+            progress_label: Some(fs.label.clone()),
             ..opts.clone()
         };
         let result = run::run(scenario, source, base, &opts, cancel)

@@ -85,6 +85,9 @@ pub struct RunOptions {
     /// caller adds them and calls [`RunResult::finish`]; until then the
     /// report says `incomplete`.
     pub stages_follow: bool,
+    /// Put before every progress line: which of several runs this is (the
+    /// filesystem of a matrix run).
+    pub progress_label: Option<String>,
 }
 
 /// How long a gated case goes on after its first flagged write, for its
@@ -192,7 +195,13 @@ pub fn run(
             log_dir: dir.path().to_path_buf(),
             exe: opts.reader_exe.clone(),
         };
-        let bar = progress_bar(opts.verbose, i, cases.len(), &case.label);
+        let bar = progress_bar(
+            opts.verbose,
+            opts.progress_label.as_deref(),
+            i,
+            cases.len(),
+            &case.label,
+        );
         let (proof, expect, duration) = (opts.rules.proof, case.expect, case.duration);
         // When a write's recipe was first flagged: the case goes on a little
         // longer so that its readers can show what the recipe does to them.
@@ -291,7 +300,16 @@ pub fn run(
         if opts.verbose {
             let width = report::table::terminal_width();
             let c = report.cases.last().expect("just pushed");
-            eprintln!("{}", report::table::progress_line(i, cases.len(), c, width));
+            match &opts.progress_label {
+                Some(label) => {
+                    let width = width.saturating_sub(label.chars().count() + 1);
+                    eprintln!(
+                        "{label} {}",
+                        report::table::progress_line(i, cases.len(), c, width)
+                    );
+                }
+                None => eprintln!("{}", report::table::progress_line(i, cases.len(), c, width)),
+            }
         }
         if let Some(dir) = &report_dir {
             report::write_all(&report, dir)?;
@@ -354,7 +372,7 @@ fn gate_progress(p: &Progress, t: &ProofTarget, budget: Duration) -> String {
     parts.join(" · ")
 }
 
-fn progress_bar(verbose: bool, i: usize, n: usize, label: &str) -> ProgressBar {
+fn progress_bar(verbose: bool, run: Option<&str>, i: usize, n: usize, label: &str) -> ProgressBar {
     if !verbose {
         return ProgressBar::hidden();
     }
@@ -362,7 +380,8 @@ fn progress_bar(verbose: bool, i: usize, n: usize, label: &str) -> ProgressBar {
     bar.set_style(
         ProgressStyle::with_template("{prefix} {spinner} {elapsed:>3} {wide_msg}").expect("valid template"),
     );
-    bar.set_prefix(format!("[{}/{}] {label:<30}", i + 1, n));
+    let run = run.map(|r| format!("{r} ")).unwrap_or_default();
+    bar.set_prefix(format!("{run}[{}/{}] {label:<30}", i + 1, n));
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }

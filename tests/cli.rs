@@ -471,3 +471,331 @@ fn bench_json_is_versioned_and_gives_the_spread() {
     assert!(0.0 < min && min <= median && median <= max, "{ratio}");
     assert!(json["warnings"].is_array());
 }
+
+#[test]
+fn every_man_page_renders_without_a_groff_warning() {
+    if std::process::Command::new("groff")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIP every_man_page_renders_without_a_groff_warning: no groff (apt-get install groff-base)"
+        );
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = torn().args(["man", "--dir"]).arg(d.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut pages: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    pages.sort();
+    let names: Vec<String> = pages
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for cmd in [
+        "torn.1",
+        "torn-gate.1",
+        "torn-crash.1",
+        "torn-bench.1",
+        "torn-man.1",
+    ] {
+        assert!(names.iter().any(|n| n == cmd), "{cmd} in {names:?}");
+    }
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        // Every page another page names exists.
+        for (i, _) in text.match_indices("\\fBtorn\\-") {
+            let name: String = text[i + 9..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            assert!(
+                names.contains(&format!("torn-{name}.1")),
+                "{page:?} names torn-{name}(1)"
+            );
+        }
+        let out = std::process::Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .arg(page)
+            .output()
+            .unwrap();
+        let warnings = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && warnings.is_empty(),
+            "{page:?}: {warnings}"
+        );
+    }
+    // The gate's page has its options, and its examples kept line by line.
+    let gate = std::fs::read_to_string(d.path().join("torn-gate.1")).unwrap();
+    assert!(
+        gate.contains("\\-\\-min\\-windows") || gate.contains("min-windows"),
+        "{gate}"
+    );
+    assert!(gate.contains(".nf"), "{gate}");
+    torn()
+        .args(["man", "gate"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".TH torn-gate 1"));
+    torn()
+        .args(["man", "gaet"])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("no command `gaet`"));
+}
+
+#[test]
+fn bad_values_name_the_flag_or_variable_in_torns_words() {
+    /// Arguments, environment, what stderr must say.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            &["repro", "hermes", "--readers", "0"],
+            &[],
+            &["--readers", "must be at least 1"],
+        ),
+        (
+            &["repro", "hermes", "--duration=-1s"],
+            &[],
+            &["--duration", "cannot be negative"],
+        ),
+        (
+            &["repro", "hermes", "--duration", "5"],
+            &[],
+            &["--duration", "needs a unit"],
+        ),
+        (
+            &[
+                "gate",
+                "--format",
+                "yaml",
+                "--strategy",
+                "naive-truncate",
+                "--budget",
+                "25h",
+            ],
+            &[],
+            &["--budget", "at most 24h"],
+        ),
+        (
+            &[
+                "gate",
+                "--format",
+                "yaml",
+                "--strategy",
+                "naive-truncate",
+                "--control",
+                "25h",
+            ],
+            &[],
+            &["--control", "at most 24h"],
+        ),
+        (
+            &["repro", "hermes"],
+            &[("TORN_DURATION", "banana")],
+            &["--duration", "TORN_DURATION=banana", "not a duration"],
+        ),
+        (
+            &["repro", "hermes"],
+            &[("TORN_SEED", "x")],
+            &["--seed", "TORN_SEED=x", "not a whole number"],
+        ),
+        (
+            &[
+                "gate",
+                "--format",
+                "yaml",
+                "--strategy",
+                "naive-truncate",
+                "--max-rate",
+                "2",
+            ],
+            &[],
+            &["--max-rate", "probability"],
+        ),
+        (
+            &["crash", "--strategy", "naive-truncate", "--writes", "0"],
+            &[],
+            &["--writes", "at least 1"],
+        ),
+    ];
+    for (args, env, want) in cases {
+        let mut c = torn();
+        c.args(*args);
+        for (k, v) in *env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {stderr}");
+        for w in *want {
+            assert!(stderr.contains(w), "{args:?} {env:?}: want {w:?} in {stderr}");
+        }
+        for leak in ["non-zero type", "expected number at", "invalid digit"] {
+            assert!(!stderr.contains(leak), "{args:?}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn a_mistyped_template_says_no_such_file_and_suggests_the_built_in() {
+    let d = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "gate",
+            "--format",
+            "yaml",
+            "--strategy",
+            "naive-truncate",
+            "--template",
+            "hermez",
+            "--no-report",
+        ][..],
+        &[
+            "crash",
+            "--strategy",
+            "naive-truncate",
+            "--template",
+            "hermez",
+            "--no-report",
+        ],
+    ] {
+        let out = torn().current_dir(d.path()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{stderr}");
+        assert!(stderr.contains("--template"), "{stderr}");
+        assert!(stderr.contains("no file `hermez` exists"), "{stderr}");
+        assert!(stderr.contains("did you mean the built-in `hermes`"), "{stderr}");
+        // Nothing announced before the error: the error is all that is said.
+        assert!(
+            !stderr.contains("torn gate: needs") && !stderr.contains("torn crash:"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_trace_is_named_once_with_its_line_and_column() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("t.json");
+    std::fs::write(&f, "{\"events\": [\n  {\"end_ns\": 2, \"tid\": 1, \"result\": 0,\n   \"call\": {\"call\": \"close\", \"path\": \"/a/b\", \"fd\": 3}}\n]}\n").unwrap();
+    let out = torn()
+        .args(["crash", "--no-report", "--trace"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert_eq!(stderr.matches("missing field `start_ns`").count(), 1, "{stderr}");
+    assert!(stderr.contains("at line 3 column"), "{stderr}");
+    assert!(
+        !stderr.contains("torn crash:"),
+        "no headline before the error: {stderr}"
+    );
+}
+
+#[test]
+fn crash_saves_the_trace_it_reads_writes_reports_and_ends_with_one_verdict() {
+    let d = tempfile::tempdir().unwrap();
+    let trace = d.path().join("w.json");
+    let reports = d.path().join("reports");
+    let out = torn()
+        .args(["crash", "--strategy", "rename-durable", "--save-trace"])
+        .arg(&trace)
+        .arg("--reports-dir")
+        .arg(&reports)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("verdict: pass (exit 0) over 1 exploration"),
+        "{stderr}"
+    );
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    assert_eq!(saved["schema"], "torn.trace/1");
+    assert_eq!(saved["source"], "rename-durable");
+    let dirs: Vec<_> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    assert!(dirs[0].join("report.md").exists());
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dirs[0].join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["schema"], "torn.crash/1");
+    assert_eq!(report["verdict"]["exit_code"], 0);
+    // The saved trace, crashed again under two models, with --json: one
+    // object with a schema, and one verdict line for both explorations.
+    let out = torn()
+        .args([
+            "crash",
+            "--no-report",
+            "--json",
+            "--model",
+            "strict",
+            "--model",
+            "ext4-ordered",
+            "--trace",
+        ])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema"], "torn.crash/1");
+    assert_eq!(json["results"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        stderr.matches("verdict: ").count(),
+        1 + 2,
+        "one per exploration, one overall: {stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("verdict: pass (exit 0) over 2 explorations"),
+        "{stderr}"
+    );
+    // A trace recorded with another seed is refused, not misjudged.
+    torn()
+        .args(["crash", "--no-report", "--seed", "9", "--trace"])
+        .arg(&trace)
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("--seed 1"));
+}
+
+#[test]
+fn bench_prints_progress_and_its_table_on_stderr_within_80_columns() {
+    let out = torn()
+        .env("COLUMNS", "80")
+        .args([
+            "bench",
+            "--duration",
+            "20ms",
+            "--format",
+            "yaml",
+            "--format",
+            "toml",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "machine output only with --json");
+    assert!(
+        stderr.contains("[1/4] yaml exact") && stderr.contains("[4/4] toml semantic"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ratio min median max"), "{stderr}");
+    for line in stderr.lines() {
+        assert!(line.chars().count() <= 80, "longer than 80 columns: {line}");
+    }
+}

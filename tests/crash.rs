@@ -28,6 +28,9 @@ fn trace_file(dir: &Path, shape: &str, bare: bool) -> PathBuf {
         serde_json::to_string(&s.events).unwrap()
     } else {
         serde_json::to_string(&TraceFile {
+            schema: None,
+            source: None,
+            seed: None,
             events: s.events,
             target: Some(TARGET.into()),
             initial_version: Some(0),
@@ -41,7 +44,7 @@ fn trace_file(dir: &Path, shape: &str, bare: bool) -> PathBuf {
 
 fn crash(trace: &Path) -> assert_cmd::Command {
     let mut c = torn();
-    c.args(["crash", "--trace", trace.to_str().unwrap()]);
+    c.args(["crash", "--no-report", "--trace", trace.to_str().unwrap()]);
     c
 }
 
@@ -90,7 +93,8 @@ fn fsync_without_the_directory_fails_durability_only_and_json_says_so() {
         .get_output()
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let r = &v[0];
+    assert_eq!(v["schema"], "torn.crash/1");
+    let r = &v["results"][0];
     assert_eq!(r["subject"], f.display().to_string());
     assert_eq!(r["model"], "strict");
     assert_eq!(r["verdict"]["atomic"], true);
@@ -104,7 +108,11 @@ fn fsync_without_the_directory_fails_durability_only_and_json_says_so() {
             .iter()
             .any(|s| s["persisted"] == false && s["op"].as_str().unwrap().starts_with("rename("))
     );
-    assert!(out.stderr.is_empty(), "quiet");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "verdict: anomalies-found (exit 1) over 1 exploration\n",
+        "quiet: the verdict line only"
+    );
 }
 
 #[test]
@@ -177,7 +185,7 @@ fn strip_payloads(json: &str) -> String {
 #[test]
 fn built_in_strategies_and_example_writers_crash_as_expected() {
     let expect = |args: &[&str], code: i32, needles: &[&str]| {
-        let out = torn().arg("crash").args(args).output().unwrap();
+        let out = torn().args(["crash", "--no-report"]).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
         for n in needles {

@@ -82,8 +82,8 @@ fn matrix_and_merge_round_trip() {
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
     let reports = work.path().join("reports");
-    torn()
-        .args(["matrix", "databricks", "--duration", "150ms", "-q"])
+    let out = torn()
+        .args(["matrix", "databricks", "--duration", "150ms"])
         .args([
             "--fs",
             &format!("first={}", a.display()),
@@ -92,7 +92,15 @@ fn matrix_and_merge_round_trip() {
         ])
         .args(["--reports-dir", reports.to_str().unwrap()])
         .assert()
-        .code(predicates::prelude::predicate::in_iter([0, 2]));
+        .code(predicates::prelude::predicate::in_iter([0, 2]))
+        .get_output()
+        .clone();
+    // Each progress line names the filesystem it is about.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("first [1/") && stderr.contains("second [1/"),
+        "{stderr}"
+    );
     let matrix_dir = only_dir(&reports);
     assert!(
         matrix_dir
@@ -258,4 +266,30 @@ fn matrix_on_tmpfs_and_a_loop_filesystem_as_root() {
     assert!(!work.exists(), "harness cleaned up");
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
     assert!(!mounts.contains(work.to_str().unwrap()), "nothing left mounted");
+}
+
+#[test]
+fn merge_tells_two_runs_on_the_same_filesystem_apart_by_their_source() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, b) = (work.path().join("job-a"), work.path().join("job-b"));
+    quick_codex_run(a.to_str().unwrap());
+    quick_codex_run(b.to_str().unwrap());
+    let (ja, jb) = (only_dir(&a).join("report.json"), only_dir(&b).join("report.json"));
+    // Each in a directory named after its job, as CI artifacts are.
+    let (ra, rb) = (a.join("report.json"), b.join("report.json"));
+    std::fs::copy(&ja, &ra).unwrap();
+    std::fs::copy(&jb, &rb).unwrap();
+    let m = torn::matrix::Matrix::merge("t", &[ra, rb]).unwrap();
+    let labels: Vec<&str> = m
+        .reports
+        .iter()
+        .map(|r| r.environment.fs_label.as_str())
+        .collect();
+    assert_ne!(labels[0], labels[1], "{labels:?}");
+    assert!(
+        labels[0].ends_with("· job-a") && labels[1].ends_with("· job-b"),
+        "{labels:?}"
+    );
+    let page = torn::report::html::render("t", &m.reports);
+    assert!(page.contains("· job-a") && page.contains("· job-b"));
 }

@@ -253,7 +253,7 @@ fn crash_trace_paths_with_dotdot_or_links_out_are_refused_or_contained() {
         ],
     );
     let mut crash = torn_in(tmp.path());
-    crash.args(["crash", "--trace"]).arg(&dotdot);
+    crash.args(["crash", "--no-report", "--trace"]).arg(&dotdot);
     let (code, _, err) = run(crash, Duration::from_secs(60));
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("not an absolute path of plain names"), "{err}");
@@ -297,7 +297,9 @@ fn crash_trace_paths_with_dotdot_or_links_out_are_refused_or_contained() {
         ],
     );
     let mut crash = torn_in(tmp.path());
-    crash.args(["--json", "crash", "--trace"]).arg(&links);
+    crash
+        .args(["--json", "crash", "--no-report", "--trace"])
+        .arg(&links);
     let (code, out, err) = run(crash, Duration::from_secs(120));
     assert_ne!(code, 0, "{err}");
     assert_eq!(
@@ -347,8 +349,8 @@ fn fifos_devices_and_huge_offsets_are_refused_quickly() {
             "--no-report",
         ],
         vec!["merge", f],
-        vec!["crash", "--trace", f],
-        vec!["crash", "--trace", "/dev/zero"],
+        vec!["crash", "--no-report", "--trace", f],
+        vec!["crash", "--no-report", "--trace", "/dev/zero"],
     ];
     for args in cases {
         let mut cmd = torn_in(tmp.path());
@@ -375,7 +377,7 @@ fn fifos_devices_and_huge_offsets_are_refused_quickly() {
             ],
         );
         let mut crash = torn_in(tmp.path());
-        crash.args(["crash", "--trace"]).arg(&t);
+        crash.args(["crash", "--no-report", "--trace"]).arg(&t);
         let (code, _, err) = run(crash, Duration::from_secs(60));
         assert_eq!(code, 64, "{err}");
         assert!(err.contains("crash states hold files of at most"), "{err}");
@@ -392,7 +394,7 @@ fn fifos_devices_and_huge_offsets_are_refused_quickly() {
         .collect();
     let t = trace_file(tmp.path(), "/h/d/config.yaml", &many);
     let mut crash = torn_in(tmp.path());
-    crash.args(["crash", "--trace"]).arg(&t);
+    crash.args(["crash", "--no-report", "--trace"]).arg(&t);
     let (code, _, err) = run(crash, Duration::from_secs(60));
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("at most 100000"), "{err}");
@@ -403,7 +405,11 @@ fn fifos_devices_and_huge_offsets_are_refused_quickly() {
 fn perturb_and_kill_trials_are_capped_where_set() {
     let tmp = tempfile::tempdir().unwrap();
     for (flag, value, needle) in [
-        ("--perturb", "999999h", "--perturb: holds of"),
+        (
+            "--perturb",
+            "999999h",
+            "holds of 999999h: torn holds a writer at most 100ms",
+        ),
         (
             "--kill-trials",
             "999999",
@@ -644,7 +650,7 @@ fn torn_crash_is_supervised_stops_on_sigterm_and_blames_a_dying_writer() {
     let tmp = tempfile::tempdir().unwrap();
     let w = slow_writer(tmp.path(), 0.6, 0);
     let mut cmd = torn_in(tmp.path());
-    cmd.args(["crash", "--writes", "50", "--writer-stdio"])
+    cmd.args(["crash", "--no-report", "--writes", "50", "--writer-stdio"])
         .arg(format!("python3 {} {{path}}", w.display()))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -665,7 +671,7 @@ fn torn_crash_is_supervised_stops_on_sigterm_and_blames_a_dying_writer() {
     // A writer that dies mid-recording is the subject's error (3), not I/O.
     let w = slow_writer(tmp.path(), 0.0, 4);
     let mut cmd = torn_in(tmp.path());
-    cmd.args(["crash", "--writes", "5", "--writer-stdio"])
+    cmd.args(["crash", "--no-report", "--writes", "5", "--writer-stdio"])
         .arg(format!("python3 {} {{path}}", w.display()));
     let (code, _, err) = run(cmd, Duration::from_secs(60));
     assert_eq!(code, 3, "{err}");

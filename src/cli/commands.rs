@@ -93,12 +93,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             stdout(&String::from_utf8(script).context("completion script")?)?;
             Ok(exit::OK)
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(super::Cli::command())
-                .render(&mut page)
-                .context("rendering the man page")?;
-            stdout(&String::from_utf8(page).context("man page")?)?;
+        Command::Man { ref command, ref dir } => {
+            match dir {
+                Some(dir) => {
+                    for path in super::man::write_all(dir)? {
+                        eprintln!("{}", path.display());
+                    }
+                }
+                None => match super::man::page(command.as_deref()) {
+                    Ok(page) => stdout(&page)?,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(exit::USAGE_ERROR);
+                    }
+                },
+            }
             Ok(exit::OK)
         }
         Command::Clean { dry_run } => clean(dry_run),
@@ -150,14 +159,23 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             } else {
                 format.clone()
             };
-            let rows = torn::bench::reader_overhead(&formats, duration, dir.as_deref(), &CANCEL)?;
+            let quiet = cli.quiet;
+            let rows =
+                torn::bench::reader_overhead(&formats, duration, dir.as_deref(), &CANCEL, &mut |line| {
+                    if !quiet {
+                        eprintln!("{line}");
+                    }
+                })?;
             if cli.json {
                 let warnings = rows.iter().filter_map(|r| r.warning()).collect();
                 let report = torn::bench::BenchReport::new("reader-overhead", duration, &rows, warnings);
                 stdout(&json_text(&report)?)?;
             }
             if !cli.quiet {
-                eprint!("{}", torn::bench::table(&rows));
+                eprint!("\n{}", torn::bench::table(&rows));
+                for line in torn::bench::table_footer(&rows).lines() {
+                    eprintln!("{}", table::wrap(line, table::sentence_width()));
+                }
             }
             Ok(exit::OK)
         }
@@ -263,6 +281,10 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         volatile: args.volatile.clone(),
         target_symlink: args.target_symlink,
     };
+    // A bad template or target is refused before the run is announced.
+    g.scenario().validate(torn::scenario::COMMAND_LINE)?;
+    g.scenario()
+        .template(torn::scenario::COMMAND_LINE, Path::new("."))?;
     if !cli.quiet {
         let line = format!(
             "torn gate: needs {} within {}; control first ({})",
@@ -355,7 +377,6 @@ fn calibrate(
         keep_scratch: output.keep_scratch,
         reports_dir: None,
         verbose: !cli.quiet,
-        command: String::new(),
         rules: torn::report::Rules {
             proof: Some(ProofTarget {
                 min_writes: 2,
@@ -366,8 +387,8 @@ fn calibrate(
             }),
             crash: false,
         },
-        reader_exe: None,
         stages_follow: true,
+        ..RunOptions::default()
     };
     let run = run::run(&calibration, source, base, &opts, &CANCEL)?;
     let Some(mut case) = run.report.cases.into_iter().next() else {
@@ -407,10 +428,10 @@ fn execute(
         keep_scratch: output.keep_scratch,
         reports_dir: (!output.no_report).then(|| output.reports_dir.clone()),
         verbose: !cli.quiet,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: super::quoted_command_line(),
         rules,
-        reader_exe: None,
         stages_follow: rules.proof.is_some(),
+        ..RunOptions::default()
     };
     // Refuse a bad scenario, or a place results cannot be written, before
     // announcing the run.
@@ -539,7 +560,7 @@ fn matrix(
     let opts = RunOptions {
         keep_scratch: args.output.keep_scratch,
         verbose: !cli.quiet,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: super::quoted_command_line(),
         ..RunOptions::default()
     };
     let m = torn::matrix::run_matrix(&scenario, &source, &base, filesystems, &opts, &CANCEL, |r| {

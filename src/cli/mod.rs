@@ -6,6 +6,7 @@
 
 mod commands;
 mod crash;
+mod man;
 mod powercut;
 
 pub use commands::{CANCEL, dispatch};
@@ -48,7 +49,7 @@ Examples:
   torn help gate                    a command's options and examples
 
 Exit codes:
-  0   pass: every case behaved as its scenario says, and a control showed the race
+  0   pass: every case behaved as its scenario says; a control showed the race
   1   anomalies found in a strategy that claims safety
   2   inconclusive: a control showed nothing, or no read overlapped a write
   3   subject error (the writer under test failed to run)
@@ -61,13 +62,14 @@ Examples:
   torn run scenarios/hermes-rotation.yaml
   torn run my-scenario.yaml --duration 500ms --seed 7 --no-report
   torn run scenarios/claude-settings.yaml --dir /dev/shm/torn   # on tmpfs
-  TORN_DURATION=10s torn run scenarios/two-writers-fixed-tmp.yaml --junit torn.xml
+  TORN_DURATION=10s torn run scenarios/two-writers-fixed-tmp.yaml \\
+      --junit torn.xml
 
 Exit codes: 0 pass, 1 anomalies found, 2 inconclusive (see `torn --help`).";
 
 const REPRO_EXAMPLES: &str = "\
 Examples:
-  torn repro hermes                       # ~25 s; exits 0 when all behaved as expected
+  torn repro hermes                  # ~25 s; exit 0: all behaved as expected
   torn repro hermes --duration 500ms      # quicker, less certain
   torn repro credentials-mode --wide      # every column of the table
   torn repro two-writers --json > report.json
@@ -77,24 +79,27 @@ Examples:
 const GATE_EXAMPLES: &str = "\
 Examples:
   # Your line-protocol writer (one token per line in, `ok` or `err ...` out):
-  torn gate --format yaml --writer-stdio 'python3 tools/rotate_server.py {path}'
+  torn gate --format yaml --writer-stdio 'python3 tools/rotate.py {path}'
 
   # A command run once per write, with a template file of your own:
   torn gate --format json --template app.json --client-key auth.token \\
             --target .config/app.json --writer-cmd './rotate {path} {token}'
 
-  # Prove a stronger bound (3,000 write windows: <= 0.1% per write), in CI, with JUnit output:
+  # A stronger bound (3,000 write windows: <= 0.1% per write), JUnit for CI:
   torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' \\
             --min-windows 3000 --budget 120s --junit torn.xml
 
   # Also crash its writes at every point (power loss), and widen rare races:
-  torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' --crash --perturb 200us
+  torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' \\
+            --crash --perturb 200us
 
   # A writer that reformats the file and stamps a time on every write:
-  torn gate --format json --writer-stdio 'python3 save.py {path}' --volatile updated_at
+  torn gate --format json --writer-stdio 'python3 save.py {path}' \\
+            --volatile updated_at
 
   # Two instances at once, then 20 SIGKILLs at random instants:
-  torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' --writers 2 --kill-trials 20
+  torn gate --format yaml --writer-stdio 'python3 rotate.py {path}' \\
+            --writers 2 --kill-trials 20
 
   # See what a pass and a failure look like, with built-in strategies:
   torn gate --format yaml --strategy rename-durable
@@ -105,22 +110,26 @@ nothing, or the bound was not reached within --budget), 3 subject error.";
 
 const CRASH_EXAMPLES: &str = "\
 Examples:
-  torn crash --trace writer.trace.json        # every crash state of a recorded trace
-  torn crash --trace writer.trace.json --model strict --model ext4-ordered
-  torn crash --trace a.trace.json --trace b.trace.json --json";
+  torn crash --strategy rename-unique-tmp --model strict --model ext4-ordered
+  torn crash --writer-stdio 'python3 rotate.py {path}' --save-trace w.json
+  torn crash --trace w.json --model ext4-ordered     # the saved trace, again
+  torn crash --trace a.json --trace b.json --json --no-report
+
+Exit codes: 0 pass, 1 fail (a state torn, empty or missing, or an acknowledged
+version lost), 2 inconclusive (states were sampled), 3 subject error.";
 
 const MATRIX_EXAMPLES: &str = "\
 Examples:
   torn matrix hermes --fs tmpfs=/dev/shm --fs home=$HOME/tmp
-  sudo harness/matrix.sh hermes --duration 1s    # mounts ext4, xfs, btrfs, ... itself
-  torn matrix scenarios/credentials-mode.yaml --fs a=/mnt/a --fs b=/mnt/b --json";
+  sudo harness/matrix.sh hermes --duration 1s   # mounts ext4, xfs, btrfs, ...
+  torn matrix scenarios/credentials-mode.yaml --fs a=/mnt/a --fs b=/mnt/b";
 
 const MERGE_EXAMPLES: &str = "\
 Examples:
-  torn merge linux-6.1/report.json linux-6.18/report.json --out reports/kernels
+  torn merge linux-6.1/report.json linux-6.18/report.json --out kernels
   torn merge artifacts/*/report.json --title 'torn: CI matrix'
 
-Reads report.json (torn.report/1 and /2) and matrix.json (torn.matrix/1 and /2).";
+Reads report.json (torn.report/1 to /3) and matrix.json (torn.matrix/1 to /3).";
 
 const LIST_EXAMPLES: &str = "\
 Examples:
@@ -134,7 +143,7 @@ Examples:
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
-  torn bench                                   # every format, 3 rounds of 1 s each
+  torn bench                             # every format, 3 rounds of 1 s each
   torn bench --format yaml --duration 3s --json
   torn bench --writer-stdio 'python3 examples/writers/durable.py {path}'";
 
@@ -147,7 +156,8 @@ Examples:
 const MAN_EXAMPLES: &str = "\
 Examples:
   torn man > torn.1 && man ./torn.1
-  torn man | gzip > /usr/local/share/man/man1/torn.1.gz";
+  torn man gate | man -l -
+  torn man --dir /usr/local/share/man/man1   # torn.1 and a page per command";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -268,9 +278,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print torn's man page (roff) on stdout.
+    /// Print a man page (roff) on stdout: torn(1), or one command's
+    /// (`torn man gate`: torn-gate(1)); --dir writes them all.
     #[command(after_help = MAN_EXAMPLES)]
-    Man,
+    Man {
+        /// The command whose page to print (default: torn(1), the overview).
+        command: Option<String>,
+        /// Write every page (torn.1, torn-gate.1, ...) into this directory
+        /// instead.
+        #[arg(long, conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
 }
 
 impl Command {
@@ -298,16 +316,16 @@ pub struct RunArgs {
     #[arg(long, env = "TORN_DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Stop each strategy after this many reads (all readers together).
-    #[arg(long, env = "TORN_READS")]
+    #[arg(long, env = "TORN_READS", value_parser = parse_whole)]
     pub reads: Option<u64>,
     /// Seed (determines every token written).
-    #[arg(long, env = "TORN_SEED")]
+    #[arg(long, env = "TORN_SEED", value_parser = parse_whole)]
     pub seed: Option<u64>,
     /// Reader threads per strategy.
-    #[arg(long, env = "TORN_READERS")]
+    #[arg(long, env = "TORN_READERS", value_parser = parse_count)]
     pub readers: Option<NonZeroUsize>,
     /// Writer threads per strategy.
-    #[arg(long, env = "TORN_WRITERS")]
+    #[arg(long, env = "TORN_WRITERS", value_parser = parse_count)]
     pub writers: Option<NonZeroUsize>,
     /// Run readers as separate processes instead of threads.
     #[arg(long)]
@@ -377,10 +395,10 @@ pub struct GateArgs {
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub write_timeout: Duration,
     /// Concurrent writer instances (two processes rotating the same file).
-    #[arg(long, default_value = "1")]
+    #[arg(long, default_value = "1", value_parser = parse_count)]
     pub writers: NonZeroUsize,
     /// Reader threads.
-    #[arg(long, default_value = "2", env = "TORN_READERS")]
+    #[arg(long, default_value = "2", env = "TORN_READERS", value_parser = parse_count)]
     pub readers: NonZeroUsize,
     /// Readers take flock(LOCK_SH) before reading.
     #[arg(long)]
@@ -403,11 +421,11 @@ pub struct GateArgs {
     pub crash: bool,
     /// With --crash: crash states generated per crash point at most; beyond,
     /// they are sampled, and a sampled stage leaves the gate inconclusive.
-    #[arg(long, env = "TORN_CRASH_STATES", default_value = "16384")]
+    #[arg(long, env = "TORN_CRASH_STATES", default_value = "16384", value_parser = parse_whole)]
     pub crash_max_states: u64,
     /// With --crash: crash states generated per model at most, over all
     /// crash points.
-    #[arg(long, env = "TORN_CRASH_STATES_TOTAL", default_value = "200000")]
+    #[arg(long, env = "TORN_CRASH_STATES_TOTAL", default_value = "200000", value_parser = parse_whole)]
     pub crash_max_states_total: u64,
     /// Do not trace the writer's system calls: each whole write (the whole
     /// run of a write command) then counts as one write window, and no
@@ -417,19 +435,19 @@ pub struct GateArgs {
     /// Delay injection: hold the traced writer up to this long (e.g. 200us)
     /// at random call boundaries inside its write windows, to widen rare
     /// races; the holds are drawn from --seed, so a run can be replayed.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_hold)]
     pub perturb: Option<Duration>,
     /// Completed writes (after the warm-up) a pass needs at least: no pass
     /// rests on a writer torn has barely seen write.
-    #[arg(long, default_value = "20", env = "TORN_MIN_WRITES")]
+    #[arg(long, default_value = "20", env = "TORN_MIN_WRITES", value_parser = parse_whole)]
     pub min_writes: u64,
     /// Write windows (spans in which the target was really changing, from
     /// the writer's trace) that reads overlapped, with zero anomalies: 300
     /// proves ≤ 1% per write at 95%.
-    #[arg(long, default_value = "300", env = "TORN_MIN_WINDOWS")]
+    #[arg(long, default_value = "300", env = "TORN_MIN_WINDOWS", value_parser = parse_whole)]
     pub min_windows: u64,
     /// Reads overlapping a write window the subject must survive with zero anomalies.
-    #[arg(long, default_value = "0", env = "TORN_MIN_EXPOSED")]
+    #[arg(long, default_value = "0", env = "TORN_MIN_EXPOSED", value_parser = parse_whole)]
     pub min_exposed: u64,
     /// Which route may prove a pass: `windows` (enough write windows
     /// overlapped by reads, with zero anomalies), `recipe` (every traced
@@ -442,7 +460,7 @@ pub struct GateArgs {
     #[arg(long, value_enum, default_value = "either", env = "TORN_PROOF")]
     pub proof: torn::report::verdict::ProofRoute,
     /// The 95% upper bound on the per-exposed-read anomaly probability to prove (0 for none).
-    #[arg(long, default_value = "0", env = "TORN_MAX_RATE")]
+    #[arg(long, default_value = "0", env = "TORN_MAX_RATE", value_parser = parse_probability)]
     pub max_rate: f64,
     /// Longest the subject may run to reach the targets.
     #[arg(long, default_value = "60s", env = "TORN_BUDGET", value_parser = parse_duration)]
@@ -451,12 +469,12 @@ pub struct GateArgs {
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub control: Duration,
     /// Seed (determines every token written).
-    #[arg(long, env = "TORN_SEED", default_value = "1")]
+    #[arg(long, env = "TORN_SEED", default_value = "1", value_parser = parse_whole)]
     pub seed: u64,
     /// After the run, SIGKILL the writer at this many random instants and
     /// check the file is whole and no temp file is left (line protocol and
     /// built-in strategies).
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", value_parser = parse_whole)]
     pub kill_trials: u64,
     /// Inject a real fault mid-run: read-only-dir, or full-disk (needs a
     /// small filesystem: harness/fs.sh up tmpfs-small, then --dir on it).
@@ -510,7 +528,7 @@ pub struct CrashArgs {
     #[arg(long = "model", value_name = "MODEL", value_enum, default_value = "strict")]
     pub models: Vec<torn::crash::Model>,
     /// Writes each built-in strategy makes (versions 1..=N over version 0).
-    #[arg(long, default_value = "3")]
+    #[arg(long, default_value = "3", value_parser = parse_count_u64)]
     pub writes: NonZeroU64,
     /// Format of the target (default: the template's, else yaml).
     #[arg(long, value_enum)]
@@ -527,13 +545,13 @@ pub struct CrashArgs {
     pub target: Option<String>,
     /// Seed: the tokens written (a trace's tokens must come from the same
     /// seed) and the sampler, where states are sampled.
-    #[arg(long, env = "TORN_SEED", default_value = "1")]
+    #[arg(long, env = "TORN_SEED", default_value = "1", value_parser = parse_whole)]
     pub seed: u64,
     /// Crash states generated per crash point at most; beyond, they are sampled.
-    #[arg(long, env = "TORN_CRASH_STATES", default_value = "16384")]
+    #[arg(long, env = "TORN_CRASH_STATES", default_value = "16384", value_parser = parse_whole)]
     pub max_states: u64,
     /// Crash states generated per subject and model at most, over all crash points.
-    #[arg(long, env = "TORN_CRASH_STATES_TOTAL", default_value = "200000")]
+    #[arg(long, env = "TORN_CRASH_STATES_TOTAL", default_value = "200000", value_parser = parse_whole)]
     pub max_states_total: u64,
     /// Scratch directory, where states are built (on the file system under
     /// test); must be empty or made by torn.
@@ -542,6 +560,17 @@ pub struct CrashArgs {
     /// Keep the scratch files after the run.
     #[arg(long)]
     pub keep_scratch: bool,
+    /// Write the recorded trace (of the one --strategy, --writer-stdio or
+    /// --writer-cmd subject) to this file, in the format --trace reads
+    /// (schema torn.trace/1, see `torn::crash::input`).
+    #[arg(long, value_name = "FILE.json")]
+    pub save_trace: Option<PathBuf>,
+    /// Where the report directory (report.json, report.md) is written.
+    #[arg(long, env = "TORN_REPORTS_DIR", default_value = "reports")]
+    pub reports_dir: PathBuf,
+    /// Write no report files.
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 /// What the gate judges: exactly one of these.
@@ -561,10 +590,92 @@ pub struct SubjectArgs {
     pub strategy: Option<String>,
 }
 
+/// The command line as typed, each argument shell-quoted where it needs
+/// it (`--writer-stdio 'python3 w.py {path}'`), so report.json's `command`
+/// can be pasted back into a shell.
+pub fn quoted_command_line() -> String {
+    shell_words::join(std::env::args())
+}
+
+/// A duration flag: `500ms`, `3s`, `1m`; more than zero and at most what
+/// torn runs a case ([`torn::limits::MAX_DURATION`]). Clap puts the flag's
+/// name in front of the message, so the message says what is wrong with the
+/// value in torn's words, never the parser's.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(s) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err("must be more than zero".into()),
-        Err(e) => Err(format!("{e}; write e.g. 500ms, 3s, 1m")),
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err("a duration cannot be negative; write e.g. 500ms, 3s, 1m".into());
+    }
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("a duration needs a unit: {t}ms, {t}s or {t}m"));
+    }
+    match humantime::parse_duration(t) {
+        Ok(d) if d.is_zero() => Err("must be more than zero".into()),
+        Ok(d) if d > torn::limits::MAX_DURATION => Err(format!(
+            "longer than torn runs anything (at most {}h)",
+            torn::limits::MAX_DURATION.as_secs() / 3600
+        )),
+        Ok(d) => Ok(d),
+        Err(_) if t.is_empty() => Err("empty; write a duration, e.g. 500ms, 3s, 1m".into()),
+        Err(_) => Err("not a duration; write e.g. 500ms, 3s, 1m (units: us, ms, s, m, h)".into()),
+    }
+}
+
+/// A `--perturb` hold: a duration of at most [`torn::limits::MAX_PERTURB`]
+/// (holds widen a window by microseconds).
+fn parse_hold(s: &str) -> Result<Duration, String> {
+    let max = torn::limits::MAX_PERTURB;
+    let too_long = || {
+        format!(
+            "holds of {}: torn holds a writer at most {} at a time (holds widen a window by microseconds)",
+            s.trim(),
+            humantime::format_duration(max)
+        )
+    };
+    match parse_duration(s) {
+        Ok(d) if d > max => Err(too_long()),
+        Err(_) if humantime::parse_duration(s.trim()).is_ok_and(|d| d > max) => Err(too_long()),
+        other => other,
+    }
+}
+
+/// A count of threads or processes: a whole number, at least 1.
+fn parse_count(s: &str) -> Result<NonZeroUsize, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => usize::try_from(n)
+            .ok()
+            .and_then(NonZeroUsize::new)
+            .ok_or_else(|| "too large".into()),
+        Err(_) if s.trim().starts_with('-') => Err("must be at least 1".into()),
+        Err(_) => Err("not a whole number; write e.g. 2".into()),
+    }
+}
+
+/// A count of writes: a whole number, at least 1.
+fn parse_count_u64(s: &str) -> Result<NonZeroU64, String> {
+    parse_count(s).map(|n| NonZeroU64::new(n.get() as u64).expect("non-zero"))
+}
+
+/// A whole number (a count, a seed).
+fn parse_whole(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    t.parse::<u64>().map_err(|_| {
+        if t.starts_with('-') {
+            "cannot be negative".into()
+        } else if t.is_empty() {
+            "empty; write a whole number".into()
+        } else {
+            format!("`{t}` is not a whole number")
+        }
+    })
+}
+
+/// A probability: a number in [0, 1), e.g. 1e-5.
+fn parse_probability(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(p) if (0.0..1.0).contains(&p) => Ok(p),
+        Ok(_) => Err("must be a probability in [0, 1), e.g. 1e-5".into()),
+        Err(_) => Err("not a number; write a probability in [0, 1), e.g. 1e-5".into()),
     }
 }

@@ -42,10 +42,30 @@ use super::ops::{InitialFile, Logical, TraceError};
 use crate::classify::Classifier;
 use crate::trace::{Call, Event};
 
+/// The schema of trace files torn writes (`torn crash --save-trace`);
+/// bumped on an incompatible change. A file without `schema` is read as
+/// this version.
+pub const SCHEMA: &str = "torn.trace/1";
+
 /// A trace file, with its defaults filled in.
+///
+/// Version 1 (`"schema": "torn.trace/1"`): `events` (each with `start_ns`,
+/// `end_ns`, `tid`, `result` and `call`, as [`Event`] serializes), and
+/// optionally `target`, `initial_version`, `acks`, `seed` (the seed whose
+/// tokens the writes carry: `torn crash --trace` refuses another) and
+/// `source` (what was recorded, for people).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceFile {
+    /// [`SCHEMA`]; absent in hand-written files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// What was recorded (`rename-durable`, `writer-stdio: ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The seed that issued the tokens written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     pub events: Vec<Event>,
     #[serde(default)]
     pub target: Option<PathBuf>,
@@ -64,11 +84,22 @@ fn version_zero() -> Option<u64> {
 pub enum InputError {
     #[error("cannot read trace file {path}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("trace file {path}: {source} (expected a JSON array of events, or {{\"events\": [...], ...}})")]
-    Parse {
+    /// Not `source`: serde's message is part of this one (with its line and
+    /// column), and would otherwise be printed twice by `{:#}`.
+    #[error(
+        "trace file {path}: {error} (expected a JSON array of events, or {{\"events\": [...], ...}}; see `torn help crash`)"
+    )]
+    Parse { path: PathBuf, error: serde_json::Error },
+    #[error(
+        "trace file {path}: its writes carry the tokens of seed {recorded}; run with --seed {recorded} (given: {given})"
+    )]
+    Seed {
         path: PathBuf,
-        source: serde_json::Error,
+        recorded: u64,
+        given: u64,
     },
+    #[error("trace file {path}: schema `{found}` is not one this torn reads ({SCHEMA})")]
+    Schema { path: PathBuf, found: String },
     #[error("trace file {path}: cannot tell which file is the target (no rename, no write); add \"target\"")]
     NoTarget { path: PathBuf },
     #[error("trace file {path}: {source}")]
@@ -86,9 +117,9 @@ impl TraceFile {
                 source,
             },
         )?;
-        let parse = |source| InputError::Parse {
+        let parse = |error| InputError::Parse {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let value: serde_json::Value = serde_json::from_str(&text).map_err(parse)?;
         let events = value
@@ -101,15 +132,27 @@ impl TraceFile {
                 source: TraceError::TooManyEvents(events),
             });
         }
+        // Parsed again from the text, not from `value`: serde then says the
+        // line and column of a bad event.
         if value.is_array() {
             Ok(Self {
-                events: serde_json::from_value(value).map_err(parse)?,
+                schema: None,
+                source: None,
+                seed: None,
+                events: serde_json::from_str(&text).map_err(parse)?,
                 target: None,
                 initial_version: Some(0),
                 acks: None,
             })
         } else {
-            serde_json::from_value(value).map_err(parse)
+            let file: Self = serde_json::from_str(&text).map_err(parse)?;
+            match file.schema.as_deref() {
+                None | Some(SCHEMA) => Ok(file),
+                Some(other) => Err(InputError::Schema {
+                    path: path.to_path_buf(),
+                    found: other.to_string(),
+                }),
+            }
         }
     }
 

@@ -198,6 +198,39 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
 }
 
+/// What to say when `name` is neither a built-in template nor a file: the
+/// closest built-in name (a typo such as `hermez`), else the list of them.
+pub fn no_such_template(name: &str) -> String {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    };
+    let closest = BUILTINS
+        .iter()
+        .map(|b| (distance(name, b.name), b.name))
+        .min()
+        .filter(|(d, _)| *d <= 2 && *d < name.chars().count());
+    let names = BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ");
+    match closest {
+        Some((_, b)) => format!(
+            "`{name}` is not a built-in template and no file `{name}` exists; did you mean the built-in `{b}`? (built-ins: {names})"
+        ),
+        None => {
+            format!("`{name}` is not a built-in template and no file `{name}` exists (built-ins: {names})")
+        }
+    }
+}
+
 /// Why a template could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {

@@ -29,17 +29,22 @@ impl Reporter for Html {
     }
 }
 
-const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1400px}\
-table{border-collapse:collapse;font-size:12px;margin:1em 0}\
-th,td{border:1px solid #ccc;padding:2px 5px;text-align:right;white-space:nowrap;vertical-align:top}\
-th{background:#f3f3f3}td.l,th.l{text-align:left}\
-.scroll{overflow-x:auto}\
+/// The page fits a 1280 px window at any label length: text cells and code
+/// in tables wrap (numbers never do), headers wrap at their hyphens, long
+/// unbroken strings (mount options, paths) break anywhere, plots scale down
+/// to the page; nothing needs a horizontal scroll bar.
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1400px;overflow-wrap:anywhere}\
+table{border-collapse:collapse;font-size:12px;margin:1em 0;max-width:100%}\
+th,td{border:1px solid #ccc;padding:2px 5px;text-align:right;vertical-align:top}\
+td{white-space:nowrap}th{background:#f3f3f3;white-space:normal;overflow-wrap:normal}\
+td.l,th.l{text-align:left}td.l{white-space:normal;overflow-wrap:anywhere;min-width:6em}\
+td.label{max-width:24em}td code{white-space:normal;overflow-wrap:anywhere}\
 .pass,.reproduced,.expected{color:#2a7a2a}.fail,.subject-error,.anomalies-found{color:#b00}\
 .inconclusive,.interrupted{color:#a60}.info{color:#555}\
 dl.glossary{display:grid;grid-template-columns:max-content auto;gap:2px 1em;font-size:14px}\
 dl.glossary dt{font-family:monospace;font-weight:bold}dl.glossary dd{margin:0}\
-pre{background:#f7f7f7;padding:6px;font-size:12px;overflow-x:auto}\
-figure{margin:1.5em 0}code{background:#f5f5f5;padding:0 3px}";
+pre{background:#f7f7f7;padding:6px;font-size:12px;white-space:pre-wrap}\
+figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}code{background:#f5f5f5;padding:0 3px}";
 
 /// Renders one run (one report) or a matrix (several reports, one per
 /// filesystem or machine) as a page.
@@ -80,7 +85,7 @@ fn summary(s: &mut String, reports: &[Report]) {
             }
         }
     }
-    s.push_str("<h2>Summary: strategy × filesystem</h2>\n<div class=\"scroll\"><table><tr><th class=\"l\">strategy</th>");
+    s.push_str("<h2>Summary: strategy × filesystem</h2>\n<table><tr><th class=\"l\">strategy</th>");
     for r in reports {
         let _ = write!(
             s,
@@ -92,7 +97,7 @@ fn summary(s: &mut String, reports: &[Report]) {
     }
     s.push_str("</tr>\n");
     for label in labels {
-        let _ = write!(s, "<tr><td class=\"l\">{}</td>", escape(label));
+        let _ = write!(s, "<tr><td class=\"l label\">{}</td>", escape(label));
         for r in reports {
             let Some(c) = r.cases.iter().find(|c| c.label == label) else {
                 s.push_str("<td class=\"l\">—</td>");
@@ -112,7 +117,7 @@ fn summary(s: &mut String, reports: &[Report]) {
         }
         s.push_str("</tr>\n");
     }
-    s.push_str("</table></div>\n");
+    s.push_str("</table>\n");
 }
 
 fn run_section(s: &mut String, r: &Report) {
@@ -151,7 +156,7 @@ fn run_section(s: &mut String, r: &Report) {
 }
 
 fn html_table(r: &Report) -> String {
-    let mut s = String::from("<div class=\"scroll\"><table><tr>");
+    let mut s = String::from("<table><tr>");
     for col in &table::COLUMNS {
         let _ = write!(
             s,
@@ -167,6 +172,8 @@ fn html_table(r: &Report) -> String {
         for (i, (cell, col)) in row.iter().zip(&table::COLUMNS).enumerate() {
             let class = if i == last {
                 format!(" class=\"l {}\"", case.status.name())
+            } else if i == 0 {
+                " class=\"l label\"".into()
             } else if col.text {
                 " class=\"l\"".into()
             } else {
@@ -183,7 +190,7 @@ fn html_table(r: &Report) -> String {
         }
         s.push_str("</tr>\n");
     }
-    s.push_str("</table></div>\n");
+    s.push_str("</table>\n");
     s
 }
 
@@ -346,7 +353,11 @@ fn plots_for(s: &mut String, reports: &[Report]) {
             if let Some(t) = &c.timeline {
                 figure(
                     s,
-                    &plots::timeline(&format!("{}: anomalies against writes", c.label), t),
+                    &plots::timeline(
+                        &format!("{}: anomalies against writes", c.label),
+                        t,
+                        c.elapsed_s * 1000.0,
+                    ),
                 );
             }
         }

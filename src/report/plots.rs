@@ -3,7 +3,10 @@
 //!
 //! Category charts are horizontal: one row per strategy (or filesystem),
 //! labels drawn at the left, values on a (log) x axis, one colour per series.
-//! Legends sit below the plotting area, never on the data; counts get
+//! Legends sit below the plotting area, never on the data, and wrap onto
+//! as many lines as their entries need (every series has one); row labels
+//! get the room they need up to a limit, beyond which they are shortened
+//! in the middle with the full text on hover (an SVG `<title>`). Counts get
 //! integer ticks, and no tick reads like "10000.0".
 
 use plotters::coord::Shift;
@@ -14,9 +17,15 @@ use super::Timeline;
 use crate::numbers::thousands;
 use crate::stats::Estimate;
 
-const WIDTH: u32 = 960;
-const LEFT: u32 = 250;
+const WIDTH: u32 = 1100;
+/// The room for row labels: at least this much...
+const MIN_LEFT: u32 = 120;
+/// ...and at most this much; longer labels are shortened.
+const MAX_LEFT: u32 = 440;
 const FONT: &str = "sans-serif";
+/// A generous width of one character of 13 px sans-serif text, so that an
+/// estimated width is never short of the drawn one.
+const CHAR_PX: f64 = 7.6;
 
 /// One series (a filesystem, say) of values per row.
 pub struct Series<T> {
@@ -25,12 +34,96 @@ pub struct Series<T> {
     pub points: Vec<(usize, T)>,
 }
 
-fn height(rows: usize, series: usize) -> u32 {
-    110 + 34 * rows.max(1) as u32 + 18 * series as u32 + LEGEND
+fn height(rows: usize, series: usize, legend: u32) -> u32 {
+    110 + 34 * rows.max(1) as u32 + 18 * series as u32 + legend
 }
 
-/// Height of the legend strip under a chart.
-const LEGEND: u32 = 28;
+/// Height of one line of legend under a chart.
+const LEGEND_LINE: u32 = 24;
+
+/// Width of a text of `chars` characters, estimated generously.
+fn text_px(chars: usize) -> i32 {
+    (chars as f64 * CHAR_PX).ceil() as i32
+}
+
+/// Each legend entry's position (x, line), wrapping at `width`.
+fn legend_layout(items: &[(String, RGBColor, Mark)], width: u32) -> Vec<(i32, u32)> {
+    let (mut x, mut line) = (12, 0);
+    items
+        .iter()
+        .map(|(name, _, _)| {
+            let w = 20 + text_px(name.chars().count()) + 24;
+            if x > 12 && x + w > width as i32 - 12 {
+                x = 12;
+                line += 1;
+            }
+            let at = (x, line);
+            x += w;
+            at
+        })
+        .collect()
+}
+
+/// Height of the legend of `items` (0 without items).
+fn legend_height(items: &[(String, RGBColor, Mark)]) -> u32 {
+    legend_layout(items, WIDTH)
+        .last()
+        .map_or(0, |(_, line)| (line + 1) * LEGEND_LINE + 6)
+}
+
+/// Row labels as drawn, and the room they take: a label that would need
+/// more than [`MAX_LEFT`] is shortened in the middle (`…`); `titles` pairs
+/// each shortened label with its full text, for [`with_titles`].
+struct RowLabels {
+    shown: Vec<String>,
+    left: u32,
+    titles: Vec<(String, String)>,
+}
+
+impl RowLabels {
+    fn new(rows: &[String]) -> Self {
+        let max_chars = ((MAX_LEFT as f64 - 24.0) / CHAR_PX) as usize;
+        let mut titles = Vec::new();
+        let shown: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let n = r.chars().count();
+                if n <= max_chars {
+                    return r.clone();
+                }
+                let head = (max_chars - 1) / 2;
+                let tail = max_chars - 1 - head;
+                let short: String = r
+                    .chars()
+                    .take(head)
+                    .chain(std::iter::once('…'))
+                    .chain(r.chars().skip(n - tail))
+                    .collect();
+                titles.push((short.clone(), r.clone()));
+                short
+            })
+            .collect();
+        let widest = shown.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+        let left = (text_px(widest) as u32 + 24).clamp(MIN_LEFT, MAX_LEFT);
+        Self { shown, left, titles }
+    }
+}
+
+/// Gives each shortened label its full text on hover: an SVG `<title>`
+/// inside its `<text>` element.
+fn with_titles(svg: String, titles: &[(String, String)]) -> String {
+    let mut svg = svg;
+    for (short, full) in titles {
+        let short = super::xml::escape(short);
+        // plotters writes a text's content on a line of its own.
+        svg = svg.replacen(
+            &format!(">\n{short}\n</text>"),
+            &format!("><title>{}</title>\n{short}\n</text>", super::xml::escape(full)),
+            1,
+        );
+    }
+    svg
+}
 
 /// How a series is marked in its legend.
 #[derive(Clone, Copy)]
@@ -50,10 +143,9 @@ fn with_legend<'a>(
         return Ok(root.clone());
     }
     let (w, h) = root.dim_in_pixel();
-    let (chart, strip) = root.split_vertically(h - LEGEND);
-    let mut x = LEFT as i32;
-    let y = (LEGEND / 2) as i32;
-    for (name, c, mark) in items {
+    let (chart, strip) = root.split_vertically(h - legend_height(items));
+    for ((name, c, mark), (x, line)) in items.iter().zip(legend_layout(items, w)) {
+        let y = (line * LEGEND_LINE + LEGEND_LINE / 2) as i32;
         match mark {
             Mark::Dot => strip.draw(&Circle::new((x + 6, y), 5, c.filled()))?,
             Mark::Bar => strip.draw(&Rectangle::new([(x, y - 3), (x + 12, y + 3)], c.filled()))?,
@@ -64,10 +156,6 @@ fn with_legend<'a>(
             plotters::style::text_anchor::VPos::Center,
         ));
         strip.draw(&Text::new(name.clone(), (x + 20, y), style))?;
-        x += 40 + 7 * name.chars().count() as i32;
-        if x > w as i32 - 100 {
-            break;
-        }
     }
     Ok(chart)
 }
@@ -126,11 +214,13 @@ fn render_svg(size: (u32, u32), draw: impl FnOnce(&Area<'_>) -> DrawResult) -> S
 }
 
 /// A chart with one row per category: caption, margins, room for row labels.
-fn row_chart<'a, 'b>(root: &'a Area<'b>, title: &str) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+fn row_chart<'a, 'b>(root: &'a Area<'b>, title: &str, left: u32) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
     let mut b = ChartBuilder::on(root);
     b.caption(title, (FONT, 18))
         .margin(12)
-        .margin_left(LEFT)
+        .margin_left(left)
+        // Room for half of the last tick's label ("1,000,000") past the axis.
+        .margin_right(36)
         .x_label_area_size(36);
     b
 }
@@ -147,15 +237,19 @@ fn offset(s: usize, n: usize) -> f64 {
 
 fn row_labels<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    rows: &[String],
+    labels: &RowLabels,
     y_of: impl Fn(usize) -> i32,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    for (i, name) in rows.iter().enumerate() {
+    for (i, name) in labels.shown.iter().enumerate() {
         let style = TextStyle::from((FONT, 13).into_font()).pos(plotters::style::text_anchor::Pos::new(
             plotters::style::text_anchor::HPos::Right,
             plotters::style::text_anchor::VPos::Center,
         ));
-        root.draw(&Text::new(name.clone(), (LEFT as i32 - 12, y_of(i)), style))?;
+        root.draw(&Text::new(
+            name.clone(),
+            (labels.left as i32 - 12, y_of(i)),
+            style,
+        ))?;
     }
     Ok(())
 }
@@ -181,11 +275,13 @@ pub fn anomaly_rates(title: &str, rows: &[String], series: &[Series<Estimate>]) 
         .filter(|(_, s)| series.len() > 1 || !s.name.is_empty())
         .map(|(i, s)| (s.name.clone(), color(i), Mark::Dot))
         .collect();
-    render_svg((WIDTH, height(rows.len(), series.len())), |root| {
+    let labels = RowLabels::new(rows);
+    let size = (WIDTH, height(rows.len(), series.len(), legend_height(&legend)));
+    let svg = render_svg(size, |root| {
         let n = rows.len().max(1) as f64;
         let area = with_legend(root, &legend)?;
-        let mut chart =
-            row_chart(&area, title).build_cartesian_2d((floor..1.0).log_scale(), -0.5..n - 0.5)?;
+        let mut chart = row_chart(&area, title, labels.left)
+            .build_cartesian_2d((floor..1.0).log_scale(), -0.5..n - 0.5)?;
         chart
             .configure_mesh()
             .y_labels(0)
@@ -219,11 +315,12 @@ pub fn anomaly_rates(title: &str, rows: &[String], series: &[Series<Estimate>]) 
                 }
             }
         }
-        row_labels(&area, rows, |i| {
+        row_labels(&area, &labels, |i| {
             chart.backend_coord(&(floor, n - 1.0 - i as f64)).1
         })?;
         Ok(())
-    })
+    });
+    with_titles(svg, &labels.titles)
 }
 
 /// Write latency per row × series: a bar from p50 to p99, ticks at p90 and max.
@@ -245,11 +342,13 @@ pub fn latencies(title: &str, rows: &[String], series: &[Series<Latency>]) -> St
         .filter(|_| series.len() > 1)
         .map(|(i, s)| (s.name.clone(), color(i), Mark::Bar))
         .collect();
-    render_svg((WIDTH, height(rows.len(), series.len())), |root| {
+    let labels = RowLabels::new(rows);
+    let size = (WIDTH, height(rows.len(), series.len(), legend_height(&legend)));
+    let svg = render_svg(size, |root| {
         let n = rows.len().max(1) as f64;
         let area = with_legend(root, &legend)?;
-        let mut chart =
-            row_chart(&area, title).build_cartesian_2d((left..hi * 2.0).log_scale(), -0.5..n - 0.5)?;
+        let mut chart = row_chart(&area, title, labels.left)
+            .build_cartesian_2d((left..hi * 2.0).log_scale(), -0.5..n - 0.5)?;
         chart
             .configure_mesh()
             .y_labels(0)
@@ -274,17 +373,21 @@ pub fn latencies(title: &str, rows: &[String], series: &[Series<Latency>]) -> St
                 chart.draw_series(std::iter::once(Cross::new((l.max.max(left), y), 4, c)))?;
             }
         }
-        row_labels(&area, rows, |i| chart.backend_coord(&(lo, n - 1.0 - i as f64)).1)?;
+        row_labels(&area, &labels, |i| {
+            chart.backend_coord(&(lo, n - 1.0 - i as f64)).1
+        })?;
         Ok(())
-    })
+    });
+    with_titles(svg, &labels.titles)
 }
 
 /// One horizontal bar per row.
 pub fn bars(title: &str, x_desc: &str, rows: &[String], values: &[f64]) -> String {
     let hi = values.iter().copied().fold(1.0f64, f64::max) * 1.1;
-    render_svg((WIDTH, height(rows.len(), 0)), |root| {
+    let labels = RowLabels::new(rows);
+    let svg = render_svg((WIDTH, height(rows.len(), 0, 0)), |root| {
         let n = rows.len().max(1) as f64;
-        let mut chart = row_chart(root, title).build_cartesian_2d(0.0..hi, -0.5..n - 0.5)?;
+        let mut chart = row_chart(root, title, labels.left).build_cartesian_2d(0.0..hi, -0.5..n - 0.5)?;
         chart
             .configure_mesh()
             .y_labels(0)
@@ -299,15 +402,31 @@ pub fn bars(title: &str, x_desc: &str, rows: &[String], values: &[f64]) -> Strin
                 color(i).filled(),
             )))?;
         }
-        row_labels(root, rows, |i| chart.backend_coord(&(0.0, n - 1.0 - i as f64)).1)?;
+        row_labels(root, &labels, |i| {
+            chart.backend_coord(&(0.0, n - 1.0 - i as f64)).1
+        })?;
         Ok(())
-    })
+    });
+    with_titles(svg, &labels.titles)
 }
 
 /// Anomalous reads (left axis, red) against committed writes (right axis,
-/// blue) per time bucket of one case. Both are counts: integer axes.
-pub fn timeline(title: &str, t: &Timeline) -> String {
-    let n = t.anomalies.len().max(1);
+/// blue) per time bucket of one case. Both are counts: integer axes. The
+/// x axis spans the case's real time, `elapsed_ms` (a gate's subject that
+/// proved its target in 2 s of a 60 s budget is drawn over 2 s), not the
+/// time it was given.
+pub fn timeline(title: &str, t: &Timeline, elapsed_ms: f64) -> String {
+    let all = t.anomalies.len().max(1);
+    let n = if elapsed_ms > 0.0 && t.bucket_ms > 0.0 {
+        ((elapsed_ms / t.bucket_ms).ceil() as usize).clamp(1, all)
+    } else {
+        all
+    };
+    let t = &Timeline {
+        bucket_ms: t.bucket_ms,
+        anomalies: t.anomalies.iter().take(n).copied().collect(),
+        writes: t.writes.iter().take(n).copied().collect(),
+    };
     let x_max = t.bucket_ms * n as f64;
     // 10% headroom, at least 1, so the highest count is not on the frame.
     let top = |v: &[u64]| {
@@ -320,7 +439,7 @@ pub fn timeline(title: &str, t: &Timeline) -> String {
         ("anomalous reads (left axis)".to_string(), color(1), Mark::Line),
     ];
     let bucket = format!("{} ms", tick(&t.bucket_ms));
-    render_svg((WIDTH, 260 + LEGEND), |root| {
+    render_svg((WIDTH, 260 + legend_height(&legend)), |root| {
         let area = with_legend(root, &legend)?;
         let mut chart = ChartBuilder::on(&area)
             .caption(title, (FONT, 16))
@@ -332,9 +451,11 @@ pub fn timeline(title: &str, t: &Timeline) -> String {
             .set_secondary_coord(0.0..x_max, 0..w_max);
         chart
             .configure_mesh()
-            .x_desc(format!(
-                "ms since start: one point per {bucket} bucket (the last also counts what came after the end)"
-            ))
+            .x_desc(if n == all {
+                format!("ms since start: one point per {bucket} bucket (the last also counts what came after the end)")
+            } else {
+                format!("ms since start, until the case ended: one point per {bucket} bucket")
+            })
             .y_desc(format!("anomalous reads per {bucket}"))
             .x_label_formatter(&tick)
             .y_labels(6)
@@ -368,7 +489,55 @@ fn error_svg(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::tick;
+    use super::*;
+
+    #[test]
+    fn every_series_has_a_legend_entry_and_long_labels_keep_their_full_text() {
+        let names = ["tmpfs", "ext4", "xfs", "btrfs", "overlayfs", "fuse-bindfs"];
+        let rows = vec![
+            "naive-truncate".to_string(),
+            "subject: writer-stdio: python3 examples/writers/a_very_long_writer_name.py {path}".to_string(),
+        ];
+        let series: Vec<Series<Latency>> = names
+            .iter()
+            .map(|n| Series {
+                name: format!("{n} (6.18.44-fc-v1272)"),
+                points: vec![(
+                    0,
+                    Latency {
+                        p50: 10.0,
+                        p90: 20.0,
+                        p99: 30.0,
+                        max: 40.0,
+                    },
+                )],
+            })
+            .collect();
+        let svg = latencies("t", &rows, &series);
+        for n in names {
+            assert!(
+                svg.contains(&format!(">\n{n} (6.18.44-fc-v1272)\n</text>")),
+                "{n}: {svg}"
+            );
+        }
+        // Shortened in the middle, the whole label on hover.
+        assert!(svg.contains(&format!("<title>{}</title>", super::super::xml::escape(&rows[1]))));
+        assert!(svg.contains("subject: writer-stdio: python3"));
+        assert!(svg.contains("…"));
+    }
+
+    #[test]
+    fn a_timeline_spans_the_real_elapsed_time() {
+        let t = Timeline {
+            bucket_ms: 600.0,
+            anomalies: vec![0; 100],
+            writes: vec![1; 100],
+        };
+        let svg = timeline("t", &t, 2_500.0);
+        // Five buckets of 600 ms cover 2.5 s: the axis ends at 3,000 ms, not 60,000.
+        assert!(svg.contains(">\n3,000\n<"), "{svg}");
+        assert!(!svg.contains(">\n60,000\n<"), "{svg}");
+    }
 
     #[test]
     fn ticks_read_like_numbers() {

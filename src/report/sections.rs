@@ -135,11 +135,11 @@ pub fn html(r: &Report) -> String {
             );
             let Some(t) = &c.trace else { continue };
             if !t.recipes.recipes.is_empty() {
-                s.push_str("<table><tr><th>writes</th><th>recipe</th></tr>\n");
+                s.push_str("<table><tr><th>writes</th><th class=\"l\">recipe</th></tr>\n");
                 for rc in &t.recipes.recipes {
                     let _ = writeln!(
                         s,
-                        "<tr><td class=\"n\">{}</td><td><code>{}</code></td></tr>",
+                        "<tr><td class=\"n\">{}</td><td class=\"l\"><code>{}</code></td></tr>",
                         thousands(rc.writes),
                         escape(&rc.recipe)
                     );
@@ -167,11 +167,11 @@ pub fn html(r: &Report) -> String {
         }
     }
     if !r.crash.is_empty() {
-        s.push_str("<h3>Crash states</h3>\n<table><tr><th>subject</th><th>model</th><th>crash points</th><th>states</th><th>verdict</th></tr>\n");
+        s.push_str("<h3>Crash states</h3>\n<table><tr><th class=\"l\">subject</th><th class=\"l\">model</th><th>crash points</th><th>states</th><th class=\"l\">verdict</th></tr>\n");
         for c in &r.crash {
             let _ = writeln!(
                 s,
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                "<tr><td class=\"l label\">{}</td><td class=\"l\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"l\">{}</td></tr>",
                 escape(&c.subject),
                 c.report.model.name(),
                 thousands(c.report.crash_points as u64),

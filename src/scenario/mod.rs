@@ -335,6 +335,13 @@ impl Scenario {
             let key = self.client_key.as_deref().unwrap_or(b.client_key);
             return Template::new(b.name, b.format, key, b.text).map_err(wrap);
         }
+        if !base.join(&name).exists() {
+            return Err(ScenarioError::Invalid {
+                path: origin.to_string(),
+                field: "template",
+                message: format::no_such_template(&name),
+            });
+        }
         let Some(key) = self.client_key.as_deref() else {
             return Err(ScenarioError::Invalid {
                 path: origin.to_string(),
