@@ -359,9 +359,12 @@ fn calibrate(
     let (strategy, max_rate) = CALIBRATION;
     let label = format!("calibration: rename-over ({strategy})");
     if !cli.quiet {
-        eprintln!(
-            "{label}: the subject's writes all replace the file by rename; racing {strategy} on this filesystem"
+        let line = format!(
+            "{label}: the subject's writes all replace the file by rename; racing {strategy} on this \
+             filesystem to ≤ {} anomalies per exposed read",
+            torn::numbers::sci(max_rate)
         );
+        eprintln!("{}", table::wrap(&line, table::sentence_width()));
     }
     let mut calibration = scenario.clone();
     let mut entry = torn::scenario::CaseEntry {
@@ -376,7 +379,9 @@ fn calibrate(
         dir: output.dir.clone(),
         keep_scratch: output.keep_scratch,
         reports_dir: None,
-        verbose: !cli.quiet,
+        // Its status in the gate's report is the verdict room's, not the
+        // one this run of its own would print.
+        verbose: false,
         rules: torn::report::Rules {
             proof: Some(ProofTarget {
                 min_writes: 2,

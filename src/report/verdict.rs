@@ -341,7 +341,15 @@ impl ProofTarget {
         if self.exposed_needed() > 0 {
             parts.push(format!("≥ {} exposed reads", thousands(self.exposed_needed())));
         }
-        format!("0 anomalies in {}", parts.join(", "))
+        let recipe = format!(
+            "≥ {} writes, each atomic by its traced recipe, that recipe calibrated on this filesystem",
+            thousands(self.min_writes)
+        );
+        match self.route {
+            ProofRoute::Windows => format!("0 anomalies in {}", parts.join(", ")),
+            ProofRoute::Recipe => format!("0 anomalies in {recipe}"),
+            ProofRoute::Either => format!("0 anomalies in {} (or in {recipe})", parts.join(", ")),
+        }
     }
 }
 
@@ -479,9 +487,13 @@ fn recipe_route(
             thousands(c.windows.hit)
         )),
         Some(Err(why)) => Err(why.clone()),
-        None => Err("no calibration ran".into()),
+        None => Err(NO_CALIBRATION.into()),
     }
 }
+
+/// Why the recipe route has not proven a case whose every other fact
+/// allows it: its class was not calibrated (yet).
+const NO_CALIBRATION: &str = "no calibration of its recipe class ran";
 
 fn judge_case(
     c: &CaseReport,
@@ -559,6 +571,14 @@ fn judge_case_status(
                 match (windows, recipe) {
                     (true, _) => {}
                     (false, Some(Ok(evidence))) => by_recipe = Some(evidence),
+                    (false, Some(Err(e))) if e == NO_CALIBRATION && stage == Stage::Running => {
+                        return (
+                            CaseStatus::Pending,
+                            "readers done; its writes are all atomic by recipe, and the calibration of \
+                             that recipe on this filesystem has not run yet"
+                                .into(),
+                        );
+                    }
                     (false, recipe) => {
                         let mut why = Vec::new();
                         if proof.route.windows() {
