@@ -92,7 +92,7 @@ pub struct RunOptions {
 
 /// How long a gated case goes on after its first flagged write, for its
 /// readers to show what the recipe does (a failure by reads and by recipe
-/// says more than one by recipe alone).
+/// says more than one by recipe alone), and at least after its fault starts.
 const FLAGGED_GRACE: Duration = Duration::from_secs(1);
 
 /// A run whose cases are done (or were interrupted).
@@ -203,6 +203,12 @@ pub fn run(
             &case.label,
         );
         let (proof, expect, duration) = (opts.rules.proof, case.expect, case.duration);
+        // A case with a fault proves nothing about it before it has written
+        // under it for a while.
+        let fault_after = case
+            .fault
+            .as_ref()
+            .map_or(Duration::ZERO, |f| f.after + FLAGGED_GRACE);
         // When a write's recipe was first flagged: the case goes on a little
         // longer so that its readers can show what the recipe does to them.
         let mut flagged_at = None;
@@ -236,12 +242,13 @@ pub fn run(
             let windows_short = !t.route.windows()
                 || (p.windows_hit as f64) * duration.as_secs_f64()
                     < (t.min_windows as f64) * p.elapsed.as_secs_f64();
-            let by_recipe = t.route.recipe()
+            let by_recipe = t.recipe_allowed()
                 && p.other_writes == 0
                 && p.atomic_writes >= t.min_writes
                 && p.writes >= t.min_writes
                 && windows_short;
-            if p.anomalies > 0 || flag_seen || (clean && (by_windows || by_recipe)) {
+            let faulted = p.elapsed > fault_after;
+            if p.anomalies > 0 || flag_seen || (clean && faulted && (by_windows || by_recipe)) {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -358,7 +365,7 @@ fn gate_progress(p: &Progress, t: &ProofTarget, budget: Duration) -> String {
             thousands(t.min_windows)
         ));
     }
-    if t.route.recipe() {
+    if t.recipe_allowed() {
         parts.push(match p.other_writes {
             0 => format!("recipe: {} atomic", thousands(p.atomic_writes)),
             n => format!("recipe: {} not atomic", thousands(n)),

@@ -459,7 +459,14 @@ fn a_ten_gigabyte_sparse_file_next_to_the_target_costs_no_memory_or_time() {
     let budget = 3;
     let mut gate = torn_in(tmp.path());
     gate.args(["gate", "--format", "yaml", "--control", "200ms", "--no-report"])
-        .args(["--budget", &format!("{budget}s"), "--min-windows", "100000000"])
+        .args([
+            "--budget",
+            &format!("{budget}s"),
+            "--min-windows",
+            "100000000",
+            "--proof",
+            "windows",
+        ])
         .arg("--writer-stdio")
         .arg(format!("python3 {} {{path}} {writers}", w.display()));
     gate.stdout(Stdio::null()).stderr(Stdio::piped());

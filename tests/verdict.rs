@@ -289,6 +289,9 @@ fn an_inconclusive_on_windows_agrees_everywhere() {
         "1000000",
         "--budget",
         "1500ms",
+        // Its writes are atomic by recipe: only the windows route is asked.
+        "--proof",
+        "windows",
     ]);
     assert_eq!(o.code, torn::exit::INCONCLUSIVE, "{}", o.stderr);
     let s = subject(&o);
@@ -340,6 +343,8 @@ fn an_interrupted_gate_agrees_everywhere() {
             "1000000",
             "--budget",
             "60s",
+            "--proof",
+            "windows",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -344,7 +344,7 @@ fn calibrate(
         return Ok(());
     };
     let atomic = &trace.recipes.atomic;
-    let needed = proof.route.recipe()
+    let needed = proof.recipe_allowed()
         && !CANCEL.load(std::sync::atomic::Ordering::Relaxed)
         && subject.subject_error.is_none()
         && !subject.interrupted

@@ -288,6 +288,17 @@ impl Shown {
 }
 
 impl ProofTarget {
+    /// Whether the recipe route may prove a pass: asked for, or allowed by
+    /// `either` when the user asked for no bound on reads (`--min-exposed`,
+    /// `--max-rate` ask for read evidence, which a recipe is not).
+    pub fn recipe_allowed(&self) -> bool {
+        match self.route {
+            ProofRoute::Recipe => true,
+            ProofRoute::Either => self.exposed_needed() == 0,
+            ProofRoute::Windows => false,
+        }
+    }
+
     /// Whether zero anomalies with `s` meets the target.
     pub fn met(&self, s: Shown) -> bool {
         self.missing(s).is_empty()
@@ -346,9 +357,9 @@ impl ProofTarget {
             thousands(self.min_writes)
         );
         match self.route {
-            ProofRoute::Windows => format!("0 anomalies in {}", parts.join(", ")),
             ProofRoute::Recipe => format!("0 anomalies in {recipe}"),
-            ProofRoute::Either => format!("0 anomalies in {} (or in {recipe})", parts.join(", ")),
+            _ if self.recipe_allowed() => format!("0 anomalies in {} (or in {recipe})", parts.join(", ")),
+            _ => format!("0 anomalies in {}", parts.join(", ")),
         }
     }
 }
@@ -563,11 +574,25 @@ fn judge_case_status(
                     "no read overlapped a write: zero proves nothing".into(),
                 );
             }
+            if let Some(f) = &c.case.fault
+                && c.elapsed_s < f.after.as_secs_f64()
+            {
+                return (
+                    CaseStatus::Inconclusive,
+                    format!(
+                        "0 anomalies, but the case ended after {:.2} s, before its fault ({}) started",
+                        c.elapsed_s,
+                        f.fault.name()
+                    ),
+                );
+            }
             let mut by_recipe = None;
             if let Some(proof) = &rules.proof {
                 let missing = proof.missing(Shown::of(c));
                 let windows = proof.route.windows() && missing.is_empty();
-                let recipe = proof.route.recipe().then(|| recipe_route(c, proof, calibration));
+                let recipe = proof
+                    .recipe_allowed()
+                    .then(|| recipe_route(c, proof, calibration));
                 match (windows, recipe) {
                     (true, _) => {}
                     (false, Some(Ok(evidence))) => by_recipe = Some(evidence),
