@@ -215,6 +215,7 @@ fn verified_loop(path: &Path, classifier: &Classifier, each: Duration) -> f64 {
             reads: None,
             evidence_per_class: 3,
             bucket_ns: 0,
+            pace: crate::case::Pace::Spin,
         };
         reader::run_reader(0, path, classifier, &shared, &live, start, opts)
     });
@@ -339,6 +340,201 @@ pub fn external_writer_cost(
         traced_readers_ratio: Spread::of(&div(&external, &plain)),
         writer_slowdown: Spread::of(&div(&plain_writes, &writes)),
     })
+}
+
+/// A per-write command's cost under torn: its time per write alone
+/// (untraced, no reader) against its time per write traced while readers
+/// spin and while readers wait for windows, and the share of its write
+/// windows a read overlapped either way.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerWriteCost {
+    pub command: String,
+    pub format: &'static str,
+    /// Seconds per write, untraced, with no reader running.
+    pub alone_s: Spread,
+    /// Seconds per write (median of the case), traced, readers spinning.
+    pub spinning_s: Spread,
+    /// Seconds per write, traced, readers waiting for windows.
+    pub waiting_s: Spread,
+    /// spinning ÷ alone and waiting ÷ alone, per round (goal: waiting ≤ 1.2).
+    pub spinning_ratio: Spread,
+    pub waiting_ratio: Spread,
+    /// Share of the windows opened while readers ran that a read overlapped.
+    pub spinning_windows_read: Spread,
+    pub waiting_windows_read: Spread,
+    /// Writes measured per round in each setting (median over rounds).
+    pub writes: [u64; 3],
+}
+
+/// What `torn bench --writer-cmd` prints: one sentence per line.
+pub fn per_write_lines(r: &PerWriteCost) -> Vec<String> {
+    let ms = |s: f64| format!("{:.0} ms", s * 1e3);
+    let pct = |x: f64| format!("{:.0}%", x * 100.0);
+    vec![
+        format!(
+            "per write (medians of {ROUNDS} rounds): alone {} ({} writes), traced with readers spinning {} ({} writes), \
+             traced with readers waiting {} ({} writes)",
+            ms(r.alone_s.median),
+            r.writes[0],
+            ms(r.spinning_s.median),
+            r.writes[1],
+            ms(r.waiting_s.median),
+            r.writes[2]
+        ),
+        format!(
+            "slowdown against alone: spinning {:.2}× (min {:.2}, max {:.2}), waiting {:.2}× (min {:.2}, max {:.2}; goal ≤ 1.2)",
+            r.spinning_ratio.median,
+            r.spinning_ratio.min,
+            r.spinning_ratio.max,
+            r.waiting_ratio.median,
+            r.waiting_ratio.min,
+            r.waiting_ratio.max
+        ),
+        format!(
+            "write windows read: spinning {} (min {}), waiting {} (min {}; goal ≥ 95%)",
+            pct(r.spinning_windows_read.median),
+            pct(r.spinning_windows_read.min),
+            pct(r.waiting_windows_read.median),
+            pct(r.waiting_windows_read.min)
+        ),
+    ]
+}
+
+/// Writes per round a per-write command makes at least, whatever `each`.
+const MIN_PER_WRITE_SAMPLES: usize = 3;
+
+/// Runs `command` (a per-write command, `{path}` and `{token}` substituted)
+/// for `each` in each setting, alternately, three rounds.
+pub fn per_write_cost(
+    command: &str,
+    format: Format,
+    each: Duration,
+    dir: Option<&Path>,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<PerWriteCost> {
+    let case_text = |pace: &str| {
+        format!(
+            "name: bench-per-write\nformat: {}\nduration: {}\nreader_pace: {pace}\nstrategies:\n  - writer_cmd: {}\n",
+            format.name(),
+            humantime::format_duration(each),
+            serde_json::to_string(command).unwrap_or_default()
+        )
+    };
+    let spinning = crate::scenario::Scenario::parse(&case_text("spin"), "bench")?;
+    let waiting = crate::scenario::Scenario::parse(&case_text("wait"), "bench")?;
+    let opts = crate::run::RunOptions {
+        dir: dir.map(Path::to_path_buf),
+        ..Default::default()
+    };
+    let template = Template::builtin(format.default_template()).expect("built-in template");
+    let classifier = Classifier::new(template, TokenCodec::new(1), 1);
+    let scratch = Scratch::new(dir, false)?;
+    let (mut alone, mut spin, mut wait) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut spin_read, mut wait_read) = (Vec::new(), Vec::new());
+    let mut writes = [Vec::new(), Vec::new(), Vec::new()];
+    for round in 0..ROUNDS {
+        progress(&format!(
+            "round {}/{ROUNDS}: alone (untraced, no reader)",
+            round + 1
+        ));
+        let target = spinning.target_rel();
+        let (secs, n) = alone_loop(command, &classifier, &scratch, &target, round, each, cancel)?;
+        alone.push(secs);
+        writes[0].push(n);
+        for (name, scenario, times, read, slot) in [
+            ("readers spinning", &spinning, &mut spin, &mut spin_read, 1),
+            ("readers waiting", &waiting, &mut wait, &mut wait_read, 2),
+        ] {
+            progress(&format!("round {}/{ROUNDS}: traced, {name}", round + 1));
+            let report = crate::run::run(scenario, "bench", Path::new("."), &opts, cancel)?.report;
+            let case = report
+                .cases
+                .first()
+                .ok_or_else(|| anyhow::anyhow!("interrupted"))?;
+            if let Some(e) = &case.subject_error {
+                anyhow::bail!("the command failed ({name}): {e}");
+            }
+            anyhow::ensure!(
+                case.writes.committed > 0,
+                "the command made no write in {} ({name}): give a longer --duration",
+                humantime::format_duration(each)
+            );
+            times.push(case.writes.latency_us.p50 / 1e6);
+            read.push(case.windows.share_read().unwrap_or(0.0));
+            writes[slot].push(case.writes.committed);
+        }
+    }
+    let div = |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x / y.max(1e-12)).collect() };
+    let median = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    Ok(PerWriteCost {
+        command: command.to_string(),
+        format: format.name(),
+        alone_s: Spread::of(&alone),
+        spinning_s: Spread::of(&spin),
+        waiting_s: Spread::of(&wait),
+        spinning_ratio: Spread::of(&div(&spin, &alone)),
+        waiting_ratio: Spread::of(&div(&wait, &alone)),
+        spinning_windows_read: Spread::of(&spin_read),
+        waiting_windows_read: Spread::of(&wait_read),
+        writes: [
+            median(&mut writes[0]),
+            median(&mut writes[1]),
+            median(&mut writes[2]),
+        ],
+    })
+}
+
+/// The command alone: run once per write on a fresh target, untraced, with
+/// no reader; the median seconds per write and the writes made.
+fn alone_loop(
+    command: &str,
+    classifier: &Classifier,
+    scratch: &Scratch,
+    target_rel: &Path,
+    round: usize,
+    each: Duration,
+    cancel: &AtomicBool,
+) -> anyhow::Result<(f64, u64)> {
+    use crate::subject::{ExternalSpec, Subject, WriterCtx};
+    let case = scratch.case_dir(round, "alone")?;
+    let target = case.home().join(target_rel);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&target, classifier.template.render_vec(&classifier.codec, 0))?;
+    let subject = crate::subject::command::PerWriteCommand(ExternalSpec {
+        command: command.to_string(),
+        shell: false,
+        timeout: crate::scenario::DEFAULT_WRITE_TIMEOUT,
+    });
+    let ctx = WriterCtx {
+        target: target.clone(),
+        home: case.home(),
+        log_dir: case.path().to_path_buf(),
+        index: 0,
+    };
+    let mut writer = subject.start(&ctx).map_err(anyhow::Error::msg)?;
+    let mut times = Vec::new();
+    let start = Instant::now();
+    let mut version = 1;
+    while (start.elapsed() < each || times.len() < MIN_PER_WRITE_SAMPLES) && !cancel.load(Ordering::Relaxed) {
+        let bytes = classifier.template.render_vec(&classifier.codec, version);
+        let token = classifier.codec.token(version);
+        let t = Instant::now();
+        writer
+            .write(&token, &bytes)
+            .map_err(|e| anyhow::anyhow!("the command failed alone: {e:?}"))?;
+        times.push(t.elapsed().as_secs_f64());
+        version += 1;
+    }
+    writer.finish();
+    anyhow::ensure!(!cancel.load(Ordering::Relaxed), "interrupted");
+    times.sort_by(f64::total_cmp);
+    Ok((times[times.len() / 2], times.len() as u64))
 }
 
 #[cfg(test)]

@@ -166,6 +166,38 @@ pub struct Readers {
     pub profile: Profile,
     /// Readers run as processes instead of threads.
     pub procs: bool,
+    /// Whether readers read back to back or wait for a write window.
+    #[serde(default)]
+    pub pace: Pace,
+}
+
+/// When torn's readers read (DESIGN's reader profiles say what the client
+/// does with what it read; the pace says when torn asks).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pace {
+    /// Back to back, on every core they get: the most reads per second,
+    /// for writers that write back to back.
+    #[default]
+    Spin,
+    /// Idle until a write window opens (the traced writer is held at the
+    /// entry of its first mutating call until a reader has begun a read),
+    /// then read back to back until it closes; one read every few
+    /// milliseconds in between. A writer that spends most of its time
+    /// starting up (a process per write) gets the CPU between its windows,
+    /// and every window is read.
+    Wait,
+}
+
+impl Pace {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pace::Spin => "spin",
+            Pace::Wait => "wait",
+        }
+    }
 }
 
 /// A fault and when it starts.

@@ -34,6 +34,8 @@ pub struct Gate {
     pub readers: NonZeroUsize,
     pub reader_lock: bool,
     pub reader_procs: bool,
+    /// When the readers read (`None`: by the subject; see [`crate::case::Pace`]).
+    pub reader_pace: Option<crate::case::Pace>,
     /// Killed-writer trials after the subject's run.
     pub kill_trials: u64,
     /// A fault injected mid-run, and when.
@@ -150,6 +152,8 @@ impl Gate {
         control.write_rate = Some(Rate(None));
         control.duration = Some(Dur(self.control));
         let mut subject = entry(&self.subject_label());
+        // The pace is the subject's: the control always reads back to back.
+        subject.reader_pace = self.reader_pace;
         match &self.subject {
             SubjectSpec::Strategy { name, params } => {
                 subject.strategy = Some(StrategyName(name.clone()));
@@ -183,6 +187,7 @@ impl Gate {
             reader_lock: self.reader_lock,
             reader_profile: crate::engine::Profile::Reread,
             reader_procs: self.reader_procs,
+            reader_pace: None,
             rmw: false,
             trace: Some(self.trace),
             perturb: self.perturb.map(Dur),

@@ -34,6 +34,8 @@ pub struct Overrides {
     pub writers: Option<NonZeroUsize>,
     /// Readers as processes, everywhere.
     pub reader_procs: bool,
+    /// The readers' pace, everywhere.
+    pub reader_pace: Option<crate::case::Pace>,
 }
 
 impl Overrides {
@@ -55,6 +57,10 @@ impl Overrides {
         if self.reader_procs {
             s.reader_procs = true;
             s.strategies.iter_mut().for_each(|c| c.reader_procs = None);
+        }
+        if let Some(p) = self.reader_pace {
+            s.reader_pace = Some(p);
+            s.strategies.iter_mut().for_each(|c| c.reader_pace = None);
         }
         if let Some(w) = self.writers {
             s.writers = w;

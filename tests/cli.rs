@@ -453,6 +453,55 @@ fn a_closed_pipe_or_a_full_stdout_ends_cleanly() {
 }
 
 #[test]
+fn bench_of_a_per_write_command_gives_its_time_per_write_and_windows_read() {
+    let writer = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/writers/durable.py");
+    let out = torn()
+        .args(["bench", "--duration", "300ms", "--json", "--writer-cmd"])
+        .arg(format!("python3 {} {{path}} {{token}}", writer.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["kind"], "per-write-command");
+    let r = &json["results"];
+    for key in ["alone_s", "spinning_s", "waiting_s"] {
+        assert!(r[key]["median"].as_f64().unwrap() > 0.0, "{key}: {r}");
+    }
+    for key in ["spinning_windows_read", "waiting_windows_read"] {
+        let share = r[key]["median"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&share), "{key}: {r}");
+    }
+    assert!(
+        r["writes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n.as_u64() >= Some(1)),
+        "{r}"
+    );
+    assert!(stderr.contains("slowdown against alone: spinning"), "{stderr}");
+    assert!(stderr.contains("write windows read: spinning"), "{stderr}");
+    // A command that cannot write is named, not measured.
+    let out = torn()
+        .args([
+            "bench",
+            "--duration",
+            "100ms",
+            "--writer-cmd",
+            "false {path} {token}",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn bench_json_is_versioned_and_gives_the_spread() {
     let out = torn()
         .args(["bench", "--duration", "30ms", "--format", "ini", "--json", "-q"])

@@ -31,7 +31,20 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn allocations_for(reads: u64, classifier: &Classifier, path: &std::path::Path) -> u64 {
+    allocations_paced(reads, classifier, path, torn::case::Pace::Spin)
+}
+
+fn allocations_paced(
+    reads: u64,
+    classifier: &Classifier,
+    path: &std::path::Path,
+    pace: torn::case::Pace,
+) -> u64 {
     let shared = Shared::new(1);
+    if pace == torn::case::Pace::Wait {
+        // A window stays open: a waiting reader reads back to back.
+        shared.window_open();
+    }
     let live = Live::default();
     let before = ALLOCS.with(Cell::get);
     let opts = ReaderRun {
@@ -40,6 +53,7 @@ fn allocations_for(reads: u64, classifier: &Classifier, path: &std::path::Path) 
         reads: Some(reads),
         evidence_per_class: 3,
         bucket_ns: 1_000_000,
+        pace,
     };
     let tally = run_reader(0, path, classifier, &shared, &live, Instant::now(), opts);
     let after = ALLOCS.with(Cell::get);
@@ -69,6 +83,18 @@ fn reader_allocations_do_not_grow_with_reads() {
             "{name}: allocations grew with reads ({few} for 100 reads, {many} for 20,000)"
         );
     }
+}
+
+#[test]
+fn waiting_readers_inside_a_window_do_not_allocate_per_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    let classifier = Classifier::new(Template::builtin("hermes").unwrap(), TokenCodec::new(5), 1);
+    std::fs::write(&path, classifier.template.render_vec(&classifier.codec, 0)).unwrap();
+    let few = allocations_paced(100, &classifier, &path, torn::case::Pace::Wait);
+    let many = allocations_paced(20_000, &classifier, &path, torn::case::Pace::Wait);
+    assert!(few > 0, "the counter sees the reader's buffer allocation");
+    assert_eq!(few, many, "waiting: {few} for 100 reads, {many} for 20,000");
 }
 
 /// A learned shape that is byte-stable goes through the same exact path,

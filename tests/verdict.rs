@@ -490,6 +490,20 @@ fn the_windows_route_alone_leaves_a_slow_writer_inconclusive() {
     ]);
     assert_eq!(o.code, torn::exit::INCONCLUSIVE, "{}", o.stderr);
     assert!(o.json["calibration"].is_null());
+    // A process per write: the readers waited for its windows, and every
+    // window whose writer a read released was read.
+    let s = subject(&o);
+    assert_eq!(s["case"]["readers"]["pace"], "wait", "{s}");
+    let w = &s["windows"];
+    let holds = w["holds"]["holds"].as_u64().expect("holds recorded");
+    let unread = w["holds"]["unread"].as_u64().unwrap();
+    assert!(holds > 0, "{w}");
+    assert!(w["hit"].as_u64().unwrap() >= holds - unread, "{w}");
+    assert!(
+        o.markdown.contains("readers waited for windows"),
+        "{}",
+        o.markdown
+    );
 }
 
 #[test]

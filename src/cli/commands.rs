@@ -151,6 +151,32 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench {
             duration,
             ref dir,
+            writer_cmd: Some(ref cmd),
+            ref format,
+            ..
+        } => {
+            let format = format.first().copied().unwrap_or(Format::Yaml);
+            let quiet = cli.quiet;
+            let row =
+                torn::bench::per_write_cost(cmd, format, duration, dir.as_deref(), &CANCEL, &mut |line| {
+                    if !quiet {
+                        eprintln!("{line}");
+                    }
+                })?;
+            if cli.json {
+                let report = torn::bench::BenchReport::new("per-write-command", duration, &row, vec![]);
+                stdout(&json_text(&report)?)?;
+            }
+            if !cli.quiet {
+                for line in torn::bench::per_write_lines(&row) {
+                    eprintln!("{}", table::wrap(&line, table::sentence_width()));
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Bench {
+            duration,
+            ref dir,
             ref format,
             ..
         } => {
@@ -267,6 +293,7 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
         readers: args.readers,
         reader_lock: args.reader_lock,
         reader_procs: args.reader_procs,
+        reader_pace: args.reader_pace,
         reader_stdio: args.reader_stdio.clone(),
         reader_timeout: args.write_timeout,
         kill_trials: args.kill_trials,

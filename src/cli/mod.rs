@@ -268,8 +268,15 @@ pub enum Command {
         /// Instead: compare the readers' reads/s while this line-protocol
         /// writer runs against their reads/s under the built-in
         /// rename-durable, in one run (YAML, Hermes template).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "writer_cmd")]
         writer_stdio: Option<String>,
+        /// Instead: a per-write command's time per write alone (untraced,
+        /// no reader) against traced with readers spinning and with readers
+        /// waiting for windows, and the share of its windows read each way
+        /// (`{path}`, `{token}` substituted; the first --format, default
+        /// yaml). Give --duration a few seconds: each setting runs it.
+        #[arg(long)]
+        writer_cmd: Option<String>,
     },
     /// Print a shell completion script on stdout.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
@@ -330,6 +337,9 @@ pub struct RunArgs {
     /// Run readers as separate processes instead of threads.
     #[arg(long)]
     pub reader_procs: bool,
+    /// When readers read, everywhere: `spin` or `wait` (for a window).
+    #[arg(long, value_enum)]
+    pub reader_pace: Option<torn::case::Pace>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -343,6 +353,7 @@ impl RunArgs {
             readers: self.readers,
             writers: self.writers,
             reader_procs: self.reader_procs,
+            reader_pace: self.reader_pace,
         }
     }
 }
@@ -406,6 +417,12 @@ pub struct GateArgs {
     /// Run readers as separate processes (as real clients are) instead of threads.
     #[arg(long)]
     pub reader_procs: bool,
+    /// When the readers read: `spin` (back to back) or `wait` (idle until
+    /// the traced writer opens a write window, which is held until a read
+    /// has begun; the writer gets the CPU in between). Default: `wait` for
+    /// a traced --writer-cmd (a process per write), `spin` otherwise.
+    #[arg(long, value_enum)]
+    pub reader_pace: Option<torn::case::Pace>,
     /// Also read with the real client: a program that answers each `read`
     /// line on stdin with the token it would use, or `err <reason>`.
     #[arg(long)]

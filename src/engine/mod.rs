@@ -7,6 +7,7 @@
 pub mod board;
 pub mod external_reader;
 pub mod fault;
+pub mod futex;
 pub mod kill;
 pub mod procs;
 pub mod reader;
@@ -266,6 +267,12 @@ pub fn run_case(
                         }
                         Ok(w)
                     });
+                    // Every window so far was a warm-up's (no reader runs
+                    // before the barrier, and no writer writes after it
+                    // until all have reached it).
+                    shared
+                        .win_before_start
+                        .fetch_max(shared.win_started.load(Ordering::SeqCst), Ordering::SeqCst);
                     barrier.wait();
                     let start = *start_ref.get_or_init(Instant::now);
                     match started {
@@ -283,9 +290,18 @@ pub fn run_case(
             .collect();
         barrier.wait();
         let start = *start_cell.get_or_init(Instant::now);
+        // From here on (not during the shape's warm-up writes) a window
+        // waits for a read to begin.
+        shared
+            .pace_wait
+            .store(run.pace == crate::case::Pace::Wait, Ordering::SeqCst);
         set.board.go.store(true, Ordering::Release);
         let interrupted = monitor(case, live, shared, start, warm_ups, cancel, progress);
-        shared.stop.store(true, Ordering::Relaxed);
+        shared.stop.store(true, Ordering::SeqCst);
+        shared
+            .win_at_stop
+            .store(shared.win_started.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+        futex::wake_all(&shared.wake);
         let mut reads = ReadTally::new(case.evidence);
         for h in reader_handles {
             reads.merge(h.join().expect("reader thread panicked"));

@@ -43,6 +43,9 @@ pub struct ReaderRun {
     pub evidence_per_class: usize,
     /// Width of a timeline bucket (0: no timeline).
     pub bucket_ns: u64,
+    /// Back to back, or waiting for write windows.
+    #[serde(default)]
+    pub pace: crate::case::Pace,
 }
 
 impl ReaderRun {
@@ -55,6 +58,7 @@ impl ReaderRun {
             reads: case.reads.map(|r| r.div_ceil(readers)),
             evidence_per_class: case.evidence,
             bucket_ns: (case.duration.as_nanos() as u64 / super::tally::TIMELINE_BUCKETS as u64).max(1),
+            pace: case.readers.pace,
         }
     }
 }
@@ -371,7 +375,12 @@ pub fn run_reader(
     // What a caching client holds: the token version it would send (None:
     // no usable token) and the file identity it was read from.
     let mut cached: Option<(Option<u64>, FileKey)> = None;
+    let waits = opts.pace == crate::case::Pace::Wait;
+    let mut seen = 0;
     while i < budget && !shared.stop.load(Ordering::Relaxed) {
+        if waits {
+            shared.await_window(&mut seen);
+        }
         if let Some((token, key)) = cached {
             let reuse = match opts.profile {
                 Profile::Reread => false,
@@ -399,6 +408,9 @@ pub fn run_reader(
             field: shared.committed_field.load(Ordering::Acquire),
         };
         let exposure = shared.before_read();
+        if waits {
+            shared.read_begun();
+        }
         let (res, opened) = split(read_open(path, &mut buf, opts.lock));
         let exposed = shared.exposed(exposure);
         let window_exposed = shared.window_exposed(exposure);
@@ -433,7 +445,7 @@ pub fn run_reader(
         };
         tally.record(&c, exposed, window_exposed, seen, bytes, committed_before.token);
         i += 1;
-        if i.is_multiple_of(256) || c.outcome.is_anomaly() {
+        if waits || i.is_multiple_of(256) || c.outcome.is_anomaly() {
             live.publish(&tally);
         }
     }

@@ -61,7 +61,34 @@ pub struct Shared {
     /// fell in none (live, so a gate proving by recipe can stop).
     pub atomic_writes: AtomicU64,
     pub other_writes: AtomicU64,
+    /// Set while the readers wait for windows ([`crate::case::Pace::Wait`]):
+    /// opening a window then wakes them and holds the writer until one
+    /// has begun a read.
+    pub pace_wait: AtomicBool,
+    /// The futex word waiting readers sleep on: bumped at every window opened.
+    pub wake: AtomicU32,
+    /// Reads begun by waiting readers (after their exposure snapshot).
+    pub reads_begun: CachePadded<AtomicU64>,
+    /// Windows whose writer was held until a read began, the time held in
+    /// all (ns), and the holds that ended at [`HOLD_LIMIT`] with no read begun.
+    pub holds: AtomicU64,
+    pub held_ns: AtomicU64,
+    pub holds_unread: AtomicU64,
+    /// Windows opened before the readers started (warm-up writes).
+    pub win_before_start: AtomicU64,
+    /// One more than the windows opened when the run was told to stop
+    /// (0: not stopped); later ones opened with no reader left to read them.
+    pub win_at_stop: AtomicU64,
 }
+
+/// Longest a waiting-pace window holds its writer for a read to begin.
+pub const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_millis(20);
+/// Longest a waiting reader sleeps with no window opening: it then reads
+/// anyway, so a change torn could not trace is still read now and then.
+pub const IDLE_READ_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+/// How long a waiting reader leaves the CPU between its reads inside one
+/// window (a window of a millisecond is still read about ten times).
+pub const IN_WINDOW_GAP: std::time::Duration = std::time::Duration::from_micros(100);
 
 impl Default for Shared {
     fn default() -> Self {
@@ -152,13 +179,79 @@ impl Shared {
         true
     }
 
-    /// Opens a mutation window (before its first system call); returns its number.
+    /// Opens a mutation window (before its first system call); returns its
+    /// number. With waiting readers, wakes them and holds the caller (the
+    /// writer, stopped by its tracer or in-process) until one of them has
+    /// begun a read, for at most [`HOLD_LIMIT`].
     pub fn window_open(&self) -> u64 {
-        let k = self.win_started.fetch_add(1, Ordering::AcqRel) + 1;
+        let waiting = self.pace_wait.load(Ordering::SeqCst) && !self.stop.load(Ordering::Relaxed);
+        let k = self.win_started.fetch_add(1, Ordering::SeqCst) + 1;
+        // Loaded after the window opened: a read begun after this ends
+        // after it, so it is counted against this window.
+        let begun = self.reads_begun.load(Ordering::SeqCst);
         if k > WINDOW_LAG {
             self.fold_window(k - WINDOW_LAG);
         }
+        if waiting {
+            self.wake.fetch_add(1, Ordering::SeqCst);
+            super::futex::wake_all(&self.wake);
+            self.hold_for_a_read(begun);
+        }
         k
+    }
+
+    fn hold_for_a_read(&self, begun: u64) {
+        let t = std::time::Instant::now();
+        let mut read = false;
+        while t.elapsed() < HOLD_LIMIT && !self.stop.load(Ordering::Relaxed) {
+            if self.reads_begun.load(Ordering::SeqCst) > begun {
+                read = true;
+                break;
+            }
+            std::thread::yield_now();
+        }
+        self.holds.fetch_add(1, Ordering::Relaxed);
+        self.held_ns
+            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.holds_unread.fetch_add(u64::from(!read), Ordering::Relaxed);
+    }
+
+    /// A waiting reader, before its next read: sleeps while no window is
+    /// open, until one opens, the run stops, or [`IDLE_READ_EVERY`] passes;
+    /// inside a window it has already read, it sleeps [`IN_WINDOW_GAP`]
+    /// (or until another window opens) so the writer, not the readers, has
+    /// the CPU to end the window. `seen` is the reader's own: the window
+    /// count at its last read.
+    #[inline]
+    pub fn await_window(&self, seen: &mut u64) {
+        let word = self.wake.load(Ordering::SeqCst);
+        let started = self.win_started.load(Ordering::SeqCst);
+        let open = started > self.win_finished.load(Ordering::SeqCst);
+        if !self.stop.load(Ordering::Relaxed) {
+            if !open {
+                super::futex::wait(&self.wake, word, IDLE_READ_EVERY);
+            } else if started == *seen {
+                super::futex::wait(&self.wake, word, IN_WINDOW_GAP);
+            }
+        }
+        *seen = self.win_started.load(Ordering::SeqCst);
+    }
+
+    /// A waiting reader has taken its exposure snapshot and begins to read:
+    /// a writer held at a window's opening may go on.
+    #[inline]
+    pub fn read_begun(&self) {
+        self.reads_begun.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// What holding writers for waiting readers did (`None`: readers spun).
+    pub fn hold_stats(&self) -> Option<Holds> {
+        let holds = self.holds.load(Ordering::Acquire);
+        (holds > 0 || self.pace_wait.load(Ordering::Acquire)).then(|| Holds {
+            holds,
+            held_ns: self.held_ns.load(Ordering::Acquire),
+            unread: self.holds_unread.load(Ordering::Acquire),
+        })
     }
 
     /// Closes a mutation window (after its last system call returned).
@@ -207,7 +300,23 @@ impl Shared {
             opened: self.win_started.load(Ordering::Acquire),
             hit: histogram[1..].iter().sum(),
             histogram,
+            before_start: self.win_before_start.load(Ordering::Acquire),
+            after_stop: match self.win_at_stop.load(Ordering::Acquire) {
+                0 => 0,
+                at => self.win_started.load(Ordering::Acquire).saturating_sub(at - 1),
+            },
+            holds: self.hold_stats(),
         }
+    }
+}
+
+impl WindowStats {
+    /// The share of the windows opened while readers ran (after the
+    /// warm-up, before the stop) that a read overlapped (`None` when none
+    /// opened).
+    pub fn share_read(&self) -> Option<f64> {
+        let during = self.opened.saturating_sub(self.before_start + self.after_stop);
+        (during > 0).then(|| self.hit.min(during) as f64 / during as f64)
     }
 }
 
@@ -225,6 +334,28 @@ pub struct WindowStats {
     /// Windows by the number of reads that overlapped them: 0, 1, 2–3, 4–7,
     /// 8–15, 16 or more.
     pub histogram: [u64; HIST_BUCKETS],
+    /// Of the windows opened, those of warm-up writes, before any reader
+    /// started (no read could overlap them).
+    #[serde(default)]
+    pub before_start: u64,
+    /// Of the windows opened, those opened after the run was told to stop.
+    #[serde(default)]
+    pub after_stop: u64,
+    /// With waiting readers: how the writer was held at each window's
+    /// opening until a read began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds: Option<Holds>,
+}
+
+/// Holds of a writer at its windows' openings, for waiting readers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Holds {
+    /// Windows whose writer was held.
+    pub holds: u64,
+    /// Time held in all, nanoseconds.
+    pub held_ns: u64,
+    /// Holds that ended at the limit with no read begun.
+    pub unread: u64,
 }
 
 #[cfg(test)]
@@ -252,6 +383,62 @@ mod tests {
         s.window_close();
         s.fold_remaining_windows();
         assert_eq!(s.window_histogram(), [1, 2, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn waiting_readers_read_every_window_whose_writer_they_released() {
+        let s = Shared::default();
+        s.pace_wait.store(true, Ordering::SeqCst);
+        let windows = 50;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut seen = 0;
+                while !s.stop.load(Ordering::SeqCst) {
+                    s.await_window(&mut seen);
+                    let b = s.before_read();
+                    s.read_begun();
+                    s.window_exposed(b);
+                }
+            });
+            for _ in 0..windows {
+                s.window_open();
+                s.window_close();
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            s.stop.store(true, Ordering::SeqCst);
+        });
+        let stats = s.window_stats(true);
+        let holds = stats.holds.expect("waiting readers: holds recorded");
+        assert_eq!(holds.holds, windows);
+        assert!(
+            holds.unread < windows,
+            "some read began within the hold limit: {holds:?}"
+        );
+        // A hold that ended because a read began is a window that read overlapped.
+        assert!(stats.hit >= holds.holds - holds.unread, "{stats:?}");
+        assert_eq!(stats.share_read(), Some(stats.hit as f64 / windows as f64));
+    }
+
+    #[test]
+    fn windows_outside_the_readers_run_are_not_in_the_share() {
+        let mut w = WindowStats {
+            opened: 12,
+            hit: 9,
+            before_start: 2,
+            after_stop: 1,
+            ..WindowStats::default()
+        };
+        assert_eq!(w.share_read(), Some(1.0));
+        w.opened = 3;
+        assert_eq!(w.share_read(), None);
+    }
+
+    #[test]
+    fn spinning_readers_never_hold_the_writer() {
+        let s = Shared::default();
+        s.window_open();
+        s.window_close();
+        assert_eq!(s.window_stats(true).holds, None);
     }
 
     #[test]

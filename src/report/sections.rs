@@ -11,6 +11,32 @@ use crate::numbers::thousands;
 /// One line per case on its windows: how many opened, how many a read hit.
 fn windows_line(c: &CaseReport) -> String {
     let w = &c.windows;
+    let mut line = windows_counts(c);
+    if w.before_start + w.after_stop > 0 {
+        let _ = write!(
+            line,
+            "; {} of the windows opened before the readers started (warm-up) or after they stopped",
+            thousands(w.before_start + w.after_stop)
+        );
+    }
+    if let Some(h) = w.holds {
+        let _ = write!(
+            line,
+            "; readers waited for windows: the writer was held {} times ({:.1} ms in all) until a read began{}",
+            thousands(h.holds),
+            h.held_ns as f64 / 1e6,
+            if h.unread > 0 {
+                format!(", {} holds ended with no read", thousands(h.unread))
+            } else {
+                String::new()
+            }
+        );
+    }
+    line
+}
+
+fn windows_counts(c: &CaseReport) -> String {
+    let w = &c.windows;
     format!(
         "{} write windows{}; {} overlapped by ≥ 1 read (reads per window: 0: {}, 1: {}, 2–3: {}, 4–7: {}, 8–15: {}, 16+: {}); \
          {} exposed reads of {} made during writer activity",

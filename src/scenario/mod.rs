@@ -76,6 +76,13 @@ pub struct Scenario {
     /// (once at start-up), `mtime-cached` (again when the file changed).
     #[serde(default)]
     pub reader_profile: crate::engine::Profile,
+    /// When torn's readers read: `spin` (back to back) or `wait` (idle
+    /// until a write window opens, which holds the writer until a read has
+    /// begun). Default: `wait` for a traced writer command (a process per
+    /// write, whose start-up the readers would otherwise slow), `spin`
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_pace: Option<crate::case::Pace>,
     /// Run readers as separate processes (real clients are processes;
     /// POSIX locks are per process) instead of threads.
     #[serde(default)]
@@ -194,6 +201,8 @@ pub struct CaseEntry {
     pub reader_lock: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader_profile: Option<crate::engine::Profile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_pace: Option<crate::case::Pace>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader_procs: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -467,6 +476,19 @@ impl Scenario {
                     ),
                 ));
             }
+            let profile = e.reader_profile.unwrap_or(self.reader_profile);
+            if e.reader_pace.or(self.reader_pace) == Some(crate::case::Pace::Wait)
+                && profile != crate::engine::Profile::Reread
+            {
+                return Err(invalid(
+                    "reader_pace",
+                    format!(
+                        "entry {}: `wait` needs reader_profile `reread` (a {} client does not read when a window opens)",
+                        i + 1,
+                        profile.name()
+                    ),
+                ));
+            }
             let given = [
                 e.strategy.is_some(),
                 e.writer_cmd.is_some(),
@@ -536,6 +558,18 @@ impl Scenario {
             })
         });
         let external_subject = !matches!(subject, SubjectSpec::Strategy { .. });
+        let profile = e.reader_profile.unwrap_or(self.reader_profile);
+        let pace = e.reader_pace.or(self.reader_pace).unwrap_or(
+            // Untraced, a command's window is its whole run: nothing to wait for.
+            if matches!(subject, SubjectSpec::Command(_))
+                && profile == crate::engine::Profile::Reread
+                && self.trace.unwrap_or(true)
+            {
+                crate::case::Pace::Wait
+            } else {
+                crate::case::Pace::Spin
+            },
+        );
         Case {
             label: e.label.clone().unwrap_or_else(|| subject.label()),
             subject,
@@ -556,8 +590,9 @@ impl Scenario {
             readers: Readers {
                 count: e.readers.unwrap_or(self.readers).get(),
                 lock: reader_lock,
-                profile: e.reader_profile.unwrap_or(self.reader_profile),
+                profile,
                 procs: e.reader_procs.unwrap_or(self.reader_procs),
+                pace,
             },
             target_mode: self.target_mode,
             target_symlink: self.target_symlink,
@@ -669,6 +704,43 @@ mod tests {
         assert_eq!(cases[1].shape.volatile, Some(vec!["meta.at".to_string()]));
         let absent = Scenario::parse(&text.replace("mine.json", "absent"), "t.yaml").unwrap();
         assert_eq!(absent.cases()[0].shape.start, StartFile::Absent);
+    }
+
+    #[test]
+    fn readers_wait_for_a_per_write_command_and_spin_otherwise() {
+        use crate::case::Pace;
+        let text = "name: t\nformat: yaml\nstrategies:\n  - writer_cmd: w {path} {token}\n  \
+                    - writer_stdio: w {path}\n  - strategy: rename-durable\n  \
+                    - writer_cmd: w {path} {token}\n    reader_pace: spin\n";
+        let s = Scenario::parse(text, "t.yaml").unwrap();
+        s.validate("t.yaml").unwrap();
+        let paces: Vec<Pace> = s.cases().iter().map(|c| c.readers.pace).collect();
+        assert_eq!(paces, [Pace::Wait, Pace::Spin, Pace::Spin, Pace::Spin]);
+        let everywhere = Scenario::parse(
+            &text.replace("strategies:", "reader_pace: wait\nstrategies:"),
+            "t.yaml",
+        )
+        .unwrap();
+        let paces: Vec<Pace> = everywhere.cases().iter().map(|c| c.readers.pace).collect();
+        assert_eq!(
+            paces,
+            [Pace::Wait, Pace::Wait, Pace::Wait, Pace::Spin],
+            "an entry's own pace wins"
+        );
+        let cached = Scenario::parse(
+            "name: t\nformat: yaml\nreader_profile: cached\nreader_pace: wait\nstrategies:\n  - strategy: naive-truncate\n",
+            "c.yaml",
+        )
+        .unwrap();
+        let e = cached.validate("c.yaml").unwrap_err().to_string();
+        assert!(
+            e.contains("c.yaml") && e.contains("reader_pace") && e.contains("cached"),
+            "{e}"
+        );
+        let bad = Scenario::parse(&format!("{MINIMAL}reader_pace: slow\n"), "b.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("reader_pace") || bad.contains("slow"), "{bad}");
     }
 
     #[test]
