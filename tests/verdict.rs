@@ -609,3 +609,49 @@ fn repro_progress_table_json_and_html_agree_on_every_count_and_bound() {
     }
     assert_eq!(seen, json["cases"].as_array().unwrap().len(), "{stderr}");
 }
+
+/// Mounts `name` with `harness/fs.sh` (as root), or says why the test skips.
+fn mounted(test: &str, name: &str) -> Option<(common::Harness, PathBuf)> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED {test}: mounting {name} needs root");
+        return None;
+    }
+    if !can_trace(test) {
+        return None;
+    }
+    let harness = common::Harness::new(test);
+    let (lines, why) = harness.up(&[name]);
+    let prefix = format!("{name}=");
+    let Some(dir) = lines.iter().find_map(|l| l.strip_prefix(prefix.as_str())) else {
+        eprintln!("SKIPPED {test}: could not mount {name} ({why})");
+        return None;
+    };
+    let dir = PathBuf::from(dir).join("torn");
+    Some((harness, dir))
+}
+
+#[test]
+fn a_correct_command_on_fuse_does_not_pass_and_the_verdict_names_the_failed_calibration_as_root() {
+    let test = "a_correct_command_on_fuse_does_not_pass_and_the_verdict_names_the_failed_calibration_as_root";
+    let Some((_harness, dir)) = mounted(test, "fuse") else {
+        return;
+    };
+    let o = gate(&[
+        "--writer-cmd",
+        &per_write("durable.py"),
+        "--budget",
+        "20s",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, torn::exit::ANOMALIES_FOUND, "{}", o.stderr);
+    assert_eq!(o.json["environment"]["fs_type"], "fuse");
+    let s = subject(&o);
+    assert_eq!(s["status"], "fail", "{s}");
+    let reason = s["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("every traced write was atomic by recipe, but rename-over does not hold on fuse"),
+        "{reason}"
+    );
+    assert!(s["proven_by"].is_null(), "{s}");
+}

@@ -345,7 +345,8 @@ fn gate(cli: &Cli, args: &GateArgs) -> anyhow::Result<i32> {
 const CALIBRATION: (&str, f64) = ("rename-unique-tmp", 1e-5);
 
 /// The recipe route's calibration: when the subject's every traced write
-/// was rename-over and its windows did not prove it, race the built-in
+/// was rename-over and its windows did not prove it (or its readers saw
+/// anomalies all the same, which the calibration then explains), race the built-in
 /// strategy of that class in the same directory (as the control is) until it
 /// shows ≤ 1e-5 anomalies per exposed read, and add it to the report for the
 /// verdict room to weigh.
@@ -371,15 +372,22 @@ fn calibrate(
         return Ok(());
     };
     let atomic = &trace.recipes.atomic;
-    let needed = proof.recipe_allowed()
-        && !CANCEL.load(std::sync::atomic::Ordering::Relaxed)
+    let rename_over_only = atomic.outside == 0
+        && trace.provably_atomic_writes() > 0
+        && atomic.classes.iter().all(|k| k.class == RecipeClass::RenameOver);
+    // To prove: a clean subject the windows did not prove.
+    let to_prove = proof.recipe_allowed()
+        && subject.anomalous_reads() + subject.writer_findings() == 0
+        && trace.provably_atomic_writes() >= proof.min_writes
+        && !(proof.route.windows() && proof.met(torn::report::verdict::Shown::of(subject)));
+    // To explain: readers saw anomalies although every write was atomic by
+    // recipe — does this filesystem honour the recipe at all?
+    let to_explain = subject.anomalous_reads() > 0 && subject.writer_findings() == 0;
+    let needed = !CANCEL.load(std::sync::atomic::Ordering::Relaxed)
         && subject.subject_error.is_none()
         && !subject.interrupted
-        && subject.anomalous_reads() + subject.writer_findings() == 0
-        && atomic.outside == 0
-        && trace.provably_atomic_writes() >= proof.min_writes
-        && atomic.classes.iter().all(|k| k.class == RecipeClass::RenameOver)
-        && !(proof.route.windows() && proof.met(torn::report::verdict::Shown::of(subject)));
+        && rename_over_only
+        && (to_prove || to_explain);
     if !needed {
         return Ok(());
     }
@@ -400,7 +408,13 @@ fn calibrate(
         expect: Some(torn::strategy::Expect::Clean),
         ..Default::default()
     };
-    entry.duration = Some(torn::scenario::Dur(std::time::Duration::from_secs(10)));
+    // What the subject left of the gate's budget, and at least 10 s: the
+    // race stops as soon as its bound is proven.
+    let left = scenario
+        .duration
+        .0
+        .saturating_sub(std::time::Duration::from_secs_f64(subject.elapsed_s));
+    entry.duration = Some(torn::scenario::Dur(left.max(std::time::Duration::from_secs(10))));
     calibration.strategies = vec![entry];
     let opts = RunOptions {
         dir: output.dir.clone(),

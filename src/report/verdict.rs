@@ -565,6 +565,17 @@ fn judge_case_status(
                 if found > 0 {
                     why.push(format!("{CLAIMS}{}", summary(c)));
                 }
+                // Its writes were all atomic by recipe: the calibration says
+                // whether this filesystem honours the recipe.
+                match calibration {
+                    Some(Err(e)) if c.writer_findings() == 0 => {
+                        why.push(format!("every traced write was atomic by recipe, but {e}"))
+                    }
+                    Some(Ok(holds)) if c.writer_findings() == 0 => why.push(format!(
+                        "every traced write was atomic by recipe and {holds}: look for a change the trace could not see"
+                    )),
+                    _ => {}
+                }
                 why.extend(crash_failed);
                 return (CaseStatus::Fail, why.join("; "));
             }
