@@ -35,6 +35,7 @@ fn trace_file(dir: &Path, shape: &str, bare: bool) -> PathBuf {
             target: Some(TARGET.into()),
             initial_version: Some(0),
             acks: Some(s.acks),
+            shape: None,
         })
         .unwrap()
     };
@@ -241,4 +242,59 @@ fn built_in_strategies_and_example_writers_crash_as_expected() {
         1,
         &["not atomic (empty"],
     );
+}
+
+/// An external writer's trace keeps the shape learned when it was recorded:
+/// its replay judges the states by the writer's own file, as the recording
+/// run did, and not by torn's template (PyYAML's layout is not Hermes').
+#[test]
+fn a_saved_external_trace_is_replayed_against_the_writers_own_shape() {
+    if let Err(why) = torn::trace::ptrace::available() {
+        eprintln!("SKIPPED a_saved_external_trace_is_replayed_against_the_writers_own_shape: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("yaml_dump.json");
+    let writer = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/writers/yaml_dump.py");
+    let command = format!("python3 {} {{path}} {{token}}", writer.display());
+    let mut record = common::torn();
+    record
+        .args([
+            "crash",
+            "--format",
+            "yaml",
+            "--no-report",
+            "--writer-cmd",
+            &command,
+            "--save-trace",
+        ])
+        .arg(&saved)
+        .assert()
+        .code(0);
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    assert_eq!(file["shape"]["format"], "yaml", "{}", file["shape"]);
+    assert!(file["shape"]["text"].as_str().unwrap().contains("{{TOKEN}}"));
+    let replay = |path: &Path| {
+        common::torn()
+            .args(["crash", "--format", "yaml", "--no-report", "--trace"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let out = replay(&saved);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same trace without its shape is judged by torn's template: the
+    // writer's own layout reads as torn-parseable, which is why it is kept.
+    let mut bare = file.clone();
+    bare.as_object_mut().unwrap().remove("shape");
+    let bare_path = dir.path().join("bare.json");
+    std::fs::write(&bare_path, serde_json::to_vec(&bare).unwrap()).unwrap();
+    let out = replay(&bare_path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("torn-parseable"));
 }

@@ -320,6 +320,7 @@ fn save_trace(path: &Path, s: &Subject, seed: u64) -> anyhow::Result<()> {
         target: Some(s.target.clone()),
         initial_version: s.initial_version,
         acks: Some(s.acks.clone()),
+        shape: s.classifier.as_ref().map(torn::crash::input::SavedShape::of),
     };
     let text = serde_json::to_string_pretty(&file)? + "\n";
     // The trace holds every byte written (tokens): private.
@@ -405,6 +406,16 @@ fn from_file(path: &Path, classifier: &Classifier, seed: u64) -> anyhow::Result<
         .into());
     }
     let target = file.target(path)?;
+    // A recorded external writer's states are judged by its own shape.
+    let learned = match &file.shape {
+        Some(shape) => Some(
+            shape
+                .classifier(classifier.codec.clone(), classifier.grace)
+                .map_err(|e| anyhow::anyhow!("trace file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let classifier = learned.as_ref().unwrap_or(classifier);
     let initial = file
         .initial_version
         .map(|v| initial_target(&target, &classifier.template.render_vec(&classifier.codec, v)))
@@ -414,7 +425,7 @@ fn from_file(path: &Path, classifier: &Classifier, seed: u64) -> anyhow::Result<
         None => infer_acks(&file.events, &target, &initial, classifier)?,
     };
     Ok(Subject {
-        classifier: None,
+        classifier: learned,
         label: path.display().to_string(),
         events: file.events,
         target,

@@ -537,7 +537,9 @@ pub struct CrashArgs {
     pub shell: bool,
     /// A recorded trace instead: a JSON array of events, or an object with
     /// "events" and optionally "target", "initial_version" (default 0) and
-    /// "acks" ([[version, ack_ns], ...]; inferred when absent). Repeat for several.
+    /// "acks" ([[version, ack_ns], ...]; inferred when absent), and "shape"
+    /// (an external writer's learned file, which its states are judged by).
+    /// Repeat for several.
     #[arg(long = "trace", value_name = "FILE.json")]
     pub traces: Vec<PathBuf>,
     /// Persistence model: strict (the POSIX minimum) or ext4-ordered (ext4's

@@ -73,6 +73,52 @@ pub struct TraceFile {
     pub initial_version: Option<u64>,
     #[serde(default)]
     pub acks: Option<Vec<(u64, u64)>>,
+    /// The writer's own file shape, learned when it was recorded (an
+    /// external writer's): states are judged by it on replay, not by
+    /// torn's template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<SavedShape>,
+}
+
+/// A learned shape as a trace file keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedShape {
+    pub format: crate::format::Format,
+    pub client_key: String,
+    /// The writer's file with `{{TOKEN}}` slots.
+    pub text: String,
+    /// Fields the writer changes on every write (judged by meaning); absent
+    /// when its files were byte-stable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volatile: Option<Vec<String>>,
+}
+
+impl SavedShape {
+    /// The shape a classifier judges by.
+    pub fn of(c: &crate::classify::Classifier) -> Self {
+        Self {
+            format: c.template.format,
+            client_key: c.template.client_key.clone(),
+            text: c.template.text(),
+            volatile: c.semantic.as_ref().map(|s| s.volatile.clone()),
+        }
+    }
+
+    /// A classifier judging by this shape, with `codec`'s tokens.
+    pub fn classifier(
+        &self,
+        codec: crate::token::TokenCodec,
+        grace: u64,
+    ) -> Result<crate::classify::Classifier, String> {
+        let t = crate::format::Template::new(crate::shape::ORIGIN, self.format, &self.client_key, &self.text)
+            .map_err(|e| format!("its shape: {e}"))?;
+        let c = crate::classify::Classifier::new(t, codec, grace);
+        match &self.volatile {
+            Some(v) => c.semantic(v.clone()).map_err(|e| format!("its shape: {e}")),
+            None => Ok(c),
+        }
+    }
 }
 
 fn version_zero() -> Option<u64> {
@@ -143,6 +189,7 @@ impl TraceFile {
                 target: None,
                 initial_version: Some(0),
                 acks: None,
+                shape: None,
             })
         } else {
             let file: Self = serde_json::from_str(&text).map_err(parse)?;
