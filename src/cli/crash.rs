@@ -410,7 +410,7 @@ fn from_file(path: &Path, classifier: &Classifier, seed: u64) -> anyhow::Result<
     let learned = match &file.shape {
         Some(shape) => Some(
             shape
-                .classifier(classifier.codec.clone(), classifier.grace)
+                .classifier(classifier.codec, classifier.grace)
                 .map_err(|e| anyhow::anyhow!("trace file {}: {e}", path.display()))?,
         ),
         None => None,
