@@ -109,18 +109,7 @@ impl Strategy for RenameFsync {
     }
 
     fn write_recorded(&self, target: &Path, bytes: &[u8], rec: &dyn Recorder) -> io::Result<()> {
-        let ops = Ops::new(rec);
-        let mut tmp = ops.create_unique(target)?;
-        let path = tmp.path().to_path_buf();
-        let done = tmp
-            .write_all(bytes)
-            .and_then(|()| tmp.sync_all())
-            .and_then(|()| tmp.close())
-            .and_then(|()| ops.rename(&path, target));
-        if done.is_err() {
-            let _ = ops.unlink(&path);
-        }
-        done
+        Ops::new(rec).replace_via_unique_temp(target, bytes, None, true)
     }
 
     fn expect(&self, setup: &Setup) -> Expect {

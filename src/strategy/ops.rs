@@ -141,6 +141,32 @@ impl<'r> Ops<'r> {
         Err(last)
     }
 
+    /// The rename recipe every rename strategy shares: a unique temp file
+    /// beside `target` ([`Self::create_unique`]), given `mode` first (when
+    /// set), written with `bytes`, `fsync`ed when `fsync`, closed, then
+    /// renamed over `target`; on a failure after the open, the temp file is
+    /// unlinked.
+    pub fn replace_via_unique_temp(
+        &self,
+        target: &Path,
+        bytes: &[u8],
+        mode: Option<u32>,
+        fsync: bool,
+    ) -> io::Result<()> {
+        let mut tmp = self.create_unique(target)?;
+        let path = tmp.path().to_path_buf();
+        let done = mode
+            .map_or(Ok(()), |m| tmp.chmod(m))
+            .and_then(|()| tmp.write_all(bytes))
+            .and_then(|()| if fsync { tmp.sync_all() } else { Ok(()) })
+            .and_then(|()| tmp.close())
+            .and_then(|()| self.rename(&path, target));
+        if done.is_err() {
+            let _ = self.unlink(&path);
+        }
+        done
+    }
+
     /// `rename(from, to)`.
     pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let (f, t) = (cpath(from)?, cpath(to)?);

@@ -32,18 +32,7 @@ impl Strategy for RenameDurable {
             Err(e) => return Err(e),
         };
         let ops = Ops::new(rec);
-        let mut tmp = ops.create_unique(target)?;
-        let path = tmp.path().to_path_buf();
-        let renamed = mode
-            .map_or(Ok(()), |m| tmp.chmod(m))
-            .and_then(|()| tmp.write_all(bytes))
-            .and_then(|()| tmp.sync_all())
-            .and_then(|()| tmp.close())
-            .and_then(|()| ops.rename(&path, target));
-        if renamed.is_err() {
-            let _ = ops.unlink(&path);
-            return renamed;
-        }
+        ops.replace_via_unique_temp(target, bytes, mode, true)?;
         ops.fsync_dir(parent_dir(target))
     }
 
