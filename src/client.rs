@@ -83,7 +83,8 @@ impl ClientProfile {
     }
 }
 
-/// What one call of the real client came to.
+/// What one call of the real client came to. Named (in reports too) as the
+/// `client:` profile's keys: `current`, `stale`, `wrong`, `none`, `error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientOutcome {
@@ -94,8 +95,10 @@ pub enum ClientOutcome {
     /// A token torn never issued whole: refused by the server.
     Wrong,
     /// No token at all: the call goes out without credentials.
+    #[serde(rename = "none")]
     NoToken,
     /// The client could not load its configuration: the call never happens.
+    #[serde(rename = "error")]
     Failed,
 }
 
@@ -414,6 +417,13 @@ mod tests {
         let s = ClientReport::new(&profile, &t, 10.0, 50).summary();
         assert!(s.contains("every call: git would send the current token"), "{s}");
         assert!(s.contains("no call failed (95% bound 0.30% per call)"), "{s}");
+    }
+
+    #[test]
+    fn reports_name_outcomes_as_the_profile_keys() {
+        for o in ClientOutcome::ALL {
+            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{}\"", o.name()));
+        }
     }
 
     #[test]
