@@ -478,6 +478,11 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str, &str)] = &[
         include_str!("../scenarios/kubectl-credentials.yaml"),
     ),
     (
+        "cargo-credentials",
+        "cargo-credentials.yaml",
+        include_str!("../scenarios/cargo-credentials.yaml"),
+    ),
+    (
         "git-credential-store",
         "git-credential-store.yaml",
         include_str!("../scenarios/git-credential-store.yaml"),
