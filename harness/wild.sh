@@ -19,7 +19,9 @@
 # in the runs). TORN_WILD_INSTALL=0 skips
 # installing. A pair whose tool cannot be had is listed as skipped with
 # torn's reason (torn exits 77). TORN_WILD_DURATION (default 30s) is the
-# time per case (the tool, then the control); TORN_BIN runs another torn
+# time per case (the tool, then the control); kubectl-credentials, whose
+# client is one kubectl process per call (a few calls a second), gets
+# TORN_WILD_SLOW_DURATION (default 120s). TORN_BIN runs another torn
 # (default: a release build of this checkout); TORN_WILD_OUT writes elsewhere.
 #
 # Each run's HOME is an empty stand-in directory: torn points the tools at
@@ -31,6 +33,7 @@ ROOT=$PWD
 OUT=${TORN_WILD_OUT:-reports/reference/in-the-wild}
 WORK=${TORN_WILD_DIR:-/tmp/torn-wild}
 DURATION=${TORN_WILD_DURATION:-30s}
+SLOW_DURATION=${TORN_WILD_SLOW_DURATION:-120s}
 INSTALL=${TORN_WILD_INSTALL:-1}
 PAIRS=(npm-token pip-index-url poetry-http-basic kubectl-credentials cargo-credentials git-credential-store)
 mkdir -p "$WORK" "$OUT"
@@ -98,11 +101,13 @@ for pair in "${PAIRS[@]}"; do
   dest=$OUT/$pair
   rm -rf "$dest" "$WORK/reports"
   mkdir -p "$dest"
-  log "$pair ($DURATION per case)"
+  duration=$DURATION
+  [ "$pair" = kubectl-credentials ] && duration=$SLOW_DURATION
+  log "$pair ($duration per case)"
   code=0
   standin=$WORK/home-standin
   rm -rf "$standin" && mkdir -p "$standin"
-  HOME=$standin "$TORN" repro "$pair" --duration "$DURATION" --reports-dir "$WORK/reports" \
+  HOME=$standin "$TORN" repro "$pair" --duration "$duration" --reports-dir "$WORK/reports" \
     2> "$WORK/$pair.stderr" || code=$?
   if [ -n "$(ls -A "$standin")" ]; then
     (cd "$standin" && find . | sort) > "$dest/home-writes.txt"
@@ -117,6 +122,12 @@ for pair in "${PAIRS[@]}"; do
   fi
   made=$(ls -d "$WORK/reports"/*/ | head -1)
   cp "$made/report.json" "$made/report.md" "$dest/"
+  # The evidence report.md links to: the first anomalous reads of each kind
+  # and the learned templates (not the warm-up outputs; a few KB in all).
+  if [ -d "$made/evidence" ]; then
+    cp -r "$made/evidence" "$dest/"
+    rm -f "$dest"/evidence/*/warm-up-*.bin
+  fi
   # The terminal's account (table, the client's lines, the verdict).
   sed -n '/^strategy /,$p' "$WORK/$pair.stderr" > "$dest/terminal.txt"
   printf '%s\t%s\n' "$pair" "$(version "$pair")" >> "$WORK/versions.new"

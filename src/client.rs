@@ -22,22 +22,65 @@ use crate::stats::Estimate;
 #[serde(deny_unknown_fields)]
 pub struct ClientProfile {
     /// The client's name, as its users know it (`npm`, `kubectl`).
+    #[serde(deserialize_with = "name")]
     pub name: String,
     /// The answer was the current token, whole: the call works.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "sentence"
+    )]
     pub current: Option<String>,
     /// A whole token, but an older one than the newest committed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "sentence"
+    )]
     pub stale: Option<String>,
     /// A token that is not one torn issued whole (a prefix, a mix).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "sentence"
+    )]
     pub wrong: Option<String>,
     /// The client found no token (`none`): an empty or cut file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "sentence"
+    )]
     pub none: Option<String>,
     /// The client failed to load its configuration (`err <reason>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "sentence"
+    )]
     pub error: Option<String>,
+}
+
+/// A client's name, refused where it stands when empty.
+fn name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() {
+        return Err(serde::de::Error::custom(
+            "`client.name` is empty: name the client (e.g. `npm`)",
+        ));
+    }
+    Ok(s)
+}
+
+/// What the client does, refused where it stands when empty.
+fn sentence<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() {
+        return Err(serde::de::Error::custom(
+            "an empty sentence: say what the client does, or leave the key out for the default",
+        ));
+    }
+    Ok(Some(s))
 }
 
 impl ClientProfile {

@@ -172,7 +172,10 @@ fn render(r: &Report) -> String {
             let _ = writeln!(
                 s,
                 "- external reader `{}`: {} reads ({} exposed): {}; would-403 {}",
-                crate::report::table::shorten_label(x.command.lines().next().unwrap_or_default(), 100),
+                crate::report::table::shorten_label(
+                    &x.command.split_whitespace().collect::<Vec<_>>().join(" "),
+                    100
+                ),
                 thousands(x.reads),
                 thousands(x.exposed_reads),
                 counts.join(", "),

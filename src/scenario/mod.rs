@@ -136,7 +136,11 @@ pub struct Scenario {
     pub client: Option<crate::client::ClientProfile>,
     /// Commands the scenario runs (a real tool, its client): where one is
     /// not on PATH, the scenario is skipped (exit 77), not run.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "requires::commands"
+    )]
     pub requires: Vec<String>,
     /// Longest one external write or read may take (default 10s); entries may override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -752,22 +756,29 @@ mod tests {
     }
 
     #[test]
-    fn bad_requires_and_client_are_explained_by_field() {
-        let s = Scenario::parse(
-            &WITH_CLIENT.replace("[npm, node]", "[\"npm config set\"]"),
-            "wild.yaml",
-        )
-        .unwrap();
-        let e = s.validate("wild.yaml").unwrap_err().to_string();
+    fn bad_requires_and_client_are_explained_by_file_line_and_field() {
+        let parse_err = |from: &str, to: &str| {
+            Scenario::parse(&WITH_CLIENT.replace(from, to), "wild.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = parse_err("[npm, node]", "[npm, \"npm config set\"]");
         assert!(
-            e.starts_with(
-                "scenario file wild.yaml: field `requires`: `npm config set` is not a command name"
-            ),
+            e.contains("wild.yaml")
+                && e.contains("line 5")
+                && e.contains("`requires`: `npm config set` is not a command name"),
             "{e}"
         );
-        let s = Scenario::parse(&WITH_CLIENT.replace("[npm, node]", "[npm, \"\"]"), "wild.yaml").unwrap();
-        let e = s.validate("wild.yaml").unwrap_err().to_string();
-        assert!(e.contains("field `requires`: an entry is empty"), "{e}");
+        let e = parse_err("[npm, node]", "[npm, \"\"]");
+        assert!(e.contains("line 5") && e.contains("an entry is empty"), "{e}");
+        let e = parse_err("name: npm", "name: \" \"");
+        assert!(
+            e.contains("line 7") && e.contains("`client.name` is empty"),
+            "{e}"
+        );
+        let e = parse_err("none: npm would send no token (401)", "none: \"\"");
+        assert!(e.contains("line 8") && e.contains("an empty sentence"), "{e}");
+        // What only the whole file can tell: a client with no reader to run it.
         let s = Scenario::parse(
             &WITH_CLIENT.replace("reader_stdio: node client.js {path}\n", ""),
             "wild.yaml",
@@ -775,11 +786,20 @@ mod tests {
         .unwrap();
         let e = s.validate("wild.yaml").unwrap_err().to_string();
         assert!(
-            e.contains("field `client`: says what npm does with what it read, but no `reader_stdio` runs it"),
+            e.starts_with("scenario file wild.yaml: field `client`: says what npm does with what it read, but no `reader_stdio` runs it"),
             "{e}"
         );
-        let s = Scenario::parse(&WITH_CLIENT.replace("name: npm", "name: \"\""), "wild.yaml").unwrap();
-        let e = s.validate("wild.yaml").unwrap_err().to_string();
+        // Scenarios built in code are checked by validate() the same way.
+        let mut s = Scenario::parse(WITH_CLIENT, "t.yaml").unwrap();
+        s.requires = vec!["npm config".into()];
+        let e = s.validate("t.yaml").unwrap_err().to_string();
+        assert!(
+            e.contains("field `requires`: `npm config` is not a command name"),
+            "{e}"
+        );
+        s.requires.clear();
+        s.client.as_mut().unwrap().name = String::new();
+        let e = s.validate("t.yaml").unwrap_err().to_string();
         assert!(e.contains("field `client`: `name` must name the client"), "{e}");
     }
 

@@ -47,6 +47,16 @@ pub fn entry_problem(entry: &str) -> Option<String> {
     }
 }
 
+/// Reads a `requires:` list, refusing an entry that is not a command name
+/// where it stands (the error carries the file's line and column).
+pub fn commands<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = <Vec<String> as serde::Deserialize>::deserialize(d)?;
+    if let Some(problem) = list.iter().find_map(|c| entry_problem(c)) {
+        return Err(serde::de::Error::custom(format!("`requires`: {problem}")));
+    }
+    Ok(list)
+}
+
 /// Where `command` would run from: itself if it holds a `/`, else the first
 /// executable file of that name on `path` (a `PATH` value).
 pub fn find(command: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
