@@ -113,6 +113,11 @@ fn git_credential_store_passes_and_the_clients_failures_are_counted_for_the_trun
         .path();
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("**client git:"), "{md}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("git credential-store: client git:"),
+        "report.html has no client line"
+    );
 
     // git and its helper worked in the scratch HOME, never in the real one.
     let left: Vec<_> = std::fs::read_dir(home.path())
