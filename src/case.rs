@@ -47,6 +47,10 @@ pub struct Case {
     pub fault: Option<FaultPlan>,
     /// The real client, asked to read alongside torn's readers.
     pub external_reader: Option<ExternalSpec>,
+    /// What that client does with what it read (its calls counted in its
+    /// own terms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<crate::client::ClientProfile>,
     /// Killed-writer trials after the run.
     pub kill_trials: u64,
     /// Anomalous reads kept as evidence, per outcome.

@@ -292,7 +292,11 @@ impl Classifier {
                 field: None,
                 would_403: true,
                 sent: None,
-                detail: Some(format!("the client would send {:?}", truncate(answer, 48))),
+                detail: Some(if answer.is_empty() || answer == "none" {
+                    "the client found no token".to_string()
+                } else {
+                    format!("the client would send {:?}", truncate(answer, 48))
+                }),
             },
         }
     }

@@ -14,5 +14,8 @@ pub const SUBJECT_ERROR: i32 = 3;
 pub const USAGE_ERROR: i32 = 64;
 /// An I/O or environment error outside the subject (scratch dir, reports).
 pub const IO_ERROR: i32 = 74;
+/// Skipped: a command the scenario `requires:` is not installed; nothing ran
+/// (the automake/ctest convention for a skipped test).
+pub const SKIPPED: i32 = 77;
 /// Interrupted by Ctrl-C (after cleaning up).
 pub const INTERRUPTED: i32 = 130;

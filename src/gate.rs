@@ -198,6 +198,8 @@ impl Gate {
             fault_after: Some(Dur(self.fault_after)),
             verify_writes: None,
             reader_stdio: self.reader_stdio.clone(),
+            client: None,
+            requires: Vec::new(),
             write_timeout: match &self.subject {
                 SubjectSpec::Command(s) | SubjectSpec::Stdio(s) => Some(Dur(s.timeout)),
                 SubjectSpec::Strategy { .. } => Some(Dur(self.reader_timeout)),

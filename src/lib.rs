@@ -71,6 +71,8 @@ pub mod case;
 #[doc(hidden)]
 pub mod classify;
 #[doc(hidden)]
+pub mod client;
+#[doc(hidden)]
 pub mod crash;
 #[doc(hidden)]
 pub mod engine;

@@ -44,6 +44,11 @@ fn main() {
         // The reader of our stdout went away (`torn list --json | head -1`):
         // nothing left to say, and no one to say it to.
         Err(e) if is_broken_pipe(&e) => exit::OK,
+        // A tool the scenario needs is not installed: said as a skip, not an error.
+        Err(e) if e.chain().any(|c| c.is::<torn::scenario::Skipped>()) => {
+            eprintln!("torn: {e:#}");
+            exit::SKIPPED
+        }
         Err(e) => {
             eprintln!("Error: {e:#}");
             exit_code_for(&e)

@@ -131,6 +131,7 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> anyhow::Result<RunResult> {
     scenario.validate(source)?;
+    scenario.check_requires(source)?;
     let template = scenario.template(source, base)?;
     let classifier = Classifier::new(
         template,
@@ -460,6 +461,37 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str, &str)] = &[
         "two-writers",
         "two-writers-fixed-tmp.yaml",
         include_str!("../scenarios/two-writers-fixed-tmp.yaml"),
+    ), // In the wild: real tools as writers, their own clients as readers
+    // (each `requires:` its commands; skipped with exit 77 without them).
+    (
+        "npm-token",
+        "npm-token.yaml",
+        include_str!("../scenarios/npm-token.yaml"),
+    ),
+    (
+        "pip-index-url",
+        "pip-index-url.yaml",
+        include_str!("../scenarios/pip-index-url.yaml"),
+    ),
+    (
+        "poetry-http-basic",
+        "poetry-http-basic.yaml",
+        include_str!("../scenarios/poetry-http-basic.yaml"),
+    ),
+    (
+        "kubectl-credentials",
+        "kubectl-credentials.yaml",
+        include_str!("../scenarios/kubectl-credentials.yaml"),
+    ),
+    (
+        "cargo-credentials",
+        "cargo-credentials.yaml",
+        include_str!("../scenarios/cargo-credentials.yaml"),
+    ),
+    (
+        "git-credential-store",
+        "git-credential-store.yaml",
+        include_str!("../scenarios/git-credential-store.yaml"),
     ),
 ];
 

@@ -482,6 +482,7 @@ fn execute(
     // Refuse a bad scenario, or a place results cannot be written, before
     // announcing the run.
     scenario.validate(source)?;
+    scenario.check_requires(source)?;
     scenario.template(source, base)?;
     if let Some(dir) = &opts.reports_dir {
         torn::report::check_writable_dir(dir, "--reports-dir")?;

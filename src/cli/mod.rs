@@ -55,6 +55,7 @@ Exit codes:
   3   subject error (the writer under test failed to run)
   64  usage or configuration error (arguments, scenario file, template)
   74  I/O error outside the subject (scratch or report directory, stdout)
+  77  skipped: a command the scenario requires is not installed
   130 interrupted (scratch files cleaned up)";
 
 const RUN_EXAMPLES: &str = "\
@@ -73,6 +74,7 @@ Examples:
   torn repro hermes --duration 500ms      # quicker, less certain
   torn repro credentials-mode --wide      # every column of the table
   torn repro two-writers --json > report.json
+  torn repro npm-token               # a real tool and its own client; exit 77 if npm is missing
 
 `torn list` says what each scenario shows.";
 

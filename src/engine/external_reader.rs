@@ -16,6 +16,8 @@ use crate::subject::{ExternalSpec, WriterCtx};
 pub struct ExternalReads {
     pub command: String,
     pub tally: ReadTally,
+    /// The same calls, by what they would come to for the client's user.
+    pub client: crate::client::ClientTally,
     /// Set when the reader hung or exited; the case stops.
     pub error: Option<String>,
     pub stderr_tail: Option<String>,
@@ -43,6 +45,7 @@ pub fn run(
     evidence_per_class: usize,
 ) -> ExternalReads {
     let mut tally = ReadTally::new(evidence_per_class);
+    let mut client = crate::client::ClientTally::default();
     let mut error = None;
     let mut i = 0u64;
     while !shared.stop.load(Ordering::Relaxed) {
@@ -60,8 +63,10 @@ pub fn run(
         let window_exposed = shared.window_exposed(exposure);
         let committed_at_use = shared.committed.load(Ordering::Acquire);
         let c = classifier.classify_answer(&answer, committed_before, committed_at_use);
+        let at_ns = start.elapsed().as_nanos() as u64;
+        client.record(&answer, c.outcome, exposed, at_ns);
         let seen = || FirstSeen {
-            at_ns: start.elapsed().as_nanos() as u64,
+            at_ns,
             reader: id,
             read_index: i,
         };
@@ -78,6 +83,7 @@ pub fn run(
     ExternalReads {
         command: spec.command.clone(),
         tally,
+        client,
         error,
         stderr_tail: child.finish(),
     }

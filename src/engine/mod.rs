@@ -215,6 +215,7 @@ pub fn run_case(
                     Err(err) => {
                         shared.stop.store(true, Ordering::Relaxed);
                         external_reader::ExternalReads {
+                            client: Default::default(),
                             command: e.command.clone(),
                             tally: ReadTally::new(0),
                             error: Some(format!("starting the external reader: {err}")),

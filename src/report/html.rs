@@ -152,6 +152,19 @@ fn run_section(s: &mut String, r: &Report) {
     }
     s.push_str("</ul>\n");
     s.push_str(&html_table(r));
+    // The real client's calls, in its own words, under the table.
+    let clients: Vec<String> = r
+        .cases
+        .iter()
+        .filter_map(|c| {
+            c.client
+                .as_ref()
+                .map(|k| format!("<li>{}: {}</li>", escape(&c.label), escape(&k.summary())))
+        })
+        .collect();
+    if !clients.is_empty() {
+        let _ = writeln!(s, "<ul class=\"clients\">{}</ul>", clients.concat());
+    }
     s.push_str(&super::sections::html(r));
 }
 

@@ -172,12 +172,18 @@ fn render(r: &Report) -> String {
             let _ = writeln!(
                 s,
                 "- external reader `{}`: {} reads ({} exposed): {}; would-403 {}",
-                x.command,
+                crate::report::table::shorten_label(
+                    &x.command.split_whitespace().collect::<Vec<_>>().join(" "),
+                    100
+                ),
                 thousands(x.reads),
                 thousands(x.exposed_reads),
                 counts.join(", "),
                 thousands(x.would_403)
             );
+        }
+        if let Some(client) = &c.client {
+            let _ = writeln!(s, "- **{}**", client.summary());
         }
         if let Some(e) = &c.subject_error {
             let _ = writeln!(s, "- **subject error**: {e}");

@@ -247,6 +247,10 @@ pub struct CaseReport {
     pub subject_error: Option<String>,
     /// The real client's own reads (`reader_stdio`), also counted above.
     pub external_reader: Option<ExternalReaderReport>,
+    /// What the real client would have done with the external reader's
+    /// answers, in its own terms (a scenario's `client:` profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<crate::client::ClientReport>,
     /// Anomalies and committed writes over time, in fixed buckets.
     #[serde(default)]
     pub timeline: Option<Timeline>,
@@ -509,6 +513,9 @@ impl CaseReport {
                     .collect(),
                 would_403: e.tally.would_403,
                 stderr_tail: e.stderr_tail.clone(),
+            }),
+            client: case.client.as_ref().zip(raw.external.as_ref()).map(|(p, e)| {
+                crate::client::ClientReport::new(p, &e.client, raw.elapsed.as_secs_f64(), raw.writes.writes)
             }),
             writer_stderr: raw.writes.stderr_tail.clone(),
             shape: raw.shape.as_ref().map(|l| l.report.clone()),

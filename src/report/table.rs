@@ -185,11 +185,27 @@ pub fn plain(report: &Report) -> String {
 
 /// The table for the terminal: fitted to `width` columns, or every column.
 pub fn terminal(report: &Report, wide: bool) -> String {
-    if wide {
+    let mut out = if wide {
         plain(report)
     } else {
         fitted(report, terminal_width())
+    };
+    out.push_str(&clients(report, sentence_width()));
+    out
+}
+
+/// The real clients' side, under the table: one wrapped line per case whose
+/// scenario has a `client:` profile, in the client's own words.
+pub fn clients(report: &Report, width: usize) -> String {
+    let mut out = String::new();
+    for c in &report.cases {
+        if let Some(client) = &c.client {
+            out.push('\n');
+            out.push_str(&wrap(&format!("{}: {}", c.label, client.summary()), width));
+            out.push('\n');
+        }
     }
+    out
 }
 
 /// The width to fit tables to: `COLUMNS` if set, else the terminal stderr is

@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub mod requires;
 mod values;
+pub use requires::Skipped;
 use values::octal;
 pub use values::{Dur, Rate};
 
@@ -134,6 +136,19 @@ pub struct Scenario {
     /// line with the token it would use, or `err <reason>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader_stdio: Option<String>,
+    /// What the real client (the `reader_stdio` program's client) does with
+    /// what it read, in its own words; its calls are then counted by what
+    /// they would come to for its user ("npm would send no token (401)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<crate::client::ClientProfile>,
+    /// Commands the scenario runs (a real tool, its client): where one is
+    /// not on PATH, the scenario is skipped (exit 77), not run.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "requires::commands"
+    )]
+    pub requires: Vec<String>,
     /// Longest one external write or read may take (default 10s); entries may override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_timeout: Option<Dur>,
@@ -400,6 +415,23 @@ impl Scenario {
         if self.strategies.is_empty() {
             return Err(invalid("strategies", "list at least one strategy".into()));
         }
+        if let Some(problem) = self.requires.iter().find_map(|r| requires::entry_problem(r)) {
+            return Err(invalid("requires", problem));
+        }
+        if let Some(client) = &self.client {
+            if self.reader_stdio.is_none() {
+                return Err(invalid(
+                    "client",
+                    format!(
+                        "says what {} does with what it read, but no `reader_stdio` runs it: give the adapter that answers each `read` with the token {} would use",
+                        client.name, client.name
+                    ),
+                ));
+            }
+            if let Some(problem) = client.problem() {
+                return Err(invalid("client", problem));
+            }
+        }
         use crate::limits::{MAX_DURATION, MAX_EVIDENCE, MAX_READERS, MAX_WRITERS};
         let over = |what: &str, n: usize, max: usize| format!("{n} {what}: torn runs at most {max} per case");
         let check_counts = |readers: Option<usize>, writers: Option<usize>, entry: String| {
@@ -601,6 +633,7 @@ impl Scenario {
                 fault,
                 after: self.fault_after.map_or(Duration::from_millis(200), |d| d.0),
             }),
+            client: self.client.clone(),
             external_reader: self.reader_stdio.as_ref().map(|c| ExternalSpec {
                 command: c.clone(),
                 shell: false,
@@ -617,6 +650,25 @@ impl Scenario {
                 format_given: !self.format_guessed,
             },
         }
+    }
+}
+
+impl Scenario {
+    /// Skips the scenario (a [`Skipped`] error) when a command it
+    /// `requires:` is not on `PATH`. `origin` is where it came from
+    /// (`built-in:…` scenarios say where to get their tools).
+    pub fn check_requires(&self, origin: &str) -> Result<(), Skipped> {
+        let missing = requires::missing(&self.requires, std::env::var_os("PATH").as_deref());
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Skipped {
+            scenario: self.name.clone(),
+            missing,
+            hint: origin.starts_with("built-in:").then(|| {
+                "install it, or put it on PATH (harness/wild.sh installs the tools of the in-the-wild scenarios into a work directory and runs them)".to_string()
+            }),
+        })
     }
 }
 
@@ -704,6 +756,121 @@ mod tests {
         assert_eq!(cases[1].shape.volatile, Some(vec!["meta.at".to_string()]));
         let absent = Scenario::parse(&text.replace("mine.json", "absent"), "t.yaml").unwrap();
         assert_eq!(absent.cases()[0].shape.start, StartFile::Absent);
+    }
+
+    const WITH_CLIENT: &str = "name: t\nformat: raw\ntarget: .npmrc\nreader_stdio: node client.js {path}\n\
+                               requires: [npm, node]\nclient:\n  name: npm\n  none: npm would send no token (401)\n\
+                               strategies:\n  - writer_cmd: npm config set k {token}\n";
+
+    #[test]
+    fn requires_and_client_reach_the_case() {
+        let s = Scenario::parse(WITH_CLIENT, "t.yaml").unwrap();
+        s.validate("t.yaml").unwrap();
+        assert_eq!(s.requires, vec!["npm".to_string(), "node".to_string()]);
+        let client = s.cases()[0].client.clone().unwrap();
+        assert_eq!(client.name, "npm");
+        assert_eq!(
+            client.effect(crate::client::ClientOutcome::NoToken),
+            "npm would send no token (401)"
+        );
+        assert_eq!(
+            client.effect(crate::client::ClientOutcome::Failed),
+            "npm would fail to load its configuration"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_client_field_names_file_line_and_field() {
+        let text = WITH_CLIENT.replace("  none:", "  nothing:");
+        let e = Scenario::parse(&text, "wild.yaml").unwrap_err().to_string();
+        assert!(e.contains("wild.yaml") && e.contains("line 8"), "{e}");
+        assert!(e.contains("unknown field `nothing`") && e.contains("none"), "{e}");
+        let text = WITH_CLIENT.replace("requires: [npm, node]", "requires: npm");
+        let e = Scenario::parse(&text, "wild.yaml").unwrap_err().to_string();
+        assert!(e.contains("wild.yaml") && e.contains("line 5"), "{e}");
+    }
+
+    #[test]
+    fn bad_requires_and_client_are_explained_by_file_line_and_field() {
+        let parse_err = |from: &str, to: &str| {
+            Scenario::parse(&WITH_CLIENT.replace(from, to), "wild.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = parse_err("[npm, node]", "[npm, \"npm config set\"]");
+        assert!(
+            e.contains("wild.yaml")
+                && e.contains("line 5")
+                && e.contains("`requires`: `npm config set` is not a command name"),
+            "{e}"
+        );
+        let e = parse_err("[npm, node]", "[npm, \"\"]");
+        assert!(e.contains("line 5") && e.contains("an entry is empty"), "{e}");
+        let e = parse_err("name: npm", "name: \" \"");
+        assert!(
+            e.contains("line 7") && e.contains("`client.name` is empty"),
+            "{e}"
+        );
+        let e = parse_err("none: npm would send no token (401)", "none: \"\"");
+        assert!(e.contains("line 8") && e.contains("an empty sentence"), "{e}");
+        // What only the whole file can tell: a client with no reader to run it.
+        let s = Scenario::parse(
+            &WITH_CLIENT.replace("reader_stdio: node client.js {path}\n", ""),
+            "wild.yaml",
+        )
+        .unwrap();
+        let e = s.validate("wild.yaml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("scenario file wild.yaml: field `client`: says what npm does with what it read, but no `reader_stdio` runs it"),
+            "{e}"
+        );
+        // Scenarios built in code are checked by validate() the same way.
+        let mut s = Scenario::parse(WITH_CLIENT, "t.yaml").unwrap();
+        s.requires = vec!["npm config".into()];
+        let e = s.validate("t.yaml").unwrap_err().to_string();
+        assert!(
+            e.contains("field `requires`: `npm config` is not a command name"),
+            "{e}"
+        );
+        s.requires.clear();
+        s.client.as_mut().unwrap().name = String::new();
+        let e = s.validate("t.yaml").unwrap_err().to_string();
+        assert!(e.contains("field `client`: `name` must name the client"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_command_skips_the_scenario_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("npm");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A file that is there but not executable is not a command.
+        std::fs::write(dir.path().join("node"), "").unwrap();
+        let path = dir.path().as_os_str();
+        assert_eq!(requires::find("npm", Some(path)), Some(tool.clone()));
+        assert_eq!(
+            requires::missing(
+                &["npm".into(), "node".into(), "torn-no-such-tool".into()],
+                Some(path)
+            ),
+            vec!["node".to_string(), "torn-no-such-tool".to_string()]
+        );
+        assert_eq!(requires::find(tool.to_str().unwrap(), None), Some(tool.clone()));
+        let mut s = Scenario::parse(WITH_CLIENT, "t.yaml").unwrap();
+        s.requires = vec!["sh".into(), "torn-no-such-tool".into()];
+        let skipped = s.check_requires("built-in:npm-token.yaml").unwrap_err();
+        assert_eq!(skipped.missing, vec!["torn-no-such-tool".to_string()]);
+        let msg = skipped.to_string();
+        assert!(
+            msg.starts_with("skipped: scenario t needs a command that is not installed: `torn-no-such-tool`"),
+            "{msg}"
+        );
+        assert!(msg.contains("harness/wild.sh"), "{msg}");
+        let own = s.check_requires("mine.yaml").unwrap_err().to_string();
+        assert!(!own.contains("harness/wild.sh"), "{own}");
+        s.requires = vec!["sh".into()];
+        s.check_requires("t.yaml").unwrap();
     }
 
     #[test]

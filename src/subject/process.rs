@@ -102,6 +102,13 @@ pub fn spawn(
         crate::guard::procs::contain(&mut c, &ctx.log_dir)
             .args(&argv[1..])
             .env("HOME", &ctx.home)
+            // A tool that follows the XDG base directories would otherwise
+            // write where the user's environment points them (outside the
+            // scratch HOME): they follow HOME, as they do when unset.
+            .env("XDG_CONFIG_HOME", ctx.home.join(".config"))
+            .env("XDG_CACHE_HOME", ctx.home.join(".cache"))
+            .env("XDG_DATA_HOME", ctx.home.join(".local/share"))
+            .env("XDG_STATE_HOME", ctx.home.join(".local/state"))
             .env("TORN_TARGET", &ctx.target)
             .stdin(stdin())
             .stdout(stdout())
