@@ -354,12 +354,12 @@ impl ClientReport {
             parts.push(format!("every call: {}", self.effect_of(ClientOutcome::Current)));
         }
         format!(
-            "client {}: {} calls ({:.0}/s) over {:.1} s of rotation ({} writes): {}; {}",
+            "client {}: {} ({:.0}/s) over {:.1} s of rotation ({}): {}; {}",
             self.name,
-            thousands(self.calls),
+            crate::numbers::count(self.calls, "call"),
             self.calls_per_s,
             self.rotation_s,
-            thousands(self.writes),
+            crate::numbers::count(self.writes, "write"),
             parts.join(", "),
             rate
         )

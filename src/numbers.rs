@@ -14,6 +14,15 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `n` things, with thousands separators: "1 write", "2,048 writes".
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", thousands(n))
+    }
+}
+
 /// A probability in short scientific notation: 2.99e-6.
 pub fn sci(p: f64) -> String {
     if p == 0.0 {

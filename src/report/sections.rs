@@ -89,14 +89,14 @@ pub fn writers_md(r: &Report) -> String {
         for f in &t.recipes.findings {
             let _ = writeln!(
                 s,
-                "- {} {} ({} writes); first: `{}`",
+                "- {} {} ({}); first: `{}`",
                 if f.finding.is_anomaly() {
                     "**anomaly**:"
                 } else {
                     "durability:"
                 },
                 f.finding.describe(),
-                thousands(f.writes),
+                crate::numbers::count(f.writes, "write"),
                 f.example.join(" → ")
             );
         }
@@ -177,14 +177,14 @@ pub fn html(r: &Report) -> String {
                 for f in &t.recipes.findings {
                     let _ = write!(
                         s,
-                        "<li>{} {} ({} writes); first: <code>{}</code></li>",
+                        "<li>{} {} ({}); first: <code>{}</code></li>",
                         if f.finding.is_anomaly() {
                             "<b>anomaly</b>:"
                         } else {
                             "durability:"
                         },
                         escape(f.finding.describe()),
-                        thousands(f.writes),
+                        crate::numbers::count(f.writes, "write"),
                         escape(&f.example.join(" → "))
                     );
                 }

@@ -58,9 +58,9 @@ pub fn parts(c: &CaseReport) -> Vec<Part> {
                 .unwrap_or_default();
             parts.push(part(
                 format!(
-                    "recipe {} ({} writes){at}",
+                    "recipe {} ({}){at}",
                     f.finding.describe(),
-                    thousands(f.writes)
+                    crate::numbers::count(f.writes, "write")
                 ),
                 name,
             ));
