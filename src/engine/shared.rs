@@ -186,13 +186,13 @@ impl Shared {
     pub fn window_open(&self) -> u64 {
         let waiting = self.pace_wait.load(Ordering::SeqCst) && !self.stop.load(Ordering::Relaxed);
         let k = self.win_started.fetch_add(1, Ordering::SeqCst) + 1;
-        // Loaded after the window opened: a read begun after this ends
-        // after it, so it is counted against this window.
-        let begun = self.reads_begun.load(Ordering::SeqCst);
         if k > WINDOW_LAG {
             self.fold_window(k - WINDOW_LAG);
         }
         if waiting {
+            // Loaded after the window opened: a read begun after this ends
+            // after it, so it is counted against this window.
+            let begun = self.reads_begun.load(Ordering::SeqCst);
             self.wake.fetch_add(1, Ordering::SeqCst);
             super::futex::wake_all(&self.wake);
             self.hold_for_a_read(begun);
